@@ -1,0 +1,525 @@
+//! Computations: each checks shapes, broadcasts, and calls one backend primitive.
+
+use super::NDArray;
+use crate::{
+    ArgReduceOp, Backend, BinaryOp, Element, Error, Float, Layout, ReduceOp, Result, ScalarSide,
+    Shape, UnaryOp, Window2d,
+};
+
+impl<E: Element, B: Backend> NDArray<E, B> {
+    /// `op(self, rhs)` element-wise, broadcasting both operands (NumPy/PyTorch rules).
+    pub fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
+        self.check_device(op.name(), rhs)?;
+        let shape = Shape::broadcast(op.name(), self.shape(), rhs.shape())?;
+        let lhs_layout = self.layout.broadcast_to(op.name(), &shape)?;
+        let rhs_layout = rhs.layout.broadcast_to(op.name(), &shape)?;
+        let storage = self.backend.binary(
+            op,
+            &self.storage(),
+            &lhs_layout,
+            &rhs.storage(),
+            &rhs_layout,
+        )?;
+        Ok(Self::contiguous_from(storage, shape, &self.backend))
+    }
+
+    /// `op(self, scalar)`, or `op(scalar, self)` when `side` is [`ScalarSide::Left`].
+    pub fn binary_scalar(&self, op: BinaryOp, scalar: E, side: ScalarSide) -> Result<Self> {
+        let storage =
+            self.backend
+                .binary_scalar(op, &self.storage(), &self.layout, scalar, side)?;
+        Ok(Self::contiguous_from(
+            storage,
+            self.shape().clone(),
+            &self.backend,
+        ))
+    }
+
+    /// `cond != 0 ? on_true : on_false`, broadcasting all three (`torch.where`).
+    pub fn where_cond(cond: &Self, on_true: &Self, on_false: &Self) -> Result<Self> {
+        cond.check_device("where", on_true)?;
+        cond.check_device("where", on_false)?;
+        let values = Shape::broadcast("where", on_true.shape(), on_false.shape())?;
+        let shape = Shape::broadcast("where", cond.shape(), &values)?;
+        let storage = cond.backend.where_cond(
+            &cond.storage(),
+            &cond.layout.broadcast_to("where", &shape)?,
+            &on_true.storage(),
+            &on_true.layout.broadcast_to("where", &shape)?,
+            &on_false.storage(),
+            &on_false.layout.broadcast_to("where", &shape)?,
+        )?;
+        Ok(Self::contiguous_from(storage, shape, &cond.backend))
+    }
+
+    /// Reduces over `axes` (empty = all axes), keeping them as size 1 when `keepdim`.
+    pub fn reduce(&self, op: ReduceOp, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let axes = self.shape().axes(op.name(), axes)?;
+        let storage = self
+            .backend
+            .reduce(op, &self.storage(), &self.layout, &axes)?;
+        let kept: Vec<usize> = self
+            .dims()
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
+            .collect();
+        let out = Self::contiguous_from(storage, kept, &self.backend);
+        if keepdim {
+            Ok(out)
+        } else {
+            let dropped: Vec<usize> = (0..self.rank())
+                .filter(|i| !axes.contains(i))
+                .map(|i| self.dims()[i])
+                .collect();
+            out.reshape(dropped)
+        }
+    }
+
+    /// Index of the extreme element along `axis` (`None`: over the flattened array, giving a 0-d
+    /// result), as `torch.argmax` / `torch.argmin`.
+    pub fn arg_reduce(
+        &self,
+        op: ArgReduceOp,
+        axis: Option<isize>,
+        keepdim: bool,
+    ) -> Result<NDArray<i64, B>> {
+        let Some(axis) = axis else {
+            let flat = self.reshape([self.numel()])?;
+            let out = flat.arg_reduce(op, Some(0), false)?;
+            return if keepdim {
+                out.reshape(vec![1; self.rank()])
+            } else {
+                Ok(out)
+            };
+        };
+        let axis = self.shape().axis(op.name(), axis)?;
+        if self.dims()[axis] == 0 {
+            return Err(Error::invalid(
+                op.name(),
+                format!("axis {axis} is empty"),
+                self.shape(),
+            ));
+        }
+        let storage = self
+            .backend
+            .arg_reduce(op, &self.storage(), &self.layout, axis)?;
+        let mut kept = self.dims().to_vec();
+        kept[axis] = 1;
+        let out = NDArray::contiguous_from(storage, kept, &self.backend);
+        if keepdim {
+            Ok(out)
+        } else {
+            out.squeeze(axis as isize)
+        }
+    }
+
+    /// Picks values along `axis` at `index` (same rank as `self`), as `torch.gather`.
+    pub fn gather(&self, axis: isize, index: &NDArray<i64, B>) -> Result<Self> {
+        let axis = self.shape().axis("gather", axis)?;
+        self.check_index_shape("gather", axis, index.shape())?;
+        let storage = self.backend.gather(
+            &self.storage(),
+            &self.layout,
+            &index.storage(),
+            &index.layout,
+            axis,
+        )?;
+        Ok(Self::contiguous_from(
+            storage,
+            index.shape().clone(),
+            &self.backend,
+        ))
+    }
+
+    /// A copy of `self` with `src` added at `index` along `axis`, as `torch.scatter_add`.
+    pub fn scatter_add(&self, axis: isize, index: &NDArray<i64, B>, src: &Self) -> Result<Self> {
+        let axis = self.shape().axis("scatter_add", axis)?;
+        self.check_index_shape("scatter_add", axis, index.shape())?;
+        if index.shape() != src.shape() {
+            return Err(Error::ShapeMismatch {
+                op: "scatter_add",
+                what: "index and src shapes differ",
+                lhs: index.shape().clone(),
+                rhs: src.shape().clone(),
+            });
+        }
+        let out = self.copy()?;
+        self.backend.scatter_add(
+            &mut out.storage_mut(),
+            &out.layout,
+            &index.storage(),
+            &index.layout,
+            &src.storage(),
+            &src.layout,
+            axis,
+        )?;
+        Ok(out)
+    }
+
+    fn check_index_shape(&self, op: &'static str, axis: usize, index: &Shape) -> Result<()> {
+        let fits = index.rank() == self.rank()
+            && (0..self.rank()).all(|i| i == axis || index.dims()[i] <= self.dims()[i]);
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::ShapeMismatch {
+                op,
+                what: "index must have the input's rank and no larger sizes off the axis",
+                lhs: self.shape().clone(),
+                rhs: index.clone(),
+            })
+        }
+    }
+
+    /// The slices at `index` (1-D) along `axis`, as `torch.index_select`.
+    pub fn index_select(&self, axis: isize, index: &NDArray<i64, B>) -> Result<Self> {
+        let axis = self.shape().axis("index_select", axis)?;
+        if index.rank() != 1 {
+            return Err(Error::invalid(
+                "index_select",
+                "index must be 1-D",
+                index.shape(),
+            ));
+        }
+        let storage = self.backend.index_select(
+            &self.storage(),
+            &self.layout,
+            &index.storage(),
+            &index.layout,
+            axis,
+        )?;
+        let mut dims = self.dims().to_vec();
+        dims[axis] = index.numel();
+        Ok(Self::contiguous_from(storage, dims, &self.backend))
+    }
+
+    /// Joins arrays of one shape except along `axis`, as `torch.cat`.
+    pub fn cat(arrays: &[Self], axis: isize) -> Result<Self> {
+        let first = arrays
+            .first()
+            .ok_or_else(|| Error::invalid("cat", "needs at least one array", &Shape::scalar()))?;
+        let axis = first.shape().axis("cat", axis)?;
+        let mut dims = first.dims().to_vec();
+        dims[axis] = 0;
+        for a in arrays {
+            first.check_device("cat", a)?;
+            let same = a.rank() == first.rank()
+                && (0..a.rank()).all(|i| i == axis || a.dims()[i] == first.dims()[i]);
+            if !same {
+                return Err(Error::ShapeMismatch {
+                    op: "cat",
+                    what: "shapes differ off the joined axis",
+                    lhs: first.shape().clone(),
+                    rhs: a.shape().clone(),
+                });
+            }
+            dims[axis] += a.dims()[axis];
+        }
+        let out = Self::zeros(dims, &first.backend)?;
+        let mut start = 0;
+        for a in arrays {
+            let len = a.dims()[axis];
+            out.narrow(axis as isize, start, len)?.assign(a)?;
+            start += len;
+        }
+        Ok(out)
+    }
+
+    /// In place: writes `src` (broadcast to `self`'s shape) into `self`'s elements, through to every
+    /// view sharing the storage (PyTorch's `copy_`).
+    pub fn assign(&self, src: &Self) -> Result<()> {
+        self.check_writable("assign")?;
+        self.check_device("assign", src)?;
+        let src_layout = src.layout.broadcast_to("assign", self.shape())?;
+        if self.same_storage(src) {
+            return self.assign(&src.copy()?);
+        }
+        self.backend.assign(
+            &mut self.storage_mut(),
+            &self.layout,
+            &src.storage(),
+            &src_layout,
+        )
+    }
+
+    /// In place: `self = op(self, rhs)` with `rhs` broadcast to `self`'s shape (`add_`, `mul_`, …).
+    pub fn binary_assign(&self, op: BinaryOp, rhs: &Self) -> Result<()> {
+        self.check_writable(op.name())?;
+        self.check_device(op.name(), rhs)?;
+        let rhs_layout = rhs.layout.broadcast_to(op.name(), self.shape())?;
+        if self.same_storage(rhs) {
+            return self.binary_assign(op, &rhs.copy()?);
+        }
+        self.backend.binary_inplace(
+            op,
+            &mut self.storage_mut(),
+            &self.layout,
+            &rhs.storage(),
+            &rhs_layout,
+        )
+    }
+
+    /// In place: `self = op(self, scalar)`.
+    pub fn scalar_assign(&self, op: BinaryOp, scalar: E) -> Result<()> {
+        self.check_writable(op.name())?;
+        self.backend
+            .scalar_inplace(op, &mut self.storage_mut(), &self.layout, scalar)
+    }
+
+    fn check_writable(&self, op: &'static str) -> Result<()> {
+        let broadcast = self
+            .dims()
+            .iter()
+            .zip(self.layout.strides())
+            .any(|(&d, &s)| d > 1 && s == 0);
+        if broadcast {
+            return Err(Error::invalid(
+                op,
+                "cannot write in place into a broadcast view (several elements share one slot)",
+                self.shape(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Named element-wise methods, so user code reads `a.add(&b)?` rather than `a.binary(Add, &b)?`.
+macro_rules! binary_methods {
+    ($($name:ident, $scalar_name:ident => $op:ident;)*) => {
+        impl<E: Element, B: Backend> NDArray<E, B> {
+            $(
+                #[doc = concat!("Element-wise `", stringify!($name), "` with broadcasting.")]
+                pub fn $name(&self, rhs: &Self) -> Result<Self> {
+                    self.binary(BinaryOp::$op, rhs)
+                }
+                #[doc = concat!("Element-wise `", stringify!($name), "` with a scalar right operand.")]
+                pub fn $scalar_name(&self, rhs: E) -> Result<Self> {
+                    self.binary_scalar(BinaryOp::$op, rhs, ScalarSide::Right)
+                }
+            )*
+        }
+    };
+}
+
+binary_methods! {
+    add, add_scalar => Add;
+    sub, sub_scalar => Sub;
+    mul, mul_scalar => Mul;
+    div, div_scalar => Div;
+    pow, pow_scalar => Pow;
+    maximum, maximum_scalar => Maximum;
+    minimum, minimum_scalar => Minimum;
+    eq, eq_scalar => Eq;
+    ne, ne_scalar => Ne;
+    lt, lt_scalar => Lt;
+    le, le_scalar => Le;
+    gt, gt_scalar => Gt;
+    ge, ge_scalar => Ge;
+}
+
+macro_rules! reduce_methods {
+    ($($name:ident => $op:ident;)*) => {
+        impl<E: Element, B: Backend> NDArray<E, B> {
+            $(
+                #[doc = concat!("`", stringify!($name), "` over `axes` (empty = all), keeping them as size 1 when `keepdim`.")]
+                pub fn $name(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
+                    self.reduce(ReduceOp::$op, axes, keepdim)
+                }
+            )*
+        }
+    };
+}
+
+reduce_methods! {
+    sum => Sum;
+    prod => Prod;
+    max => Max;
+    min => Min;
+}
+
+impl<E: Element, B: Backend> NDArray<E, B> {
+    /// Sum of every element, as a 0-d array.
+    pub fn sum_all(&self) -> Result<Self> {
+        self.sum(&[], false)
+    }
+
+    /// Index of the maximum along `axis` (`None`: of the flattened array).
+    pub fn argmax(&self, axis: Option<isize>, keepdim: bool) -> Result<NDArray<i64, B>> {
+        self.arg_reduce(ArgReduceOp::ArgMax, axis, keepdim)
+    }
+
+    /// Index of the minimum along `axis` (`None`: of the flattened array).
+    pub fn argmin(&self, axis: Option<isize>, keepdim: bool) -> Result<NDArray<i64, B>> {
+        self.arg_reduce(ArgReduceOp::ArgMin, axis, keepdim)
+    }
+}
+
+macro_rules! unary_methods {
+    ($($name:ident => $op:ident;)*) => {
+        impl<E: Float, B: Backend> NDArray<E, B> {
+            $(
+                #[doc = concat!("Element-wise `", stringify!($name), "` (see [`UnaryOp::", stringify!($op), "`]).")]
+                pub fn $name(&self) -> Result<Self> {
+                    self.unary(UnaryOp::$op)
+                }
+            )*
+        }
+    };
+}
+
+unary_methods! {
+    neg => Neg; exp => Exp; log => Log; log1p => Log1p; expm1 => Expm1; sqrt => Sqrt;
+    rsqrt => Rsqrt; recip => Recip; square => Square; abs => Abs; sign => Sign; sin => Sin;
+    cos => Cos; tanh => Tanh; sigmoid => Sigmoid; relu => Relu; gelu => GeluErf;
+    gelu_tanh => GeluTanh; silu => Silu; softplus => Softplus; erf => Erf; floor => Floor;
+    ceil => Ceil; round => Round;
+}
+
+impl<E: Float, B: Backend> NDArray<E, B> {
+    /// `op(x)` for each element.
+    pub fn unary(&self, op: UnaryOp) -> Result<Self> {
+        let storage = self.backend.unary(op, &self.storage(), &self.layout)?;
+        Ok(Self::contiguous_from(
+            storage,
+            self.shape().clone(),
+            &self.backend,
+        ))
+    }
+
+    /// Mean over `axes` (empty = all).
+    pub fn mean(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let resolved = self.shape().axes("mean", axes)?;
+        let count: usize = resolved.iter().map(|&a| self.dims()[a]).product();
+        self.sum(axes, keepdim)?
+            .div_scalar(E::from_f64(count as f64))
+    }
+
+    /// Matrix product with `torch.matmul`'s rules: 1-D operands are promoted (and the added axis
+    /// removed afterwards), leading batch axes broadcast.
+    pub fn matmul(&self, rhs: &Self) -> Result<Self> {
+        self.check_device("matmul", rhs)?;
+        if self.rank() == 0 || rhs.rank() == 0 {
+            return Err(Error::ShapeMismatch {
+                op: "matmul",
+                what: "both operands need at least one axis",
+                lhs: self.shape().clone(),
+                rhs: rhs.shape().clone(),
+            });
+        }
+        let lhs = if self.rank() == 1 {
+            self.unsqueeze(0)?
+        } else {
+            self.clone()
+        };
+        let rhs2 = if rhs.rank() == 1 {
+            rhs.unsqueeze(1)?
+        } else {
+            rhs.clone()
+        };
+        let (m, k) = (lhs.dims()[lhs.rank() - 2], lhs.dims()[lhs.rank() - 1]);
+        let (k2, n) = (rhs2.dims()[rhs2.rank() - 2], rhs2.dims()[rhs2.rank() - 1]);
+        if k != k2 {
+            return Err(Error::ShapeMismatch {
+                op: "matmul",
+                what: "inner dimensions differ",
+                lhs: self.shape().clone(),
+                rhs: rhs.shape().clone(),
+            });
+        }
+        let lhs_batch = Shape::from(&lhs.dims()[..lhs.rank() - 2]);
+        let rhs_batch = Shape::from(&rhs2.dims()[..rhs2.rank() - 2]);
+        let batch =
+            Shape::broadcast("matmul", &lhs_batch, &rhs_batch).map_err(|_| Error::Broadcast {
+                op: "matmul",
+                lhs: self.shape().clone(),
+                rhs: rhs.shape().clone(),
+            })?;
+        let (lhs, lhs_layout) = lhs.as_batched("matmul", &batch, m, k)?;
+        let (rhs2, rhs_layout) = rhs2.as_batched("matmul", &batch, k, n)?;
+        let storage =
+            self.backend
+                .matmul(&lhs.storage(), &lhs_layout, &rhs2.storage(), &rhs_layout)?;
+        let mut out_dims = batch.dims().to_vec();
+        if self.rank() > 1 {
+            out_dims.push(m);
+        }
+        if rhs.rank() > 1 {
+            out_dims.push(n);
+        }
+        Ok(Self::contiguous_from(storage, out_dims, &self.backend))
+    }
+
+    /// Sliding windows of a `[n, c, h, w]` array as columns `[n, c·kh·kw, oh·ow]`.
+    pub fn im2col(&self, window: &Window2d) -> Result<Self> {
+        let [n, c, h, w] = self.dims4("im2col")?;
+        let (oh, ow) = window.output_size(h, w).ok_or_else(|| {
+            Error::invalid(
+                "im2col",
+                format!("window {window:?} does not fit"),
+                self.shape(),
+            )
+        })?;
+        let storage = self.backend.im2col(&self.storage(), &self.layout, window)?;
+        let rows = c * window.kernel.0 * window.kernel.1;
+        Ok(Self::contiguous_from(
+            storage,
+            [n, rows, oh * ow],
+            &self.backend,
+        ))
+    }
+
+    /// Sums columns `[n, c·kh·kw, oh·ow]` back into a `[n, c, h, w]` image (the adjoint of im2col).
+    pub fn col2im(
+        &self,
+        channels: usize,
+        image_hw: (usize, usize),
+        window: &Window2d,
+    ) -> Result<Self> {
+        let (h, w) = image_hw;
+        let expected = window.output_size(h, w).map(|(oh, ow)| {
+            let rows = channels * window.kernel.0 * window.kernel.1;
+            (rows, oh * ow)
+        });
+        let ok = self.rank() == 3 && expected == Some((self.dims()[1], self.dims()[2]));
+        if !ok {
+            return Err(Error::invalid(
+                "col2im",
+                format!("columns do not match {channels} channels of {h}x{w} with {window:?}"),
+                self.shape(),
+            ));
+        }
+        let storage =
+            self.backend
+                .col2im(&self.storage(), &self.layout, channels, image_hw, window)?;
+        Ok(Self::contiguous_from(
+            storage,
+            [self.dims()[0], channels, h, w],
+            &self.backend,
+        ))
+    }
+
+    /// Broadcasts a `[..., rows, cols]` operand to `batch` and views it as `[b, rows, cols]`,
+    /// copying only when broadcast batch axes cannot be merged into one.
+    fn as_batched(
+        &self,
+        op: &'static str,
+        batch: &Shape,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(Self, Layout)> {
+        let mut full = batch.dims().to_vec();
+        full.extend([rows, cols]);
+        let view = self.broadcast_to(full)?;
+        let target = Shape::from([batch.numel(), rows, cols]);
+        match view.layout.reshape(op, &target) {
+            Ok(layout) => Ok((view, layout)),
+            Err(_) => Ok((view.copy()?, Layout::contiguous(target))),
+        }
+    }
+
+    fn dims4(&self, op: &'static str) -> Result<[usize; 4]> {
+        <[usize; 4]>::try_from(self.dims())
+            .map_err(|_| Error::invalid(op, "expects a [n, c, h, w] array", self.shape()))
+    }
+}

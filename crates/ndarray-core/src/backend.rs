@@ -1,0 +1,230 @@
+//! The `Backend` trait: a device, its storage, and the small closed set of primitive kernels that
+//! everything above is composed from.
+//!
+//! Rules every implementation follows:
+//! - Storage is opaque. The host sees elements only through [`Backend::from_slice`] and
+//!   [`Backend::to_vec`], so a device whose memory the host cannot touch fits the trait.
+//! - Inputs are read through a [`Layout`] of any strides (transposed, sliced and broadcast views
+//!   need no copy); outputs are fresh, contiguous and row-major, unless the method says "in place".
+//! - Shapes have been checked by the caller ([`crate::NDArray`]); a backend checks only what it
+//!   alone can see (index values, device errors) and reports it as an [`Error`](crate::Error).
+
+use crate::{
+    ArgReduceOp, BinaryOp, Element, Float, Layout, RandomDist, ReduceOp, Result, ScalarSide,
+    UnaryOp, Window2d,
+};
+
+/// Shorthand for a backend's storage of element type `E`.
+pub type StorageOf<B, E> = <B as Backend>::Storage<E>;
+
+/// A compute device. Cheap to clone (a handle); `Cpu` is a unit struct.
+pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
+    /// A buffer of `E` on this device.
+    type Storage<E: Element>: Send + Sync + std::fmt::Debug;
+
+    /// A short name for messages (`"cpu"`, `"cuda:0"`).
+    fn name(&self) -> String;
+
+    /// Whether two handles refer to the same device (operands must live on one device).
+    fn same_device(&self, other: &Self) -> bool;
+
+    /// Number of elements a storage holds.
+    fn storage_len<E: Element>(&self, storage: &Self::Storage<E>) -> usize;
+
+    /// Copies host data into new storage.
+    fn from_slice<E: Element>(&self, data: &[E]) -> Result<Self::Storage<E>>;
+
+    /// Moves host data into new storage (the CPU backend takes the `Vec` without copying).
+    fn from_vec<E: Element>(&self, data: Vec<E>) -> Result<Self::Storage<E>> {
+        self.from_slice(&data)
+    }
+
+    /// Reads the elements of `layout` back to the host, in row-major logical order.
+    fn to_vec<E: Element>(&self, storage: &Self::Storage<E>, layout: &Layout) -> Result<Vec<E>>;
+
+    /// `len` copies of `value`.
+    fn full<E: Element>(&self, len: usize, value: E) -> Result<Self::Storage<E>>;
+
+    /// `start, start + step, …` (`len` values), computed in f64 then converted.
+    fn arange<E: Element>(&self, start: f64, step: f64, len: usize) -> Result<Self::Storage<E>>;
+
+    /// `len` draws from `dist`, element `i` equal to [`crate::random::sample_at`]`(dist, seed, i)`
+    /// rounded to `E`.
+    fn random<E: Float>(&self, len: usize, dist: RandomDist, seed: u64)
+        -> Result<Self::Storage<E>>;
+
+    /// A contiguous copy of the elements of `layout`.
+    fn copy_strided<E: Element>(
+        &self,
+        src: &Self::Storage<E>,
+        layout: &Layout,
+    ) -> Result<Self::Storage<E>>;
+
+    /// In place: writes the elements of `src` (read through `src_layout`) into the positions of
+    /// `dst_layout`. Both layouts have the same shape; `dst_layout` has no stride-0 axes.
+    fn assign<E: Element>(
+        &self,
+        dst: &mut Self::Storage<E>,
+        dst_layout: &Layout,
+        src: &Self::Storage<E>,
+        src_layout: &Layout,
+    ) -> Result<()>;
+
+    /// Converts each element to `T` (floats to integers truncate toward zero, as `as` does).
+    fn cast<E: Element, T: Element>(
+        &self,
+        src: &Self::Storage<E>,
+        layout: &Layout,
+    ) -> Result<Self::Storage<T>>;
+
+    /// `op(x)` for each element.
+    fn unary<E: Float>(
+        &self,
+        op: UnaryOp,
+        x: &Self::Storage<E>,
+        layout: &Layout,
+    ) -> Result<Self::Storage<E>>;
+
+    /// `op(lhs, rhs)` for each element; both layouts have the same shape (broadcast already).
+    fn binary<E: Element>(
+        &self,
+        op: BinaryOp,
+        lhs: &Self::Storage<E>,
+        lhs_layout: &Layout,
+        rhs: &Self::Storage<E>,
+        rhs_layout: &Layout,
+    ) -> Result<Self::Storage<E>>;
+
+    /// `op(x, scalar)` (or `op(scalar, x)` when `side` is [`ScalarSide::Left`]) for each element.
+    fn binary_scalar<E: Element>(
+        &self,
+        op: BinaryOp,
+        x: &Self::Storage<E>,
+        layout: &Layout,
+        scalar: E,
+        side: ScalarSide,
+    ) -> Result<Self::Storage<E>>;
+
+    /// In place: `dst = op(dst, rhs)` at the positions of `dst_layout` (no stride-0 axes);
+    /// `rhs_layout` has the same shape.
+    fn binary_inplace<E: Element>(
+        &self,
+        op: BinaryOp,
+        dst: &mut Self::Storage<E>,
+        dst_layout: &Layout,
+        rhs: &Self::Storage<E>,
+        rhs_layout: &Layout,
+    ) -> Result<()>;
+
+    /// In place: `dst = op(dst, scalar)` at the positions of `dst_layout` (no stride-0 axes).
+    fn scalar_inplace<E: Element>(
+        &self,
+        op: BinaryOp,
+        dst: &mut Self::Storage<E>,
+        dst_layout: &Layout,
+        scalar: E,
+    ) -> Result<()>;
+
+    /// `cond != 0 ? on_true : on_false` for each element; all three layouts have one shape.
+    fn where_cond<E: Element>(
+        &self,
+        cond: &Self::Storage<E>,
+        cond_layout: &Layout,
+        on_true: &Self::Storage<E>,
+        true_layout: &Layout,
+        on_false: &Self::Storage<E>,
+        false_layout: &Layout,
+    ) -> Result<Self::Storage<E>>;
+
+    /// Reduces over `axes` (sorted, distinct, possibly empty = nothing reduced). The result has the
+    /// input's shape with each reduced axis set to 1 (keepdim), contiguous.
+    fn reduce<E: Element>(
+        &self,
+        op: ReduceOp,
+        x: &Self::Storage<E>,
+        layout: &Layout,
+        axes: &[usize],
+    ) -> Result<Self::Storage<E>>;
+
+    /// Index of the extreme value along `axis` (non-empty); result shaped like the input with
+    /// `axis` set to 1.
+    fn arg_reduce<E: Element>(
+        &self,
+        op: ArgReduceOp,
+        x: &Self::Storage<E>,
+        layout: &Layout,
+        axis: usize,
+    ) -> Result<Self::Storage<i64>>;
+
+    /// Batched matrix product: `lhs` is `[b, m, k]`, `rhs` is `[b, k, n]` (any strides, batch
+    /// stride 0 for a broadcast operand); the result is a contiguous `[b, m, n]`.
+    fn matmul<E: Float>(
+        &self,
+        lhs: &Self::Storage<E>,
+        lhs_layout: &Layout,
+        rhs: &Self::Storage<E>,
+        rhs_layout: &Layout,
+    ) -> Result<Self::Storage<E>>;
+
+    /// `out[i][j][k] = src[i][index[i][j][k]][k]` for `axis = 1` (and likewise for any axis): the
+    /// result has the index's shape. `index` has the rank of `src` and, on axes other than `axis`,
+    /// sizes no larger than `src`'s. Errors on an index outside `0..src.dims()[axis]`.
+    fn gather<E: Element>(
+        &self,
+        src: &Self::Storage<E>,
+        src_layout: &Layout,
+        index: &Self::Storage<i64>,
+        index_layout: &Layout,
+        axis: usize,
+    ) -> Result<Self::Storage<E>>;
+
+    /// In place, the adjoint of gather: `dst[i][index[i][j][k]][k] += src[i][j][k]` (for
+    /// `axis = 1`). `index` and `src` have one shape. Errors on an index outside the axis.
+    #[allow(clippy::too_many_arguments)]
+    fn scatter_add<E: Element>(
+        &self,
+        dst: &mut Self::Storage<E>,
+        dst_layout: &Layout,
+        index: &Self::Storage<i64>,
+        index_layout: &Layout,
+        src: &Self::Storage<E>,
+        src_layout: &Layout,
+        axis: usize,
+    ) -> Result<()>;
+
+    /// Picks the slices `index[0], index[1], …` (a 1-D index) of `src` along `axis`. Errors on an
+    /// index outside the axis.
+    fn index_select<E: Element>(
+        &self,
+        src: &Self::Storage<E>,
+        src_layout: &Layout,
+        index: &Self::Storage<i64>,
+        index_layout: &Layout,
+        axis: usize,
+    ) -> Result<Self::Storage<E>>;
+
+    /// Unfolds sliding windows of a `[n, c, h, w]` input into columns `[n, c·kh·kw, oh·ow]`
+    /// (padding reads as 0), so a convolution becomes one matmul.
+    fn im2col<E: Float>(
+        &self,
+        x: &Self::Storage<E>,
+        layout: &Layout,
+        window: &Window2d,
+    ) -> Result<Self::Storage<E>>;
+
+    /// The adjoint of im2col: sums columns `[n, c·kh·kw, oh·ow]` back into a `[n, c, h, w]` image
+    /// (`image_hw = (h, w)`); overlapping windows add up.
+    fn col2im<E: Float>(
+        &self,
+        cols: &Self::Storage<E>,
+        cols_layout: &Layout,
+        channels: usize,
+        image_hw: (usize, usize),
+        window: &Window2d,
+    ) -> Result<Self::Storage<E>>;
+
+    /// Waits for queued device work to finish (a no-op on the CPU); benchmarks call it.
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+}
