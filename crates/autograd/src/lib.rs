@@ -1,1 +1,104 @@
-//! Work in progress.
+//! # nanotorch-autograd
+//!
+//! Reverse-mode automatic differentiation on a dynamic graph. A [`Tensor`] is an array plus what
+//! autograd needs: whether it wants a gradient, a slot for that gradient, and the node that
+//! produced it. Every op records its inputs and a backward rule as it runs; `backward()` walks the
+//! graph from the output back, summing gradients at each tensor.
+//!
+//! Where to read first: `tensor.rs` (what a tensor is), `backward.rs` (the whole algorithm),
+//! then any file under `ops/` (each op's forward and backward side by side). Chapter 3 of the book
+//! (`docs/03-autograd.md`) teaches this crate.
+#![deny(missing_docs)]
+
+mod backward;
+mod creation;
+mod generator;
+mod grad_mode;
+pub mod gradcheck;
+mod operators;
+mod ops;
+mod tensor;
+
+pub use backward::{grad, BackwardOptions};
+pub use generator::{manual_seed, next_seed};
+pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, no_grad_guard, GradModeGuard};
+pub use gradcheck::{gradcheck, GradcheckOptions};
+pub use tensor::{BackwardFn, Tensor};
+
+/// Every differentiable op of this crate, by name. The gradcheck suite (`tests/gradcheck.rs`)
+/// fails if any name here has no gradcheck case, so coverage cannot silently drop.
+pub const DIFFERENTIABLE_OPS: &[&str] = &[
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "maximum",
+    "minimum",
+    "add_scalar",
+    "sub_scalar",
+    "rsub_scalar",
+    "mul_scalar",
+    "div_scalar",
+    "rdiv_scalar",
+    "pow_scalar",
+    "rpow_scalar",
+    "maximum_scalar",
+    "minimum_scalar",
+    "neg",
+    "exp",
+    "log",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "rsqrt",
+    "recip",
+    "square",
+    "abs",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "gelu_tanh",
+    "silu",
+    "softplus",
+    "erf",
+    "clamp",
+    "sum",
+    "mean",
+    "prod",
+    "max",
+    "min",
+    "var",
+    "std",
+    "logsumexp",
+    "matmul",
+    "reshape",
+    "view",
+    "permute",
+    "transpose",
+    "t",
+    "expand",
+    "squeeze",
+    "unsqueeze",
+    "flatten",
+    "narrow",
+    "slice",
+    "index_select",
+    "gather",
+    "scatter_add",
+    "cat",
+    "stack",
+    "split",
+    "chunk",
+    "where",
+    "masked_fill",
+    "softmax",
+    "log_softmax",
+    "dropout",
+    "contiguous",
+];

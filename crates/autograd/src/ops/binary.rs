@@ -1,0 +1,295 @@
+//! + − × ÷, pow, maximum/minimum (tensor and scalar operands), and comparisons.
+//!
+//! Broadcasting happens in the forward pass, so each backward rule ends with `sum_to`: the
+//! gradient of an input that was broadcast is summed over the axes it was repeated along.
+
+use crate::Tensor;
+use nanotorch_ndarray_core::{Backend, BinaryOp, Element, Float, Result, ScalarSide, Shape};
+
+impl<E: Float, B: Backend> Tensor<E, B> {
+    /// Sums a gradient of a broadcast shape back down to `shape` (the adjoint of broadcasting).
+    pub fn sum_to(&self, shape: &Shape) -> Result<Self> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let lead = self.rank() - shape.rank().min(self.rank());
+        let axes: Vec<isize> = (0..self.rank())
+            .filter(|&i| i < lead || (shape.dims()[i - lead] == 1 && self.dims()[i] != 1))
+            .map(|i| i as isize)
+            .collect();
+        let summed = if axes.is_empty() {
+            self.clone()
+        } else {
+            self.sum_dims(&axes, true)?
+        };
+        summed.reshape(shape.clone())
+    }
+
+    /// `self + rhs` with broadcasting.
+    pub fn add(&self, rhs: &Self) -> Result<Self> {
+        let out = self.array().add(rhs.array())?;
+        Ok(Tensor::from_op(out, "add", &[self, rhs], |inputs, _, g| {
+            Ok(vec![
+                Some(g.sum_to(inputs[0].shape())?),
+                Some(g.sum_to(inputs[1].shape())?),
+            ])
+        }))
+    }
+
+    /// `self - rhs` with broadcasting.
+    pub fn sub(&self, rhs: &Self) -> Result<Self> {
+        let out = self.array().sub(rhs.array())?;
+        Ok(Tensor::from_op(out, "sub", &[self, rhs], |inputs, _, g| {
+            Ok(vec![
+                Some(g.sum_to(inputs[0].shape())?),
+                Some(g.neg()?.sum_to(inputs[1].shape())?),
+            ])
+        }))
+    }
+
+    /// `self * rhs` element-wise with broadcasting.
+    pub fn mul(&self, rhs: &Self) -> Result<Self> {
+        let out = self.array().mul(rhs.array())?;
+        Ok(Tensor::from_op(out, "mul", &[self, rhs], |inputs, _, g| {
+            let (a, b) = (&inputs[0], &inputs[1]);
+            Ok(vec![
+                a.requires_grad()
+                    .then(|| g.mul(b)?.sum_to(a.shape()))
+                    .transpose()?,
+                b.requires_grad()
+                    .then(|| g.mul(a)?.sum_to(b.shape()))
+                    .transpose()?,
+            ])
+        }))
+    }
+
+    /// `self / rhs` element-wise with broadcasting.
+    pub fn div(&self, rhs: &Self) -> Result<Self> {
+        let out = self.array().div(rhs.array())?;
+        Ok(Tensor::from_op(
+            out,
+            "div",
+            &[self, rhs],
+            |inputs, out, g| {
+                let (a, b) = (&inputs[0], &inputs[1]);
+                Ok(vec![
+                    a.requires_grad()
+                        .then(|| g.div(b)?.sum_to(a.shape()))
+                        .transpose()?,
+                    // d(a/b)/db = -a/b² = -out/b
+                    b.requires_grad()
+                        .then(|| g.mul(out)?.div(b)?.neg()?.sum_to(b.shape()))
+                        .transpose()?,
+                ])
+            },
+        ))
+    }
+
+    /// `self ^ rhs` element-wise with broadcasting.
+    pub fn pow(&self, rhs: &Self) -> Result<Self> {
+        let out = self.array().pow(rhs.array())?;
+        Ok(Tensor::from_op(
+            out,
+            "pow",
+            &[self, rhs],
+            |inputs, out, g| {
+                let (a, b) = (&inputs[0], &inputs[1]);
+                Ok(vec![
+                    // d(a^b)/da = b·a^(b-1)
+                    a.requires_grad()
+                        .then(|| {
+                            g.mul(b)?
+                                .mul(&a.pow(&b.sub_scalar(E::ONE)?)?)?
+                                .sum_to(a.shape())
+                        })
+                        .transpose()?,
+                    // d(a^b)/db = a^b·ln a
+                    b.requires_grad()
+                        .then(|| g.mul(out)?.mul(&a.log()?)?.sum_to(b.shape()))
+                        .transpose()?,
+                ])
+            },
+        ))
+    }
+
+    /// Element-wise maximum; at ties the gradient is split evenly, as in PyTorch.
+    pub fn maximum(&self, rhs: &Self) -> Result<Self> {
+        self.extremum(rhs, BinaryOp::Maximum, BinaryOp::Gt)
+    }
+
+    /// Element-wise minimum; at ties the gradient is split evenly, as in PyTorch.
+    pub fn minimum(&self, rhs: &Self) -> Result<Self> {
+        self.extremum(rhs, BinaryOp::Minimum, BinaryOp::Lt)
+    }
+
+    fn extremum(&self, rhs: &Self, op: BinaryOp, wins: BinaryOp) -> Result<Self> {
+        let out = self.array().binary(op, rhs.array())?;
+        Ok(Tensor::from_op(
+            out,
+            op.name(),
+            &[self, rhs],
+            move |inputs, _, g| {
+                let (a, b) = (inputs[0].detach(), inputs[1].detach());
+                let half = E::from_f64(0.5);
+                let a_share = a
+                    .compare(BinaryOp::Eq, &b)?
+                    .mul_scalar(half)?
+                    .add(&a.compare(wins, &b)?)?;
+                let b_share = a_share.rsub_scalar(E::ONE)?;
+                Ok(vec![
+                    Some(g.mul(&a_share)?.sum_to(inputs[0].shape())?),
+                    Some(g.mul(&b_share)?.sum_to(inputs[1].shape())?),
+                ])
+            },
+        ))
+    }
+
+    /// `self + s`.
+    pub fn add_scalar(&self, s: E) -> Result<Self> {
+        let out = self.array().add_scalar(s)?;
+        Ok(Tensor::from_op(out, "add_scalar", &[self], |_, _, g| {
+            Ok(vec![Some(g.clone())])
+        }))
+    }
+
+    /// `self - s`.
+    pub fn sub_scalar(&self, s: E) -> Result<Self> {
+        self.add_scalar(E::ZERO - s)
+    }
+
+    /// `s - self`.
+    pub fn rsub_scalar(&self, s: E) -> Result<Self> {
+        let out = self
+            .array()
+            .binary_scalar(BinaryOp::Sub, s, ScalarSide::Left)?;
+        Ok(Tensor::from_op(out, "rsub_scalar", &[self], |_, _, g| {
+            Ok(vec![Some(g.neg()?)])
+        }))
+    }
+
+    /// `self * s`.
+    pub fn mul_scalar(&self, s: E) -> Result<Self> {
+        let out = self.array().mul_scalar(s)?;
+        Ok(Tensor::from_op(
+            out,
+            "mul_scalar",
+            &[self],
+            move |_, _, g| Ok(vec![Some(g.mul_scalar(s)?)]),
+        ))
+    }
+
+    /// `self / s`.
+    pub fn div_scalar(&self, s: E) -> Result<Self> {
+        let out = self.array().div_scalar(s)?;
+        Ok(Tensor::from_op(
+            out,
+            "div_scalar",
+            &[self],
+            move |_, _, g| Ok(vec![Some(g.div_scalar(s)?)]),
+        ))
+    }
+
+    /// `s / self`.
+    pub fn rdiv_scalar(&self, s: E) -> Result<Self> {
+        let out = self
+            .array()
+            .binary_scalar(BinaryOp::Div, s, ScalarSide::Left)?;
+        // d(s/x)/dx = -s/x² = -out/x
+        Ok(Tensor::from_op(
+            out,
+            "rdiv_scalar",
+            &[self],
+            |inputs, out, g| Ok(vec![Some(g.mul(out)?.div(&inputs[0])?.neg()?)]),
+        ))
+    }
+
+    /// `self ^ e` for a scalar exponent.
+    pub fn pow_scalar(&self, e: E) -> Result<Self> {
+        let out = self.array().pow_scalar(e)?;
+        Ok(Tensor::from_op(
+            out,
+            "pow_scalar",
+            &[self],
+            move |inputs, _, g| {
+                Ok(vec![Some(
+                    g.mul(&inputs[0].pow_scalar(e - E::ONE)?)?.mul_scalar(e)?,
+                )])
+            },
+        ))
+    }
+
+    /// `s ^ self` for a scalar base.
+    pub fn rpow_scalar(&self, s: E) -> Result<Self> {
+        let out = self
+            .array()
+            .binary_scalar(BinaryOp::Pow, s, ScalarSide::Left)?;
+        let ln_s = s.ln();
+        Ok(Tensor::from_op(
+            out,
+            "rpow_scalar",
+            &[self],
+            move |_, out, g| Ok(vec![Some(g.mul(out)?.mul_scalar(ln_s)?)]),
+        ))
+    }
+
+    /// `max(self, s)` element-wise (the gradient passes where `self > s`, half at ties).
+    pub fn maximum_scalar(&self, s: E) -> Result<Self> {
+        self.maximum(&Tensor::scalar(s, self.backend())?)
+    }
+
+    /// `min(self, s)` element-wise.
+    pub fn minimum_scalar(&self, s: E) -> Result<Self> {
+        self.minimum(&Tensor::scalar(s, self.backend())?)
+    }
+}
+
+impl<E: Element, B: Backend> Tensor<E, B> {
+    /// A comparison mask (1 where true, 0 where false), with broadcasting. Not differentiable.
+    pub fn compare(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
+        Ok(Tensor::from_ndarray(self.array().binary(op, rhs.array())?))
+    }
+
+    /// A comparison against a scalar (1 where true, 0 where false). Not differentiable.
+    pub fn compare_scalar(&self, op: BinaryOp, s: E) -> Result<Self> {
+        Ok(Tensor::from_ndarray(self.array().binary_scalar(
+            op,
+            s,
+            ScalarSide::Right,
+        )?))
+    }
+
+    /// `self == rhs` as a 0/1 mask.
+    pub fn eq(&self, rhs: &Self) -> Result<Self> {
+        self.compare(BinaryOp::Eq, rhs)
+    }
+
+    /// `self != rhs` as a 0/1 mask.
+    pub fn ne(&self, rhs: &Self) -> Result<Self> {
+        self.compare(BinaryOp::Ne, rhs)
+    }
+
+    /// `self < rhs` as a 0/1 mask.
+    pub fn lt(&self, rhs: &Self) -> Result<Self> {
+        self.compare(BinaryOp::Lt, rhs)
+    }
+
+    /// `self <= rhs` as a 0/1 mask.
+    pub fn le(&self, rhs: &Self) -> Result<Self> {
+        self.compare(BinaryOp::Le, rhs)
+    }
+
+    /// `self > rhs` as a 0/1 mask.
+    pub fn gt(&self, rhs: &Self) -> Result<Self> {
+        self.compare(BinaryOp::Gt, rhs)
+    }
+
+    /// `self >= rhs` as a 0/1 mask.
+    pub fn ge(&self, rhs: &Self) -> Result<Self> {
+        self.compare(BinaryOp::Ge, rhs)
+    }
+
+    /// Converts to another element type (not differentiable: the result is a leaf).
+    pub fn cast<T: Element>(&self) -> Result<Tensor<T, B>> {
+        Ok(Tensor::from_ndarray(self.array().cast::<T>()?))
+    }
+}

@@ -1,0 +1,173 @@
+//! Reductions over any set of axes (`&[]` means all), with `keepdim` as in PyTorch.
+//!
+//! The backward of a reduction broadcasts the incoming gradient back over the reduced axes; to do
+//! that, the gradient is first reshaped to the keepdim shape.
+
+use crate::Tensor;
+use nanotorch_ndarray_core::{ArgReduceOp, Backend, Element, Float, ReduceOp, Result, Shape};
+
+/// The shape of `input` with `axes` (empty = all) kept as size 1.
+fn keepdim_shape(input: &Shape, axes: &[isize]) -> Result<Shape> {
+    let axes = input.axes("reduce", axes)?;
+    Ok(input
+        .dims()
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
+        .collect::<Vec<_>>()
+        .into())
+}
+
+impl<E: Float, B: Backend> Tensor<E, B> {
+    /// Sum over `axes` (empty = all).
+    pub fn sum_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let out = self.array().sum(axes, keepdim)?;
+        let kept = keepdim_shape(self.shape(), axes)?;
+        Ok(Tensor::from_op(out, "sum", &[self], move |inputs, _, g| {
+            Ok(vec![Some(
+                g.reshape(kept.clone())?.expand(inputs[0].shape().clone())?,
+            )])
+        }))
+    }
+
+    /// Sum of all elements, as a 0-d tensor.
+    pub fn sum_all(&self) -> Result<Self> {
+        self.sum_dims(&[], false)
+    }
+
+    /// Mean over `axes` (empty = all).
+    pub fn mean_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let count: usize = self
+            .shape()
+            .axes("mean", axes)?
+            .iter()
+            .map(|&a| self.dims()[a])
+            .product();
+        self.sum_dims(axes, keepdim)?
+            .div_scalar(E::from_f64(count as f64))
+    }
+
+    /// Mean of all elements, as a 0-d tensor.
+    pub fn mean_all(&self) -> Result<Self> {
+        self.mean_dims(&[], false)
+    }
+
+    /// Product over `axes`. The gradient is `out / x`, so inputs must be non-zero where a
+    /// gradient is wanted (PyTorch special-cases zeros; we leave that out).
+    pub fn prod_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let out = self.array().prod(axes, keepdim)?;
+        let kept = keepdim_shape(self.shape(), axes)?;
+        Ok(Tensor::from_op(
+            out,
+            "prod",
+            &[self],
+            move |inputs, out, g| {
+                let x = &inputs[0];
+                let g = g.reshape(kept.clone())?;
+                let out = out.reshape(kept.clone())?;
+                Ok(vec![Some(g.mul(&out)?.div(x)?)])
+            },
+        ))
+    }
+
+    /// Maximum over `axes`; the gradient is shared evenly among tied maxima.
+    pub fn max_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        self.extreme(ReduceOp::Max, axes, keepdim)
+    }
+
+    /// Minimum over `axes`; the gradient is shared evenly among tied minima.
+    pub fn min_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        self.extreme(ReduceOp::Min, axes, keepdim)
+    }
+
+    /// Maximum of all elements, as a 0-d tensor.
+    pub fn max_all(&self) -> Result<Self> {
+        self.max_dims(&[], false)
+    }
+
+    /// Minimum of all elements, as a 0-d tensor.
+    pub fn min_all(&self) -> Result<Self> {
+        self.min_dims(&[], false)
+    }
+
+    fn extreme(&self, op: ReduceOp, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let out = self.array().reduce(op, axes, keepdim)?;
+        let kept = keepdim_shape(self.shape(), axes)?;
+        let axes = axes.to_vec();
+        Ok(Tensor::from_op(
+            out,
+            op.name(),
+            &[self],
+            move |inputs, out, g| {
+                let x = inputs[0].detach();
+                let hits = x.eq(&out.detach().reshape(kept.clone())?)?;
+                let share = hits.div(&hits.sum_dims(&axes, true)?)?;
+                Ok(vec![Some(g.reshape(kept.clone())?.mul(&share)?)])
+            },
+        ))
+    }
+
+    /// Variance over `axes` with Bessel's `correction` (1 = unbiased, PyTorch's default).
+    pub fn var_dims(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Self> {
+        let count: usize = self
+            .shape()
+            .axes("var", axes)?
+            .iter()
+            .map(|&a| self.dims()[a])
+            .product();
+        let centered = self.sub(&self.mean_dims(axes, true)?)?;
+        let divisor = count.saturating_sub(correction) as f64;
+        centered
+            .square()?
+            .sum_dims(axes, keepdim)?
+            .div_scalar(E::from_f64(divisor))
+    }
+
+    /// Standard deviation over `axes` with Bessel's `correction`.
+    pub fn std_dims(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Self> {
+        self.var_dims(axes, correction, keepdim)?.sqrt()
+    }
+
+    /// `ln Σ e^x` over `axes`, computed stably by subtracting the maximum first.
+    pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let shift = self.max_dims(axes, true)?.detach();
+        let summed = self
+            .sub(&shift)?
+            .exp()?
+            .sum_dims(axes, true)?
+            .log()?
+            .add(&shift)?;
+        if keepdim {
+            Ok(summed)
+        } else {
+            let kept_out: Vec<usize> = {
+                let resolved = self.shape().axes("logsumexp", axes)?;
+                (0..self.rank())
+                    .filter(|i| !resolved.contains(i))
+                    .map(|i| self.dims()[i])
+                    .collect()
+            };
+            summed.reshape(kept_out)
+        }
+    }
+}
+
+impl<E: Element, B: Backend> Tensor<E, B> {
+    /// Index of the maximum along `axis` (`None`: of the flattened tensor). Not differentiable.
+    pub fn argmax(&self, axis: Option<isize>, keepdim: bool) -> Result<Tensor<i64, B>> {
+        Ok(Tensor::from_ndarray(self.array().arg_reduce(
+            ArgReduceOp::ArgMax,
+            axis,
+            keepdim,
+        )?))
+    }
+
+    /// Index of the minimum along `axis` (`None`: of the flattened tensor). Not differentiable.
+    pub fn argmin(&self, axis: Option<isize>, keepdim: bool) -> Result<Tensor<i64, B>> {
+        Ok(Tensor::from_ndarray(self.array().arg_reduce(
+            ArgReduceOp::ArgMin,
+            axis,
+            keepdim,
+        )?))
+    }
+}
