@@ -2,7 +2,11 @@
 //!
 //! Every command prints each step it runs and stops at the first failure with a non-zero exit.
 
+mod bench;
 mod cuda;
+mod gradcheck;
+mod release;
+mod test_all;
 mod util;
 
 use util::Result;
@@ -10,12 +14,18 @@ use util::Result;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test-all            fmt check, clippy -D warnings, every test and doctest, gradcheck, examples
-  gradcheck           gradient checks of every differentiable op
-  bench [--device cpu|cuda] [--only a,b]   benchmarks, one JSON line per case
-  ptx [--check] [--install-nvcc]           compile kernels/*.cu to PTX (or check it is fresh)
-  test-cuda [--build-only]                 build (and run, with a GPU) the CUDA backend tests
-  release             checks that every crate packages for crates.io";
+  test-all [--list] [--skip a,b] [--from STEP]
+        fmt check, clippy -D warnings, every test and doctest, CUDA checks, gradcheck (what CI runs)
+  gradcheck [-- TEST-ARGS]
+        every `tests/gradcheck.rs` target in the workspace
+  bench [--device cpu|cuda] [--only a,b] [--threads N] [--repeat R] [--compare]
+        benchmarks, one JSON line per case; --compare adds PyTorch's figures and ratios
+  ptx [--check] [--install-nvcc]
+        compile kernels/*.cu to PTX (or check it is fresh)
+  test-cuda [--build-only]
+        build (and run, with a GPU) the CUDA backend tests
+  release [--no-verify]
+        pre-release checks: versions agree, crate metadata complete, `cargo package` of the workspace";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,7 +34,12 @@ fn main() {
         std::process::exit(2);
     };
     let rest = &args[1..];
+    let rest_no_dashes: Vec<String> = rest.iter().filter(|a| *a != "--").cloned().collect();
     let result: Result<()> = match command.as_str() {
+        "test-all" => test_all::test_all(rest),
+        "gradcheck" => gradcheck::gradcheck(&rest_no_dashes),
+        "bench" => bench::bench(rest),
+        "release" => release::release(rest),
         "ptx" => cuda::ptx(rest),
         "test-cuda" => cuda::test_cuda(rest),
         "-h" | "--help" | "help" => {

@@ -1,7 +1,9 @@
-//! Helpers shared by the xtask commands: running a command loudly, finding the workspace root.
+//! Helpers shared by the xtask commands: running a command loudly, finding the workspace root,
+//! reading `cargo metadata`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// xtask's result type: any error, printed by `main`.
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -33,6 +35,20 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Prints the command, runs it, and returns its standard output (standard error passes through).
+pub fn output(cmd: &mut Command) -> Result<String> {
+    println!("$ {}", describe(cmd));
+    let out = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", describe(cmd)))?;
+    if !out.status.success() {
+        return Err(format!("`{}` failed ({})", describe(cmd), out.status).into());
+    }
+    String::from_utf8(out.stdout)
+        .map_err(|_| format!("`{}` printed output that is not UTF-8", describe(cmd)).into())
+}
+
 /// The command as a shell-like line, environment overrides first.
 pub fn describe(cmd: &Command) -> String {
     let envs: Vec<String> = cmd
@@ -43,4 +59,72 @@ pub fn describe(cmd: &Command) -> String {
     parts.push(cmd.get_program().to_string_lossy().into_owned());
     parts.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
     parts.join(" ")
+}
+
+/// `cargo metadata --no-deps` of the workspace, parsed.
+pub fn metadata() -> Result<serde_json::Value> {
+    let text = output(cargo().args(["metadata", "--format-version", "1", "--no-deps"]))?;
+    Ok(serde_json::from_str(&text).map_err(|e| format!("cannot parse `cargo metadata`: {e}"))?)
+}
+
+/// The workspace's packages, as `cargo metadata` lists them.
+pub fn packages(meta: &serde_json::Value) -> Result<&Vec<serde_json::Value>> {
+    meta["packages"]
+        .as_array()
+        .ok_or_else(|| "`cargo metadata` printed no `packages` array".into())
+}
+
+/// A duration as `1m 23.4s` or `4.2s`.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs >= 60.0 {
+        format!("{}m {:.1}s", (secs / 60.0).floor(), secs % 60.0)
+    } else {
+        format!("{secs:.1}s")
+    }
+}
+
+/// Runs `f`, returning its result and how long it took.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let value = f();
+    (value, start.elapsed())
+}
+
+/// Pulls `--name VALUE` (or `--name=VALUE`) out of `args`; `Ok(None)` when absent.
+pub fn take_value(args: &mut Vec<String>, name: &str) -> Result<Option<String>> {
+    let prefix = format!("{name}=");
+    if let Some(i) = args.iter().position(|a| a == name) {
+        if i + 1 >= args.len() {
+            return Err(format!("`{name}` needs a value").into());
+        }
+        let value = args.remove(i + 1);
+        args.remove(i);
+        return Ok(Some(value));
+    }
+    if let Some(i) = args.iter().position(|a| a.starts_with(&prefix)) {
+        let value = args.remove(i)[prefix.len()..].to_string();
+        return Ok(Some(value));
+    }
+    Ok(None)
+}
+
+/// Pulls the flag `name` out of `args`; whether it was there.
+pub fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
+    match args.iter().position(|a| a == name) {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Fails on arguments a command did not recognise.
+pub fn no_more_args(command: &str, args: &[String]) -> Result<()> {
+    if args.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{command}: unexpected argument(s): {}", args.join(" ")).into())
+    }
 }

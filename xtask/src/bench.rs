@@ -1,0 +1,225 @@
+//! `cargo xtask bench [--device cpu|cuda] [--only NAME[,NAME]] [--threads N] [--repeat R] [--compare]`
+//!
+//! Runs the `workloads` bench target of the `nanotorch` facade (`crates/nanotorch/benches/workloads/`)
+//! in the release profile. It prints one JSON line per case with the case names and fields of
+//! `../shared/bench-peers/torch_bench.py`, so that our output and PyTorch's join on `case`.
+//!
+//! Threads: `--threads N` (default: every core) sets `MATMUL_NUM_THREADS` (matrixmultiply's GEMM
+//! threads) and `NANOTORCH_NUM_THREADS` (the CPU backend's element-wise and reduction threads) for
+//! the bench process, and `--threads` for PyTorch's `torch.set_num_threads`.
+//!
+//! `--compare` also runs PyTorch's script on the same cases twice, as the bench-peers README asks:
+//! once plain and once with glibc told to keep freed memory
+//! (`MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824`), then prints a table
+//! joined on `case` with the time ratios ours/PyTorch (below 1: we are faster).
+
+use crate::util::{self, cargo, no_more_args, take_flag, take_value, Result};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// glibc settings under which PyTorch keeps (rather than unmaps) its freed large buffers.
+const MALLOC_KEEP: [(&str, &str); 2] = [
+    ("MALLOC_MMAP_THRESHOLD_", "1073741824"),
+    ("MALLOC_TRIM_THRESHOLD_", "1073741824"),
+];
+
+/// `cargo xtask bench …`.
+pub fn bench(args: &[String]) -> Result<()> {
+    let mut args = args.to_vec();
+    let device = take_value(&mut args, "--device")?.unwrap_or_else(|| "cpu".into());
+    let only = take_value(&mut args, "--only")?;
+    let threads = match take_value(&mut args, "--threads")? {
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|&t| t > 0)
+            .ok_or_else(|| format!("--threads wants a positive integer, not `{t}`"))?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let repeat = take_value(&mut args, "--repeat")?;
+    let compare = take_flag(&mut args, "--compare");
+    no_more_args("bench", &args)?;
+    if device != "cpu" && device != "cuda" {
+        return Err(format!("--device is `cpu` or `cuda`, not `{device}`").into());
+    }
+    if compare && device != "cpu" {
+        return Err("--compare runs PyTorch on the CPU; use it with --device cpu".into());
+    }
+    let python = torch_python();
+    if compare && !python.is_file() {
+        return Err(missing_venv(&python).into());
+    }
+
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "nanotorch", "--bench", "workloads"]);
+    if device == "cuda" {
+        cmd.args(["--features", "cuda"]);
+    }
+    cmd.args(["--", "--device", &device, "--threads", &threads.to_string()]);
+    if let Some(only) = &only {
+        cmd.args(["--only", only]);
+    }
+    if let Some(r) = &repeat {
+        cmd.args(["--repeat", r]);
+    }
+    cmd.env("MATMUL_NUM_THREADS", threads.to_string());
+    cmd.env("NANOTORCH_NUM_THREADS", threads.to_string());
+    let ours = run_json_lines(&mut cmd)?;
+    if !compare {
+        return Ok(());
+    }
+
+    // PyTorch on exactly the cases we ran (raw_* cases have no PyTorch twin).
+    let cases: Vec<String> = ours
+        .iter()
+        .filter_map(|r| r["case"].as_str())
+        .filter(|c| !c.starts_with("raw_"))
+        .map(String::from)
+        .collect();
+    if cases.is_empty() {
+        return Err("the bench printed no cases to compare".into());
+    }
+    let script = util::root().join("../shared/bench-peers/torch_bench.py");
+    if !script.is_file() {
+        return Err(format!("PyTorch's bench script is not at {}", script.display()).into());
+    }
+    let torch_cmd = |keep_memory: bool| {
+        let mut c = Command::new(&python);
+        c.arg(&script).args([
+            "--threads",
+            &threads.to_string(),
+            "--only",
+            &cases.join(","),
+        ]);
+        if let Some(r) = &repeat {
+            c.args(["--repeat", r]);
+        }
+        if keep_memory {
+            c.envs(MALLOC_KEEP);
+        }
+        c
+    };
+    let plain = run_json_lines(&mut torch_cmd(false))?;
+    let kept = run_json_lines(&mut torch_cmd(true))?;
+    print_table(&ours, &plain, &kept);
+    Ok(())
+}
+
+/// `~/torchenv/bin/python`, the venv the bench-peers README sets up.
+fn torch_python() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join("torchenv/bin/python")
+}
+
+fn missing_venv(python: &std::path::Path) -> String {
+    format!(
+        "--compare needs PyTorch in a virtual environment at {}, which is missing.\n\
+         Create it once per machine, outside the repository (a few GB):\n\n    \
+         python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch\n",
+        python.display()
+    )
+}
+
+/// Runs `cmd`, echoing its standard output line by line, and returns the lines that are JSON
+/// objects.
+fn run_json_lines(cmd: &mut Command) -> Result<Vec<Value>> {
+    println!("$ {}", util::describe(cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", util::describe(cmd)))?;
+    let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+    let mut rows = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&line) {
+            rows.push(v);
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        return Err(format!("`{}` failed ({status})", util::describe(cmd)).into());
+    }
+    Ok(rows)
+}
+
+fn find<'a>(rows: &'a [Value], case: &str) -> Option<&'a Value> {
+    rows.iter().find(|r| r["case"] == case)
+}
+
+fn ms(row: Option<&Value>) -> Option<f64> {
+    row.and_then(|r| r["median_ms"].as_f64())
+}
+
+fn cell(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "-".into(), |x| format!("{x:.digits$}"))
+}
+
+/// The joined table: our median, PyTorch's (plain and memory-keeping), and the ratios of times.
+fn print_table(ours: &[Value], plain: &[Value], kept: &[Value]) {
+    let peer = |rows: &[Value]| {
+        rows.first()
+            .and_then(|r| r["peer"].as_str())
+            .unwrap_or("torch")
+            .to_string()
+    };
+    println!(
+        "\nmedian ms, ours ({}) vs PyTorch ({}); ratio = ours / PyTorch time (< 1: we are faster);\n\
+         `kept` = PyTorch with MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_=1073741824",
+        peer(ours),
+        peer(plain)
+    );
+    println!(
+        "{:<22} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}",
+        "case", "ours", "torch", "kept", "ratio", "r.kept", "rate"
+    );
+    for row in ours {
+        let case = row["case"].as_str().unwrap_or("?");
+        if case.starts_with("raw_") {
+            continue;
+        }
+        let o = ms(Some(row));
+        let p = ms(find(plain, case));
+        let k = ms(find(kept, case));
+        let ratio = |t: Option<f64>| o.zip(t).map(|(o, t)| o / t);
+        let rate = if let Some(g) = row["gflops"].as_f64() {
+            format!("{g:.1} GF/s")
+        } else if let Some(g) = row["gbps"].as_f64() {
+            format!("{g:.1} GB/s")
+        } else {
+            "-".into()
+        };
+        println!(
+            "{case:<22} {:>10} {:>10} {:>10} {:>8} {:>8} {rate:>10}",
+            cell(o, 3),
+            cell(p, 3),
+            cell(k, 3),
+            cell(ratio(p), 2),
+            cell(ratio(k), 2)
+        );
+    }
+    let raw: Vec<&Value> = ours
+        .iter()
+        .filter(|r| r["case"].as_str().is_some_and(|c| c.starts_with("raw_")))
+        .collect();
+    if !raw.is_empty() {
+        println!("\nGEMM through nanotorch vs raw matrixmultiply (GFLOP/s ratio, target >= 0.95)");
+        for r in raw {
+            let raw_case = r["case"].as_str().unwrap_or("?");
+            let case = raw_case.trim_start_matches("raw_");
+            let ours_g = find(ours, case).and_then(|x| x["gflops"].as_f64());
+            let raw_g = r["gflops"].as_f64();
+            println!(
+                "{case:<22} {:>8} GF/s vs {:>8} GF/s  = {}",
+                cell(ours_g, 1),
+                cell(raw_g, 1),
+                cell(ours_g.zip(raw_g).map(|(a, b)| a / b), 3)
+            );
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! `cargo xtask test-all`: every check CI runs, in order, stopping at the first failure.
+//!
+//! The steps are one list, [`STEPS`]; a later layer adds its check with one line there.
+
+use crate::util::{self, cargo, format_duration, no_more_args, take_flag, take_value, Result};
+use crate::{cuda, gradcheck};
+use std::time::Duration;
+
+/// What a step does.
+pub enum Action {
+    /// `cargo <args>` from the workspace root.
+    Cargo(&'static [&'static str]),
+    /// An xtask function (which prints what it runs itself).
+    Task(fn() -> Result<()>),
+}
+
+/// One named step of `test-all`.
+pub struct Step {
+    /// The name `--skip` and `--from` accept.
+    pub name: &'static str,
+    /// What it runs.
+    pub action: Action,
+}
+
+impl Step {
+    const fn cargo(name: &'static str, args: &'static [&'static str]) -> Step {
+        Step {
+            name,
+            action: Action::Cargo(args),
+        }
+    }
+
+    const fn task(name: &'static str, f: fn() -> Result<()>) -> Step {
+        Step {
+            name,
+            action: Action::Task(f),
+        }
+    }
+}
+
+/// The checks, in the order they run. Cheap checks first, so a formatting slip fails in seconds.
+/// clippy and the tests share the dev profile of the root `Cargo.toml`, so dependencies are
+/// compiled once for both.
+pub const STEPS: &[Step] = &[
+    Step::cargo("fmt", &["fmt", "--all", "--", "--check"]),
+    Step::cargo(
+        "clippy",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ),
+    // Unit, integration and doctests of every crate, the book (`docs/`) included.
+    Step::cargo("test", &["test", "--workspace"]),
+    Step::task("cuda", cuda::test_all_steps),
+    Step::task("gradcheck", gradcheck::check_all),
+    // Later layers add their steps here, one line each, for example:
+    // Step::cargo("examples", &["build", "--release", "-p", "nanotorch", "--examples"]),
+    // Step::cargo("train_digits", &["run", "--release", "--example", "train_digits", "--", "--epochs", "1"]),
+];
+
+/// `cargo xtask test-all [--list] [--skip a,b] [--from NAME]`.
+pub fn test_all(args: &[String]) -> Result<()> {
+    let mut args = args.to_vec();
+    let list = take_flag(&mut args, "--list");
+    let skip: Vec<String> = take_value(&mut args, "--skip")?
+        .map(|s| {
+            s.split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let from = take_value(&mut args, "--from")?;
+    no_more_args("test-all", &args)?;
+
+    let names: Vec<&str> = STEPS.iter().map(|s| s.name).collect();
+    for name in skip.iter().chain(from.iter()) {
+        if !names.contains(&name.as_str()) {
+            return Err(format!(
+                "no step named `{name}`; the steps are: {}",
+                names.join(", ")
+            )
+            .into());
+        }
+    }
+    if list {
+        for step in STEPS {
+            match &step.action {
+                Action::Cargo(a) => println!("{:<10} cargo {}", step.name, a.join(" ")),
+                Action::Task(_) => println!("{:<10} (xtask task)", step.name),
+            }
+        }
+        return Ok(());
+    }
+
+    let start_at = from
+        .as_deref()
+        .map(|f| names.iter().position(|n| *n == f).unwrap_or(0))
+        .unwrap_or(0);
+    let mut times: Vec<(&str, Duration)> = Vec::new();
+    let (result, total) = util::timed(|| -> Result<()> {
+        for step in &STEPS[start_at..] {
+            if skip.iter().any(|s| s == step.name) {
+                println!("\n==> {} (skipped, --skip)", step.name);
+                continue;
+            }
+            println!("\n==> {}", step.name);
+            let (r, took) = util::timed(|| match &step.action {
+                Action::Cargo(a) => util::run(cargo().args(*a)),
+                Action::Task(f) => f(),
+            });
+            times.push((step.name, took));
+            r.map_err(|e| {
+                format!(
+                    "step `{}` failed after {}: {e}",
+                    step.name,
+                    format_duration(took)
+                )
+            })?;
+        }
+        Ok(())
+    });
+    println!("\n==> test-all timings");
+    for (name, took) in &times {
+        println!("  {name:<10} {}", format_duration(*took));
+    }
+    println!("  {:<10} {}", "total", format_duration(total));
+    result?;
+    println!("test-all: every step passed");
+    Ok(())
+}
