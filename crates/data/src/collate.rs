@@ -1,6 +1,7 @@
 //! Collation: turning the items of one batch into the value the training loop receives.
 
 use crate::Sample;
+use nanotorch_autograd::Tensor;
 use nanotorch_ndarray_core::{Backend, Error, NDArray, Result, Shape};
 
 /// Merges the items of one batch (in batch order) into one value (PyTorch's `collate_fn`).
@@ -102,6 +103,37 @@ impl Batch {
             NDArray::from_vec(self.features, self.shape, backend)?,
             NDArray::from_vec(self.labels, [n], backend)?,
         ))
+    }
+
+    /// Features `[n, ...]` (f32) and labels `[n]` (i64) as tensors on `backend`, ready for a
+    /// model and a loss (leaves: no gradient is tracked for data).
+    pub fn into_tensors<B: Backend>(self, backend: &B) -> Result<(Tensor<f32, B>, Tensor<i64, B>)> {
+        let (x, y) = self.into_arrays(backend)?;
+        Ok((Tensor::from_ndarray(x), Tensor::from_ndarray(y)))
+    }
+}
+
+/// Stacks [`Sample`]s like [`DefaultCollate`], then makes tensors on `backend` right away, on
+/// the worker thread: the loader then yields `(features, labels)` tensors. Best for the CPU
+/// backend; for a device whose uploads should happen on the training thread, keep
+/// [`DefaultCollate`] and call [`Batch::into_tensors`] there.
+#[derive(Debug, Clone)]
+pub struct TensorCollate<B> {
+    backend: B,
+}
+
+impl<B: Backend> TensorCollate<B> {
+    /// Collates into tensors on `backend`.
+    pub fn new(backend: B) -> Self {
+        TensorCollate { backend }
+    }
+}
+
+impl<B: Backend> Collate<Sample> for TensorCollate<B> {
+    type Batch = (Tensor<f32, B>, Tensor<i64, B>);
+
+    fn collate(&self, items: Vec<Sample>) -> Result<Self::Batch> {
+        DefaultCollate.collate(items)?.into_tensors(&self.backend)
     }
 }
 

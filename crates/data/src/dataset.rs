@@ -3,6 +3,7 @@
 
 use crate::rng;
 use crate::transform::Transform;
+use nanotorch_autograd::Tensor;
 use nanotorch_ndarray_core::{Backend, Error, Generator, NDArray, Result, Shape};
 use std::sync::Arc;
 
@@ -157,6 +158,15 @@ impl TensorDataset {
             features.dims()[1..].to_vec(),
             labels.to_vec()?,
         )
+    }
+
+    /// A dataset from a features tensor `[n, ...]` and a labels tensor `[n]` (values copied to
+    /// the host; any graph is ignored).
+    pub fn from_tensors<B: Backend>(
+        features: &Tensor<f32, B>,
+        labels: &Tensor<i64, B>,
+    ) -> Result<Self> {
+        Self::from_arrays(features.array(), labels.array())
     }
 
     /// The shape of one sample's features.

@@ -38,7 +38,7 @@ pub mod rng;
 pub mod sampler;
 pub mod transform;
 
-pub use collate::{Batch, Collate, DefaultCollate};
+pub use collate::{Batch, Collate, DefaultCollate, TensorCollate};
 pub use dataset::{
     random_split, random_split_fractions, ConcatDataset, Dataset, Sample, Subset, TensorDataset,
     Transformed,

@@ -1,0 +1,14 @@
+//! Any bytes into the IDX reader (raw and gzip paths): it must return Ok or Err, never panic,
+//! and never allocate more than the input can fill.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use nanotorch_data::readers::{mnist_from_idx, parse_idx};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(a) = parse_idx(data, "fuzz.idx") {
+        assert_eq!(a.numel(), a.to_f32().len());
+        // Pair it with itself as images and labels: exercises the MNIST checks.
+        let _ = mnist_from_idx(&a, &a);
+    }
+});
