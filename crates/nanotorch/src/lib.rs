@@ -1,1 +1,12 @@
-//! Work in progress.
+//! # nanotorch
+//!
+//! A PyTorch-like deep-learning library written from scratch in Rust. This facade crate is where a
+//! user starts: it re-exports the layers, each of which is also usable on its own.
+//!
+//! - [`ndarray`]: `nanotorch-ndarray-core`: shapes, strided layouts and zero-copy views, element
+//!   types, the `Backend` trait and `NDArray`.
+//!
+//! The book in `docs/` teaches one layer per chapter.
+#![deny(missing_docs)]
+
+pub use nanotorch_ndarray_core as ndarray;
