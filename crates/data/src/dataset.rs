@@ -186,7 +186,11 @@ impl TensorDataset {
 
     /// The features of sample `index`, or `None` past the end.
     pub fn feature(&self, index: usize) -> Option<&[f32]> {
+        if index >= self.labels.len() {
+            return None;
+        }
         let n = self.sample_shape.numel();
+        // In range: index < len and len * n == features.len(), so nothing overflows.
         self.features.get(index * n..(index + 1) * n)
     }
 
@@ -492,7 +496,12 @@ mod tests {
         assert_eq!(s.shape, Shape::from([2]));
         let err = d.get(3).unwrap_err().to_string();
         assert!(err.contains("index 3") && err.contains("size 3"), "{err}");
+        assert!(d.get(usize::MAX).is_err());
         assert!(TensorDataset::new(vec![0.0; 5], [2], vec![0, 1]).is_err());
+        // Zero-sized samples still have a length.
+        let empty = TensorDataset::new(vec![], [0], vec![1, 2]).unwrap();
+        assert_eq!(empty.get(1).unwrap().label, 2);
+        assert!(empty.get(2).is_err());
         assert_eq!(d.num_classes(), 3);
     }
 

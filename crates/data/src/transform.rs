@@ -76,7 +76,10 @@ impl Transform for Normalize {
             return Ok(sample);
         }
         let channels = sample.shape.dims().first().copied().unwrap_or(1);
-        if channels != self.mean.len() || sample.features.is_empty() {
+        if channels != self.mean.len()
+            || sample.features.is_empty()
+            || sample.features.len() % channels != 0
+        {
             return Err(Error::invalid(
                 "Normalize",
                 format!(
@@ -95,8 +98,16 @@ impl Transform for Normalize {
     }
 }
 
-/// `[C, H, W]` (or `[H, W]`) view of a sample's shape.
-fn image_dims(op: &'static str, shape: &Shape) -> Result<(usize, usize, usize)> {
+/// `[C, H, W]` (or `[H, W]`) view of a sample's shape, checking that the features fill it.
+fn image_dims(op: &'static str, sample: &Sample) -> Result<(usize, usize, usize)> {
+    let shape = &sample.shape;
+    if sample.features.len() != shape.numel() {
+        return Err(Error::DataLength {
+            op,
+            len: sample.features.len(),
+            shape: shape.clone(),
+        });
+    }
     match *shape.dims() {
         [c, h, w] => Ok((c, h, w)),
         [h, w] => Ok((1, h, w)),
@@ -131,9 +142,10 @@ impl RandomCrop {
 
 impl Transform for RandomCrop {
     fn apply(&self, sample: Sample, rng: &mut Generator) -> Result<Sample> {
-        let (c, h, w) = image_dims("RandomCrop", &sample.shape)?;
+        let (c, h, w) = image_dims("RandomCrop", &sample)?;
         let p = self.padding;
-        let (ph, pw) = (h + 2 * p, w + 2 * p);
+        let pad2 = p.saturating_mul(2);
+        let (ph, pw) = (h.saturating_add(pad2), w.saturating_add(pad2));
         if self.height > ph || self.width > pw {
             return Err(Error::invalid(
                 "RandomCrop",
@@ -194,7 +206,7 @@ impl Default for RandomHorizontalFlip {
 
 impl Transform for RandomHorizontalFlip {
     fn apply(&self, mut sample: Sample, rng: &mut Generator) -> Result<Sample> {
-        let (_, _, w) = image_dims("RandomHorizontalFlip", &sample.shape)?;
+        let (_, _, w) = image_dims("RandomHorizontalFlip", &sample)?;
         if rng.next_f64() < self.p && w > 0 {
             sample.features.chunks_mut(w).for_each(<[f32]>::reverse);
         }
@@ -277,6 +289,12 @@ mod tests {
             .filter(|&i| half.apply(s.clone(), &mut Generator::new(i)).unwrap() != s)
             .count();
         assert!((850..1150).contains(&flips), "{flips}");
+        let mut bad = s.clone();
+        bad.features.pop(); // features no longer fill the shape: an error, not a panic
+        assert!(always.apply(bad.clone(), &mut Generator::new(0)).is_err());
+        assert!(RandomCrop::new(1, 1, 0)
+            .apply(bad, &mut Generator::new(0))
+            .is_err());
         let flat = Sample::new(vec![1.0; 4], [4], 0).unwrap();
         assert!(always.apply(flat, &mut Generator::new(0)).is_err());
     }
