@@ -134,3 +134,28 @@ pub fn test_all(args: &[String]) -> Result<()> {
     println!("test-all: every step passed");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_names_are_unique_so_skip_and_from_are_unambiguous() {
+        for (i, a) in STEPS.iter().enumerate() {
+            for b in &STEPS[i + 1..] {
+                assert_ne!(a.name, b.name, "two test-all steps are named `{}`", a.name);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_step_names_are_rejected_with_the_list() {
+        let err = test_all(&["--skip".into(), "nope".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no step named `nope`") && err.contains("clippy"),
+            "{err}"
+        );
+    }
+}

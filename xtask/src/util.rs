@@ -128,3 +128,49 @@ pub fn no_more_args(command: &str, args: &[String]) -> Result<()> {
         Err(format!("{command}: unexpected argument(s): {}", args.join(" ")).into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn take_value_reads_both_spellings_and_removes_them() {
+        let mut a = args(&["--only", "sgemm", "--threads=2", "--compare"]);
+        assert_eq!(
+            take_value(&mut a, "--only").unwrap().as_deref(),
+            Some("sgemm")
+        );
+        assert_eq!(
+            take_value(&mut a, "--threads").unwrap().as_deref(),
+            Some("2")
+        );
+        assert_eq!(take_value(&mut a, "--repeat").unwrap(), None);
+        assert!(take_flag(&mut a, "--compare"));
+        assert!(a.is_empty(), "left over: {a:?}");
+    }
+
+    #[test]
+    fn take_value_without_a_value_is_an_error_naming_the_flag() {
+        let mut a = args(&["--only"]);
+        let err = take_value(&mut a, "--only").unwrap_err().to_string();
+        assert!(err.contains("--only"), "{err}");
+    }
+
+    #[test]
+    fn leftover_arguments_are_reported() {
+        let err = no_more_args("bench", &args(&["--fast"]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "bench: unexpected argument(s): --fast");
+    }
+
+    #[test]
+    fn durations_print_in_minutes_past_a_minute() {
+        assert_eq!(format_duration(Duration::from_millis(4200)), "4.2s");
+        assert_eq!(format_duration(Duration::from_secs(83)), "1m 23.0s");
+    }
+}
