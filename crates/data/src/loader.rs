@@ -11,7 +11,7 @@
 use crate::collate::{Collate, DefaultCollate};
 use crate::dataset::Dataset;
 use crate::rng::derive_seed;
-use crate::sampler::{RandomSampler, Sampler, SequentialSampler};
+use crate::sampler::{BatchSampler, RandomSampler, Sampler, SequentialSampler};
 use nanotorch_ndarray_core::{Error, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,6 +56,7 @@ pub struct DataLoader<D, C = DefaultCollate> {
     num_workers: usize,
     prefetch_factor: usize,
     sampler: Option<Arc<dyn Sampler>>,
+    batch_sampler: Option<Arc<BatchSampler>>,
     next_epoch: AtomicU64,
 }
 
@@ -73,6 +74,7 @@ impl<D: Dataset + 'static> DataLoader<D, DefaultCollate> {
             num_workers: 0,
             prefetch_factor: 2,
             sampler: None,
+            batch_sampler: None,
             next_epoch: AtomicU64::new(0),
         }
     }
@@ -116,6 +118,13 @@ impl<D: Dataset + 'static, C> DataLoader<D, C> {
         self
     }
 
+    /// Takes whole batches from a [`BatchSampler`] (PyTorch's `batch_sampler=`): its batches
+    /// replace those that `batch_size`, `drop_last`, `shuffle` and `sampler` would make.
+    pub fn batch_sampler(mut self, batch_sampler: BatchSampler) -> Self {
+        self.batch_sampler = Some(Arc::new(batch_sampler));
+        self
+    }
+
     /// Replaces the collate step.
     pub fn collate<C2>(self, collate: C2) -> DataLoader<D, C2> {
         DataLoader {
@@ -128,6 +137,7 @@ impl<D: Dataset + 'static, C> DataLoader<D, C> {
             num_workers: self.num_workers,
             prefetch_factor: self.prefetch_factor,
             sampler: self.sampler,
+            batch_sampler: self.batch_sampler,
             next_epoch: self.next_epoch,
         }
     }
@@ -149,6 +159,9 @@ impl<D: Dataset + 'static, C> DataLoader<D, C> {
 
     /// Number of batches per epoch.
     pub fn len(&self) -> usize {
+        if let Some(bs) = &self.batch_sampler {
+            return bs.len();
+        }
         if self.batch_size == 0 {
             return 0;
         }
@@ -202,23 +215,41 @@ where
 
     /// The batches of epoch `epoch` (does not change [`epoch`](DataLoader::epoch)).
     pub fn iter_epoch(&self, epoch: u64) -> BatchIter<C::Batch> {
-        if self.batch_size == 0 {
-            return BatchIter::failed(Error::msg("DataLoader: batch_size must be at least 1"));
-        }
-        let indices = self.epoch_indices(epoch);
-        let batch_size = self.batch_size;
-        let mut total = indices.len().div_ceil(batch_size);
-        if self.drop_last && indices.len() % batch_size != 0 {
-            total -= 1;
-        }
+        let batches: Vec<Vec<usize>> = match &self.batch_sampler {
+            Some(bs) => bs.batches(epoch),
+            None => {
+                if self.batch_size == 0 {
+                    return BatchIter::failed(Error::msg(
+                        "DataLoader: batch_size must be at least 1",
+                    ));
+                }
+                let indices = self.epoch_indices(epoch);
+                let mut batches: Vec<Vec<usize>> = indices
+                    .chunks(self.batch_size)
+                    .map(<[usize]>::to_vec)
+                    .collect();
+                if self.drop_last && batches.last().is_some_and(|b| b.len() < self.batch_size) {
+                    batches.pop();
+                }
+                batches
+            }
+        };
+        // Position in the epoch of each batch's first sample: the per-sample seeds depend on it.
+        let starts: Vec<usize> = batches
+            .iter()
+            .scan(0usize, |pos, b| {
+                let start = *pos;
+                *pos += b.len();
+                Some(start)
+            })
+            .collect();
+        let total = batches.len();
         let augment_seed = derive_seed(self.seed ^ AUGMENT_STREAM, epoch);
         let dataset = Arc::clone(&self.dataset);
         let collate = Arc::clone(&self.collate);
         let load = move |b: usize| -> Result<C::Batch> {
-            let start = b * batch_size;
-            let end = (start + batch_size).min(indices.len());
-            let mut items = Vec::with_capacity(end - start);
-            for (position, &index) in (start..end).zip(&indices[start..end]) {
+            let mut items = Vec::with_capacity(batches[b].len());
+            for (position, &index) in (starts[b]..).zip(&batches[b]) {
                 items.push(dataset.get_seeded(index, derive_seed(augment_seed, position as u64))?);
             }
             collate.collate(items)
@@ -256,6 +287,7 @@ impl<D, C> std::fmt::Debug for DataLoader<D, C> {
             .field("num_workers", &self.num_workers)
             .field("prefetch_factor", &self.prefetch_factor)
             .field("custom_sampler", &self.sampler.is_some())
+            .field("batch_sampler", &self.batch_sampler.is_some())
             .field("next_epoch", &self.next_epoch.load(Ordering::Relaxed))
             .finish()
     }
@@ -624,6 +656,22 @@ mod tests {
         let sums: Vec<i64> = l.iter().map(|b| b.unwrap()).collect();
         assert_eq!(sums, vec![1, 2]);
         assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn batch_sampler_replaces_batching() {
+        let bs = BatchSampler::new(Box::new(RandomSampler::new(10, 4)), 3, true).unwrap();
+        let expected = bs.batches(0);
+        let l = DataLoader::new(toy(10), 99)
+            .batch_sampler(bs)
+            .num_workers(2);
+        assert_eq!(l.len(), 3);
+        let got: Vec<Vec<i64>> = labels(l.iter());
+        let want: Vec<Vec<i64>> = expected
+            .iter()
+            .map(|b| b.iter().map(|&i| i as i64).collect())
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
