@@ -1,1 +1,391 @@
-//! Work in progress.
+//! # nanotorch-backend-cpu
+//!
+//! [`Cpu`], the host implementation of nanotorch's [`Backend`] trait: GEMM through
+//! `matrixmultiply` with the layouts' strides passed straight in, element-wise kernels with
+//! contiguous fast paths the compiler vectorises, strided paths through the one shared
+//! `Layout::strided_index` iterator (walked row by row), large ops split across cores with
+//! `std::thread::scope`, and a small caching pool for big output buffers.
+//!
+//! Chapter 2 of the book (`docs/02-backend.md`) teaches this layer.
+#![deny(missing_docs)]
+
+mod kernels;
+mod parallel;
+mod storage;
+
+pub use storage::{pool_bytes, set_pool_limit, CpuStorage, DEFAULT_LIMIT};
+
+use nanotorch_ndarray_core::{
+    ArgReduceOp, Backend, BinaryOp, Element, Error, Float, Layout, RandomDist, ReduceOp, Result,
+    ScalarSide, UnaryOp, Window2d,
+};
+
+/// The CPU device (a unit struct: there is one host).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cpu;
+
+/// Checks that `layout` stays inside a storage of `len` elements (a layout from outside
+/// `NDArray` could point anywhere; the unsafe GEMM call must never read past the end).
+fn check_fits(op: &'static str, layout: &Layout, len: usize) -> Result<()> {
+    if layout.storage_extent() > len {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "layout needs {} elements but the storage holds {len}",
+                layout.storage_extent()
+            ),
+            layout.shape(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_same_shape(op: &'static str, a: &Layout, b: &Layout) -> Result<()> {
+    if a.shape() != b.shape() {
+        return Err(Error::ShapeMismatch {
+            op,
+            what: "layouts must have one shape",
+            lhs: a.shape().clone(),
+            rhs: b.shape().clone(),
+        });
+    }
+    Ok(())
+}
+
+impl Backend for Cpu {
+    type Storage<E: Element> = CpuStorage<E>;
+
+    fn name(&self) -> String {
+        "cpu".to_string()
+    }
+
+    fn same_device(&self, _other: &Self) -> bool {
+        true
+    }
+
+    fn storage_len<E: Element>(&self, storage: &CpuStorage<E>) -> usize {
+        storage.len()
+    }
+
+    fn from_slice<E: Element>(&self, data: &[E]) -> Result<CpuStorage<E>> {
+        Ok(kernels::map_contiguous(data, |x| x))
+    }
+
+    fn from_vec<E: Element>(&self, data: Vec<E>) -> Result<CpuStorage<E>> {
+        Ok(CpuStorage::from_vec(data))
+    }
+
+    fn to_vec<E: Element>(&self, storage: &CpuStorage<E>, layout: &Layout) -> Result<Vec<E>> {
+        Ok(self.copy_strided(storage, layout)?.into_vec())
+    }
+
+    fn full<E: Element>(&self, len: usize, value: E) -> Result<CpuStorage<E>> {
+        Ok(kernels::generate(len, |_| value))
+    }
+
+    fn arange<E: Element>(&self, start: f64, step: f64, len: usize) -> Result<CpuStorage<E>> {
+        Ok(kernels::generate(len, |i| {
+            E::from_f64(start + step * i as f64)
+        }))
+    }
+
+    fn random<E: Float>(&self, len: usize, dist: RandomDist, seed: u64) -> Result<CpuStorage<E>> {
+        Ok(kernels::generate(len, |i| {
+            E::from_f64(nanotorch_ndarray_core::random::sample_at(
+                dist, seed, i as u64,
+            ))
+        }))
+    }
+
+    fn copy_strided<E: Element>(
+        &self,
+        src: &CpuStorage<E>,
+        layout: &Layout,
+    ) -> Result<CpuStorage<E>> {
+        check_fits("copy", layout, src.len())?;
+        Ok(kernels::map1(src.as_slice(), layout, |x| x))
+    }
+
+    fn assign<E: Element>(
+        &self,
+        dst: &mut CpuStorage<E>,
+        dst_layout: &Layout,
+        src: &CpuStorage<E>,
+        src_layout: &Layout,
+    ) -> Result<()> {
+        check_fits("assign", dst_layout, dst.len())?;
+        check_fits("assign", src_layout, src.len())?;
+        check_same_shape("assign", dst_layout, src_layout)?;
+        kernels::update(
+            dst.as_mut_slice(),
+            dst_layout,
+            src.as_slice(),
+            src_layout,
+            |_, b| b,
+        );
+        Ok(())
+    }
+
+    fn cast<E: Element, T: Element>(
+        &self,
+        src: &CpuStorage<E>,
+        layout: &Layout,
+    ) -> Result<CpuStorage<T>> {
+        check_fits("cast", layout, src.len())?;
+        if E::DTYPE == T::DTYPE {
+            // The same type: a bit-exact copy (i64 must not round-trip through f64).
+            return Ok(kernels::map1(src.as_slice(), layout, |x| {
+                bytemuck::cast::<E, T>(x)
+            }));
+        }
+        Ok(kernels::map1(src.as_slice(), layout, |x| {
+            T::from_f64(x.to_f64())
+        }))
+    }
+
+    fn unary<E: Float>(
+        &self,
+        op: UnaryOp,
+        x: &CpuStorage<E>,
+        layout: &Layout,
+    ) -> Result<CpuStorage<E>> {
+        check_fits(op.name(), layout, x.len())?;
+        Ok(kernels::unary(op, x.as_slice(), layout))
+    }
+
+    fn binary<E: Element>(
+        &self,
+        op: BinaryOp,
+        lhs: &CpuStorage<E>,
+        lhs_layout: &Layout,
+        rhs: &CpuStorage<E>,
+        rhs_layout: &Layout,
+    ) -> Result<CpuStorage<E>> {
+        check_fits(op.name(), lhs_layout, lhs.len())?;
+        check_fits(op.name(), rhs_layout, rhs.len())?;
+        check_same_shape(op.name(), lhs_layout, rhs_layout)?;
+        Ok(kernels::binary(
+            op,
+            lhs.as_slice(),
+            lhs_layout,
+            rhs.as_slice(),
+            rhs_layout,
+        ))
+    }
+
+    fn binary_scalar<E: Element>(
+        &self,
+        op: BinaryOp,
+        x: &CpuStorage<E>,
+        layout: &Layout,
+        scalar: E,
+        side: ScalarSide,
+    ) -> Result<CpuStorage<E>> {
+        check_fits(op.name(), layout, x.len())?;
+        Ok(kernels::binary_scalar(
+            op,
+            x.as_slice(),
+            layout,
+            scalar,
+            side,
+        ))
+    }
+
+    fn binary_inplace<E: Element>(
+        &self,
+        op: BinaryOp,
+        dst: &mut CpuStorage<E>,
+        dst_layout: &Layout,
+        rhs: &CpuStorage<E>,
+        rhs_layout: &Layout,
+    ) -> Result<()> {
+        check_fits(op.name(), dst_layout, dst.len())?;
+        check_fits(op.name(), rhs_layout, rhs.len())?;
+        check_same_shape(op.name(), dst_layout, rhs_layout)?;
+        kernels::binary_inplace(
+            op,
+            dst.as_mut_slice(),
+            dst_layout,
+            rhs.as_slice(),
+            rhs_layout,
+        );
+        Ok(())
+    }
+
+    fn scalar_inplace<E: Element>(
+        &self,
+        op: BinaryOp,
+        dst: &mut CpuStorage<E>,
+        dst_layout: &Layout,
+        scalar: E,
+    ) -> Result<()> {
+        check_fits(op.name(), dst_layout, dst.len())?;
+        kernels::scalar_inplace(op, dst.as_mut_slice(), dst_layout, scalar);
+        Ok(())
+    }
+
+    fn where_cond<E: Element>(
+        &self,
+        cond: &CpuStorage<E>,
+        cond_layout: &Layout,
+        on_true: &CpuStorage<E>,
+        true_layout: &Layout,
+        on_false: &CpuStorage<E>,
+        false_layout: &Layout,
+    ) -> Result<CpuStorage<E>> {
+        check_fits("where", cond_layout, cond.len())?;
+        check_fits("where", true_layout, on_true.len())?;
+        check_fits("where", false_layout, on_false.len())?;
+        check_same_shape("where", cond_layout, true_layout)?;
+        check_same_shape("where", cond_layout, false_layout)?;
+        Ok(kernels::where_cond(
+            [cond.as_slice(), on_true.as_slice(), on_false.as_slice()],
+            [cond_layout, true_layout, false_layout],
+        ))
+    }
+
+    fn reduce<E: Element>(
+        &self,
+        op: ReduceOp,
+        x: &CpuStorage<E>,
+        layout: &Layout,
+        axes: &[usize],
+    ) -> Result<CpuStorage<E>> {
+        check_fits(op.name(), layout, x.len())?;
+        if axes.iter().any(|&a| a >= layout.rank()) || axes.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::invalid(
+                op.name(),
+                format!("axes {axes:?} must be sorted, distinct and in range"),
+                layout.shape(),
+            ));
+        }
+        Ok(kernels::reduce(op, x.as_slice(), layout, axes))
+    }
+
+    fn arg_reduce<E: Element>(
+        &self,
+        op: ArgReduceOp,
+        x: &CpuStorage<E>,
+        layout: &Layout,
+        axis: usize,
+    ) -> Result<CpuStorage<i64>> {
+        check_fits(op.name(), layout, x.len())?;
+        if axis >= layout.rank() || layout.dims()[axis] == 0 {
+            return Err(Error::invalid(
+                op.name(),
+                format!("axis {axis} must exist and be non-empty"),
+                layout.shape(),
+            ));
+        }
+        Ok(kernels::arg_reduce(op, x.as_slice(), layout, axis))
+    }
+
+    fn matmul<E: Float>(
+        &self,
+        lhs: &CpuStorage<E>,
+        lhs_layout: &Layout,
+        rhs: &CpuStorage<E>,
+        rhs_layout: &Layout,
+    ) -> Result<CpuStorage<E>> {
+        check_fits("matmul", lhs_layout, lhs.len())?;
+        check_fits("matmul", rhs_layout, rhs.len())?;
+        let ok = lhs_layout.rank() == 3
+            && rhs_layout.rank() == 3
+            && lhs_layout.dims()[0] == rhs_layout.dims()[0]
+            && lhs_layout.dims()[2] == rhs_layout.dims()[1];
+        if !ok {
+            return Err(Error::ShapeMismatch {
+                op: "matmul",
+                what: "expects [b, m, k] and [b, k, n]",
+                lhs: lhs_layout.shape().clone(),
+                rhs: rhs_layout.shape().clone(),
+            });
+        }
+        kernels::matmul(lhs.as_slice(), lhs_layout, rhs.as_slice(), rhs_layout)
+    }
+
+    fn gather<E: Element>(
+        &self,
+        src: &CpuStorage<E>,
+        src_layout: &Layout,
+        index: &CpuStorage<i64>,
+        index_layout: &Layout,
+        axis: usize,
+    ) -> Result<CpuStorage<E>> {
+        check_fits("gather", src_layout, src.len())?;
+        check_fits("gather", index_layout, index.len())?;
+        kernels::gather(
+            src.as_slice(),
+            src_layout,
+            index.as_slice(),
+            index_layout,
+            axis,
+        )
+    }
+
+    fn scatter_add<E: Element>(
+        &self,
+        dst: &mut CpuStorage<E>,
+        dst_layout: &Layout,
+        index: &CpuStorage<i64>,
+        index_layout: &Layout,
+        src: &CpuStorage<E>,
+        src_layout: &Layout,
+        axis: usize,
+    ) -> Result<()> {
+        check_fits("scatter_add", dst_layout, dst.len())?;
+        check_fits("scatter_add", index_layout, index.len())?;
+        check_fits("scatter_add", src_layout, src.len())?;
+        check_same_shape("scatter_add", index_layout, src_layout)?;
+        kernels::scatter_add(
+            dst.as_mut_slice(),
+            dst_layout,
+            index.as_slice(),
+            index_layout,
+            src.as_slice(),
+            src_layout,
+            axis,
+        )
+    }
+
+    fn index_select<E: Element>(
+        &self,
+        src: &CpuStorage<E>,
+        src_layout: &Layout,
+        index: &CpuStorage<i64>,
+        index_layout: &Layout,
+        axis: usize,
+    ) -> Result<CpuStorage<E>> {
+        check_fits("index_select", src_layout, src.len())?;
+        check_fits("index_select", index_layout, index.len())?;
+        kernels::index_select(
+            src.as_slice(),
+            src_layout,
+            index.as_slice(),
+            index_layout,
+            axis,
+        )
+    }
+
+    fn im2col<E: Float>(
+        &self,
+        x: &CpuStorage<E>,
+        layout: &Layout,
+        window: &Window2d,
+    ) -> Result<CpuStorage<E>> {
+        check_fits("im2col", layout, x.len())?;
+        kernels::im2col(x.as_slice(), layout, window)
+    }
+
+    fn col2im<E: Float>(
+        &self,
+        cols: &CpuStorage<E>,
+        cols_layout: &Layout,
+        channels: usize,
+        image_hw: (usize, usize),
+        window: &Window2d,
+    ) -> Result<CpuStorage<E>> {
+        check_fits("col2im", cols_layout, cols.len())?;
+        kernels::col2im(cols.as_slice(), cols_layout, channels, image_hw, window)
+    }
+}

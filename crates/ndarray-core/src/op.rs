@@ -244,16 +244,15 @@ impl BinaryOp {
     pub fn eval<E: crate::Element>(self, a: E, b: E) -> E {
         let mask = |c: bool| if c { E::ONE } else { E::ZERO };
         match self {
-            BinaryOp::Add => a + b,
-            BinaryOp::Sub => a - b,
-            BinaryOp::Mul => a * b,
-            BinaryOp::Div => {
-                if E::DTYPE == crate::DType::I64 && b == E::ZERO {
-                    E::ZERO
-                } else {
-                    a / b
-                }
-            }
+            BinaryOp::Add => int_or(a, b, |x, y| x + y, i64::wrapping_add),
+            BinaryOp::Sub => int_or(a, b, |x, y| x - y, i64::wrapping_sub),
+            BinaryOp::Mul => int_or(a, b, |x, y| x * y, i64::wrapping_mul),
+            BinaryOp::Div => int_or(
+                a,
+                b,
+                |x, y| x / y,
+                |x, y| if y == 0 { 0 } else { x.wrapping_div(y) },
+            ),
             BinaryOp::Pow => a.pow(b),
             BinaryOp::Maximum => a.maximum(b),
             BinaryOp::Minimum => a.minimum(b),
@@ -264,6 +263,18 @@ impl BinaryOp {
             BinaryOp::Gt => mask(a > b),
             BinaryOp::Ge => mask(a >= b),
         }
+    }
+}
+
+/// `float(a, b)` for float elements, `int(a, b)` for `i64` (where integer arithmetic wraps on
+/// overflow, as PyTorch's does, rather than panicking in debug builds). The branch is on a
+/// constant, so it disappears when inlined.
+#[inline(always)]
+fn int_or<E: crate::Element>(a: E, b: E, float: fn(E, E) -> E, int: fn(i64, i64) -> i64) -> E {
+    if E::DTYPE == crate::DType::I64 {
+        bytemuck::cast(int(bytemuck::cast(a), bytemuck::cast(b)))
+    } else {
+        float(a, b)
     }
 }
 
@@ -305,8 +316,8 @@ impl ReduceOp {
     #[inline(always)]
     pub fn combine<E: crate::Element>(self, acc: E, x: E) -> E {
         match self {
-            ReduceOp::Sum => acc + x,
-            ReduceOp::Prod => acc * x,
+            ReduceOp::Sum => int_or(acc, x, |a, b| a + b, i64::wrapping_add),
+            ReduceOp::Prod => int_or(acc, x, |a, b| a * b, i64::wrapping_mul),
             ReduceOp::Max => acc.maximum(x),
             ReduceOp::Min => acc.minimum(x),
         }

@@ -24,6 +24,35 @@ impl<'a> StridedIndex<'a> {
             next: (layout.numel() > 0).then_some(layout.offset()),
         }
     }
+
+    /// Starts at logical (row-major) position `start` of `layout`, so a kernel can split one
+    /// layout's elements across threads; past the end it yields nothing.
+    pub fn starting_at(layout: &'a Layout, start: usize) -> Self {
+        let dims = layout.dims();
+        let strides = layout.strides();
+        let mut index = vec![0; layout.rank()];
+        if start >= layout.numel() {
+            return StridedIndex {
+                dims,
+                strides,
+                index,
+                next: None,
+            };
+        }
+        let mut rest = start;
+        let mut offset = layout.offset();
+        for axis in (0..dims.len()).rev() {
+            index[axis] = rest % dims[axis];
+            rest /= dims[axis];
+            offset += index[axis] * strides[axis];
+        }
+        StridedIndex {
+            dims,
+            strides,
+            index,
+            next: Some(offset),
+        }
+    }
 }
 
 impl Iterator for StridedIndex<'_> {

@@ -1,0 +1,960 @@
+//! The kernels behind `Cpu`'s `Backend` methods. Each has a contiguous fast path (a plain slice
+//! loop the compiler vectorises) and a strided path that walks rows of the coalesced layout with
+//! the shared `StridedIndex`; large outputs are split across threads by `parallel::par_chunks`.
+
+use crate::parallel::{coalesce, par_chunks, Rows};
+use crate::storage::CpuStorage;
+use nanotorch_ndarray_core::{
+    ArgReduceOp, BinaryOp, DType, Element, Error, Float, Layout, ReduceOp, Result, ScalarSide,
+    StridedIndex, UnaryOp, Window2d,
+};
+use std::mem::MaybeUninit;
+
+// ---------------------------------------------------------------------------------------------
+// Generators and maps
+
+/// Output element `i` is `f(i)`.
+pub(crate) fn generate<E: Element>(len: usize, f: impl Fn(usize) -> E + Sync) -> CpuStorage<E> {
+    CpuStorage::build(len, |out| {
+        par_chunks(out, 1, len, |start, chunk| {
+            for (i, o) in chunk.iter_mut().enumerate() {
+                o.write(f(start + i));
+            }
+        })
+    })
+}
+
+/// `f` over a contiguous slice.
+pub(crate) fn map_contiguous<E: Element, T: Element>(
+    x: &[E],
+    f: impl Fn(E) -> T + Sync,
+) -> CpuStorage<T> {
+    CpuStorage::build(x.len(), |out| {
+        par_chunks(out, 1, x.len(), |start, chunk| {
+            let src = &x[start..start + chunk.len()];
+            for (o, &a) in chunk.iter_mut().zip(src) {
+                o.write(f(a));
+            }
+        })
+    })
+}
+
+/// `f` over the elements of `layout`, into a contiguous result.
+pub(crate) fn map1<E: Element, T: Element>(
+    x: &[E],
+    layout: &Layout,
+    f: impl Fn(E) -> T + Sync,
+) -> CpuStorage<T> {
+    if let Some(r) = layout.contiguous_range() {
+        return map_contiguous(&x[r], f);
+    }
+    let rows = Rows::new([layout]);
+    let [s] = rows.inner_strides;
+    CpuStorage::build(layout.numel(), |out| {
+        rows.for_each_out(out, |[base], row| {
+            if s == 1 {
+                let len = row.len();
+                for (o, &a) in row.iter_mut().zip(&x[base..base + len]) {
+                    o.write(f(a));
+                }
+            } else {
+                for (j, o) in row.iter_mut().enumerate() {
+                    o.write(f(x[base + j * s]));
+                }
+            }
+        })
+    })
+}
+
+/// `f(a, b)` over two layouts of one shape.
+pub(crate) fn map2<E: Element, T: Element>(
+    a: &[E],
+    la: &Layout,
+    b: &[E],
+    lb: &Layout,
+    f: impl Fn(E, E) -> T + Sync,
+) -> CpuStorage<T> {
+    let n = la.numel();
+    if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
+        let (a, b) = (&a[ra], &b[rb]);
+        return CpuStorage::build(n, |out| {
+            par_chunks(out, 1, n, |start, chunk| {
+                let end = start + chunk.len();
+                for ((o, &x), &y) in chunk.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
+                    o.write(f(x, y));
+                }
+            })
+        });
+    }
+    // Rows of the coalesced shape: a bias add [B, N] + [N] has rows where both sides are
+    // contiguous, a [B, N] + [B, 1] has rows where one side is a single broadcast value.
+    let rows = Rows::new([la, lb]);
+    let [sa, sb] = rows.inner_strides;
+    CpuStorage::build(n, |out| {
+        rows.for_each_out(out, |[ba, bb], row| {
+            let len = row.len();
+            match (sa, sb) {
+                (1, 1) => {
+                    for ((o, &x), &y) in row.iter_mut().zip(&a[ba..ba + len]).zip(&b[bb..bb + len])
+                    {
+                        o.write(f(x, y));
+                    }
+                }
+                (1, 0) => {
+                    let y = b[bb];
+                    for (o, &x) in row.iter_mut().zip(&a[ba..ba + len]) {
+                        o.write(f(x, y));
+                    }
+                }
+                (0, 1) => {
+                    let x = a[ba];
+                    for (o, &y) in row.iter_mut().zip(&b[bb..bb + len]) {
+                        o.write(f(x, y));
+                    }
+                }
+                _ => {
+                    for (j, o) in row.iter_mut().enumerate() {
+                        o.write(f(a[ba + j * sa], b[bb + j * sb]));
+                    }
+                }
+            }
+        })
+    })
+}
+
+/// In place: `dst = f(dst, src)` at the positions of `dl`.
+pub(crate) fn update<E: Element>(
+    dst: &mut [E],
+    dl: &Layout,
+    src: &[E],
+    sl: &Layout,
+    f: impl Fn(E, E) -> E + Sync,
+) {
+    if let (Some(rd), Some(rs)) = (dl.contiguous_range(), sl.contiguous_range()) {
+        let (d, s) = (&mut dst[rd], &src[rs]);
+        let n = d.len();
+        par_chunks(d, 1, n, |start, chunk| {
+            let len = chunk.len();
+            for (o, &y) in chunk.iter_mut().zip(&s[start..start + len]) {
+                *o = f(*o, y);
+            }
+        });
+        return;
+    }
+    let rows = Rows::new([dl, sl]);
+    let [sd, ss] = rows.inner_strides;
+    let len = rows.inner;
+    rows.for_each(|[bd, bs]| {
+        if sd == 1 && ss == 1 {
+            for (o, &y) in dst[bd..bd + len].iter_mut().zip(&src[bs..bs + len]) {
+                *o = f(*o, y);
+            }
+        } else {
+            for j in 0..len {
+                let o = &mut dst[bd + j * sd];
+                *o = f(*o, src[bs + j * ss]);
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise ops: match the op once, outside the loop, so each loop body is one closure the
+// compiler can inline and vectorise.
+
+macro_rules! with_binary {
+    ($op:expr, $E:ty, |$f:ident| $body:expr) => {
+        match $op {
+            BinaryOp::Add => {
+                let $f = |a: $E, b: $E| BinaryOp::Add.eval(a, b);
+                $body
+            }
+            BinaryOp::Sub => {
+                let $f = |a: $E, b: $E| BinaryOp::Sub.eval(a, b);
+                $body
+            }
+            BinaryOp::Mul => {
+                let $f = |a: $E, b: $E| BinaryOp::Mul.eval(a, b);
+                $body
+            }
+            BinaryOp::Div => {
+                let $f = |a: $E, b: $E| BinaryOp::Div.eval(a, b);
+                $body
+            }
+            BinaryOp::Pow => {
+                let $f = |a: $E, b: $E| BinaryOp::Pow.eval(a, b);
+                $body
+            }
+            BinaryOp::Maximum => {
+                let $f = |a: $E, b: $E| BinaryOp::Maximum.eval(a, b);
+                $body
+            }
+            BinaryOp::Minimum => {
+                let $f = |a: $E, b: $E| BinaryOp::Minimum.eval(a, b);
+                $body
+            }
+            BinaryOp::Eq => {
+                let $f = |a: $E, b: $E| BinaryOp::Eq.eval(a, b);
+                $body
+            }
+            BinaryOp::Ne => {
+                let $f = |a: $E, b: $E| BinaryOp::Ne.eval(a, b);
+                $body
+            }
+            BinaryOp::Lt => {
+                let $f = |a: $E, b: $E| BinaryOp::Lt.eval(a, b);
+                $body
+            }
+            BinaryOp::Le => {
+                let $f = |a: $E, b: $E| BinaryOp::Le.eval(a, b);
+                $body
+            }
+            BinaryOp::Gt => {
+                let $f = |a: $E, b: $E| BinaryOp::Gt.eval(a, b);
+                $body
+            }
+            BinaryOp::Ge => {
+                let $f = |a: $E, b: $E| BinaryOp::Ge.eval(a, b);
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) fn binary<E: Element>(
+    op: BinaryOp,
+    a: &[E],
+    la: &Layout,
+    b: &[E],
+    lb: &Layout,
+) -> CpuStorage<E> {
+    with_binary!(op, E, |f| map2(a, la, b, lb, f))
+}
+
+pub(crate) fn binary_scalar<E: Element>(
+    op: BinaryOp,
+    x: &[E],
+    layout: &Layout,
+    s: E,
+    side: ScalarSide,
+) -> CpuStorage<E> {
+    match side {
+        ScalarSide::Right => with_binary!(op, E, |f| map1(x, layout, move |a| f(a, s))),
+        ScalarSide::Left => with_binary!(op, E, |f| map1(x, layout, move |a| f(s, a))),
+    }
+}
+
+pub(crate) fn binary_inplace<E: Element>(
+    op: BinaryOp,
+    dst: &mut [E],
+    dl: &Layout,
+    rhs: &[E],
+    rl: &Layout,
+) {
+    with_binary!(op, E, |f| update(dst, dl, rhs, rl, f))
+}
+
+pub(crate) fn scalar_inplace<E: Element>(op: BinaryOp, dst: &mut [E], dl: &Layout, s: E) {
+    // The scalar as a 0-d array broadcast to the destination's shape (stride 0 everywhere).
+    let src = [s];
+    let sl = Layout::new(dl.shape().clone(), vec![0; dl.rank()], 0);
+    if let Some(r) = dl.contiguous_range() {
+        let d = &mut dst[r];
+        let n = d.len();
+        with_binary!(op, E, |f| par_chunks(d, 1, n, |_, chunk| {
+            for o in chunk.iter_mut() {
+                *o = f(*o, s);
+            }
+        }));
+        return;
+    }
+    with_binary!(op, E, |f| update(dst, dl, &src, &sl, f))
+}
+
+macro_rules! with_unary {
+    ($op:expr, $E:ty, |$f:ident| $body:expr) => {{
+        let c = |v: f64| <$E>::from_f64(v);
+        match $op {
+            UnaryOp::Neg => {
+                let $f = |x: $E| -x;
+                $body
+            }
+            UnaryOp::Exp => {
+                let $f = |x: $E| x.exp();
+                $body
+            }
+            UnaryOp::Log => {
+                let $f = |x: $E| x.ln();
+                $body
+            }
+            UnaryOp::Log1p => {
+                let $f = |x: $E| x.ln_1p();
+                $body
+            }
+            UnaryOp::Expm1 => {
+                let $f = |x: $E| x.exp_m1();
+                $body
+            }
+            UnaryOp::Sqrt => {
+                let $f = |x: $E| x.sqrt();
+                $body
+            }
+            UnaryOp::Rsqrt => {
+                let $f = |x: $E| <$E>::ONE / x.sqrt();
+                $body
+            }
+            UnaryOp::Recip => {
+                let $f = |x: $E| <$E>::ONE / x;
+                $body
+            }
+            UnaryOp::Square => {
+                let $f = |x: $E| x * x;
+                $body
+            }
+            UnaryOp::Abs => {
+                let $f = |x: $E| x.abs();
+                $body
+            }
+            UnaryOp::Sign => {
+                let $f = |x: $E| {
+                    if x > <$E>::ZERO {
+                        <$E>::ONE
+                    } else if x < <$E>::ZERO {
+                        -<$E>::ONE
+                    } else {
+                        <$E>::ZERO
+                    }
+                };
+                $body
+            }
+            UnaryOp::Sin => {
+                let $f = |x: $E| x.sin();
+                $body
+            }
+            UnaryOp::Cos => {
+                let $f = |x: $E| x.cos();
+                $body
+            }
+            UnaryOp::Tanh => {
+                let $f = |x: $E| x.tanh();
+                $body
+            }
+            UnaryOp::Sigmoid => {
+                let $f = |x: $E| <$E>::ONE / (<$E>::ONE + (-x).exp());
+                $body
+            }
+            UnaryOp::Relu => {
+                let $f = |x: $E| if x > <$E>::ZERO { x } else { <$E>::ZERO };
+                $body
+            }
+            UnaryOp::GeluErf => {
+                let (half, r) = (c(0.5), c(std::f64::consts::FRAC_1_SQRT_2));
+                let $f = move |x: $E| half * x * (<$E>::ONE + (x * r).erf());
+                $body
+            }
+            UnaryOp::GeluTanh => {
+                let (half, k, a) = (c(0.5), c((2.0 / std::f64::consts::PI).sqrt()), c(0.044715));
+                let $f = move |x: $E| half * x * (<$E>::ONE + (k * (x + a * x * x * x)).tanh());
+                $body
+            }
+            UnaryOp::Silu => {
+                let $f = |x: $E| x / (<$E>::ONE + (-x).exp());
+                $body
+            }
+            UnaryOp::Softplus => {
+                let t = c(20.0);
+                let $f = move |x: $E| if x > t { x } else { x.exp().ln_1p() };
+                $body
+            }
+            UnaryOp::Erf => {
+                let $f = |x: $E| x.erf();
+                $body
+            }
+            UnaryOp::Floor => {
+                let $f = |x: $E| x.floor();
+                $body
+            }
+            UnaryOp::Ceil => {
+                let $f = |x: $E| x.ceil();
+                $body
+            }
+            UnaryOp::Round => {
+                let $f = |x: $E| x.round_half_even();
+                $body
+            }
+        }
+    }};
+}
+
+pub(crate) fn unary<E: Float>(op: UnaryOp, x: &[E], layout: &Layout) -> CpuStorage<E> {
+    with_unary!(op, E, |f| map1(x, layout, f))
+}
+
+pub(crate) fn where_cond<E: Element>(x: [&[E]; 3], l: [&Layout; 3]) -> CpuStorage<E> {
+    let pick = |c: E, t: E, f: E| if c != E::ZERO { t } else { f };
+    let n = l[0].numel();
+    if let (Some(r0), Some(r1), Some(r2)) = (
+        l[0].contiguous_range(),
+        l[1].contiguous_range(),
+        l[2].contiguous_range(),
+    ) {
+        let (c, t, f) = (&x[0][r0], &x[1][r1], &x[2][r2]);
+        return CpuStorage::build(n, |out| {
+            par_chunks(out, 1, n, |start, chunk| {
+                for (i, o) in chunk.iter_mut().enumerate() {
+                    let k = start + i;
+                    o.write(pick(c[k], t[k], f[k]));
+                }
+            })
+        });
+    }
+    let rows = Rows::new(l);
+    let s = rows.inner_strides;
+    CpuStorage::build(n, |out| {
+        rows.for_each_out(out, |b, row| {
+            for (j, o) in row.iter_mut().enumerate() {
+                o.write(pick(
+                    x[0][b[0] + j * s[0]],
+                    x[1][b[1] + j * s[1]],
+                    x[2][b[2] + j * s[2]],
+                ));
+            }
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reductions
+
+/// Folds a contiguous slice. Sums use 8 independent accumulators so the loop vectorises (the
+/// order of float additions differs from a left fold; the result is as accurate or better).
+#[inline]
+fn fold_slice<E: Element>(op: ReduceOp, s: &[E]) -> E {
+    if op == ReduceOp::Sum && E::DTYPE != DType::I64 {
+        let mut acc = [E::ZERO; 8];
+        let chunks = s.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..8 {
+                acc[k] = acc[k] + c[k];
+            }
+        }
+        let mut total =
+            ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for &x in rest {
+            total = total + x;
+        }
+        return total;
+    }
+    s.iter().fold(op.identity(), |a, &x| op.combine(a, x))
+}
+
+pub(crate) fn reduce<E: Element>(
+    op: ReduceOp,
+    x: &[E],
+    layout: &Layout,
+    axes: &[usize],
+) -> CpuStorage<E> {
+    let dims = layout.dims();
+    let strides = layout.strides();
+    let is_reduced = |i: usize| axes.contains(&i);
+    let out_len: usize = (0..dims.len())
+        .filter(|&i| !is_reduced(i))
+        .map(|i| dims[i])
+        .product();
+    let red_len: usize = axes.iter().map(|&a| dims[a]).product();
+    if out_len == 0 {
+        return CpuStorage::build(0, |_| {});
+    }
+    if red_len == 0 {
+        return generate(out_len, |_| op.identity());
+    }
+    if red_len == 1 {
+        return map1(x, layout, |v| v);
+    }
+    let kept: Vec<usize> = (0..dims.len()).filter(|&i| !is_reduced(i)).collect();
+    let pick = |ax: &[usize]| -> (Vec<usize>, Vec<usize>) {
+        (
+            ax.iter().map(|&i| dims[i]).collect(),
+            ax.iter().map(|&i| strides[i]).collect(),
+        )
+    };
+    let (kd, ks) = pick(&kept);
+    let (rd, rs) = pick(axes);
+    let (rd, [rs]) = coalesce(&rd, [&rs]);
+    let (kd, [ks]) = coalesce(&kd, [&ks]);
+    let total = layout.numel();
+
+    // A: the reduced axes form one contiguous run (sum over the last axis): fold slices.
+    if rd.len() == 1 && rs[0] == 1 {
+        let kept_layout = Layout::new(kd, ks, layout.offset());
+        let n = rd[0];
+        return CpuStorage::build(out_len, |out| {
+            par_chunks(out, 1, total, |start, chunk| {
+                let mut it = StridedIndex::starting_at(&kept_layout, start);
+                for o in chunk.iter_mut() {
+                    let base = it.next().unwrap_or(0);
+                    o.write(fold_slice(op, &x[base..base + n]));
+                }
+            })
+        });
+    }
+
+    let red_layout = Layout::new(rd, rs, 0);
+    // B: the kept axes end in a contiguous run (sum over the batch of a [B, N] array): add whole
+    // rows of the input into rows of the output, a vectorised loop per reduced position.
+    if *ks.last().unwrap_or(&0) == 1 && kd.last().is_some_and(|&n| n > 1) {
+        let kn = *kd.last().unwrap_or(&1);
+        let r = kd.len();
+        let outer = Layout::new(kd[..r - 1].to_vec(), ks[..r - 1].to_vec(), layout.offset());
+        return CpuStorage::build(out_len, |out| {
+            par_chunks(out, 1, total, |start, chunk| {
+                for o in chunk.iter_mut() {
+                    o.write(op.identity());
+                }
+                // SAFETY: every element was just written.
+                let chunk: &mut [E] = unsafe { &mut *(chunk as *mut [MaybeUninit<E>] as *mut [E]) };
+                let mut pos = start;
+                let end = start + chunk.len();
+                let mut outer_it = StridedIndex::starting_at(&outer, start / kn);
+                while pos < end {
+                    let base = outer_it.next().unwrap_or(0);
+                    let col0 = pos % kn;
+                    let seg = (kn - col0).min(end - pos);
+                    let dst = &mut chunk[pos - start..pos - start + seg];
+                    for roff in red_layout.strided_index() {
+                        let src = &x[base + roff + col0..base + roff + col0 + seg];
+                        for (d, &v) in dst.iter_mut().zip(src) {
+                            *d = op.combine(*d, v);
+                        }
+                    }
+                    pos += seg;
+                }
+            })
+        });
+    }
+
+    // C: anything else: the reduced offsets once, then one fold per output element.
+    let kept_layout = Layout::new(kd, ks, layout.offset());
+    let offsets: Vec<usize> = red_layout.strided_index().collect();
+    CpuStorage::build(out_len, |out| {
+        par_chunks(out, 1, total, |start, chunk| {
+            let mut it = StridedIndex::starting_at(&kept_layout, start);
+            for o in chunk.iter_mut() {
+                let base = it.next().unwrap_or(0);
+                o.write(
+                    offsets
+                        .iter()
+                        .fold(op.identity(), |a, &r| op.combine(a, x[base + r])),
+                );
+            }
+        })
+    })
+}
+
+pub(crate) fn arg_reduce<E: Element>(
+    op: ArgReduceOp,
+    x: &[E],
+    layout: &Layout,
+    axis: usize,
+) -> CpuStorage<i64> {
+    let mut dims = layout.dims().to_vec();
+    let mut strides = layout.strides().to_vec();
+    let n = dims.remove(axis);
+    let s = strides.remove(axis);
+    let outer = Layout::new(dims, strides, layout.offset());
+    let out_len = outer.numel();
+    let better = |cand: E, best: E| match op {
+        ArgReduceOp::ArgMax => cand > best,
+        ArgReduceOp::ArgMin => cand < best,
+    };
+    CpuStorage::build(out_len, |out| {
+        par_chunks(out, 1, out_len * n, |start, chunk| {
+            let mut it = StridedIndex::starting_at(&outer, start);
+            for o in chunk.iter_mut() {
+                let base = it.next().unwrap_or(0);
+                let mut best = x[base];
+                let mut idx = 0usize;
+                if !best.is_nan() {
+                    for j in 1..n {
+                        let v = x[base + j * s];
+                        if v.is_nan() {
+                            idx = j;
+                            break;
+                        }
+                        if better(v, best) {
+                            best = v;
+                            idx = j;
+                        }
+                    }
+                }
+                o.write(idx as i64);
+            }
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matmul
+
+pub(crate) fn matmul<E: Float>(
+    a: &[E],
+    la: &Layout,
+    b: &[E],
+    lb: &Layout,
+) -> Result<CpuStorage<E>> {
+    let (batch, m, k) = (la.dims()[0], la.dims()[1], la.dims()[2]);
+    let n = lb.dims()[2];
+    let len = batch * m * n;
+    if len == 0 {
+        return Ok(CpuStorage::build(0, |_| {}));
+    }
+    if k == 0 {
+        return Ok(generate(len, |_| E::ZERO));
+    }
+    if E::DTYPE != DType::F32 && E::DTYPE != DType::F64 {
+        return Err(Error::Backend {
+            backend: "cpu",
+            msg: format!("matmul: unsupported dtype {}", E::DTYPE),
+        });
+    }
+    let sa: Vec<isize> = la.strides().iter().map(|&s| s as isize).collect();
+    let sb: Vec<isize> = lb.strides().iter().map(|&s| s as isize).collect();
+    // Strides must fit isize for matrixmultiply; storage sizes that fit in memory always do.
+    let mut out = crate::storage::take_vec::<E>(len);
+    let c = out.spare_capacity_mut().as_mut_ptr() as *mut E;
+    for i in 0..batch {
+        let pa = la.offset() + i * la.strides()[0];
+        let pb = lb.offset() + i * lb.strides()[0];
+        // SAFETY: `check_fits` verified both layouts lie inside their storage, so every element
+        // matrixmultiply reads (rows < m, cols < k of a; < k, < n of b) is in bounds; `c` has room
+        // for `len` elements, batch `i` writes `m * n` of them at `i * m * n`, and with beta = 0
+        // matrixmultiply never reads C, so the uninitialised output is fine.
+        unsafe {
+            let pc = c.add(i * m * n);
+            if E::DTYPE == DType::F32 {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr().add(pa) as *const f32,
+                    sa[1],
+                    sa[2],
+                    b.as_ptr().add(pb) as *const f32,
+                    sb[1],
+                    sb[2],
+                    0.0,
+                    pc as *mut f32,
+                    n as isize,
+                    1,
+                );
+            } else {
+                matrixmultiply::dgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr().add(pa) as *const f64,
+                    sa[1],
+                    sa[2],
+                    b.as_ptr().add(pb) as *const f64,
+                    sb[1],
+                    sb[2],
+                    0.0,
+                    pc as *mut f64,
+                    n as isize,
+                    1,
+                );
+            }
+        }
+    }
+    // SAFETY: every batch wrote its m·n outputs (k > 0 here).
+    unsafe { out.set_len(len) };
+    Ok(CpuStorage::from_vec(out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indexing
+
+fn check_index(op: &'static str, v: i64, axis: usize, size: usize) -> Result<usize> {
+    if v < 0 || v as u64 >= size as u64 {
+        return Err(Error::IndexOutOfBounds {
+            op,
+            index: v,
+            axis,
+            size,
+        });
+    }
+    Ok(v as usize)
+}
+
+/// `layout`'s strides over `shape`, with `axis`'s stride 0: the offset of "the same position
+/// with the axis coordinate set to 0", walked in step with another layout of `shape`.
+fn companion(layout: &Layout, shape: &Layout, axis: usize) -> Layout {
+    let mut strides = layout.strides().to_vec();
+    strides[axis] = 0;
+    Layout::new(shape.shape().clone(), strides, layout.offset())
+}
+
+fn check_index_layout(op: &'static str, src: &Layout, index: &Layout, axis: usize) -> Result<()> {
+    let ok = axis < src.rank()
+        && index.rank() == src.rank()
+        && (0..src.rank()).all(|i| i == axis || index.dims()[i] <= src.dims()[i]);
+    if !ok {
+        return Err(Error::ShapeMismatch {
+            op,
+            what: "index must have the input's rank and no larger sizes off the axis",
+            lhs: src.shape().clone(),
+            rhs: index.shape().clone(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn gather<E: Element>(
+    src: &[E],
+    sl: &Layout,
+    index: &[i64],
+    il: &Layout,
+    axis: usize,
+) -> Result<CpuStorage<E>> {
+    check_index_layout("gather", sl, il, axis)?;
+    let size = sl.dims()[axis];
+    let stride = sl.strides()[axis];
+    let view = companion(sl, il, axis);
+    let mut out = Vec::with_capacity(il.numel());
+    for (io, so) in il.strided_index().zip(view.strided_index()) {
+        let i = check_index("gather", index[io], axis, size)?;
+        out.push(src[so + i * stride]);
+    }
+    Ok(CpuStorage::from_vec(out))
+}
+
+pub(crate) fn scatter_add<E: Element>(
+    dst: &mut [E],
+    dl: &Layout,
+    index: &[i64],
+    il: &Layout,
+    src: &[E],
+    sl: &Layout,
+    axis: usize,
+) -> Result<()> {
+    check_index_layout("scatter_add", dl, il, axis)?;
+    let size = dl.dims()[axis];
+    let stride = dl.strides()[axis];
+    // Validate every index first, so an error leaves `dst` untouched.
+    for io in il.strided_index() {
+        check_index("scatter_add", index[io], axis, size)?;
+    }
+    let view = companion(dl, il, axis);
+    for ((io, so), d) in il
+        .strided_index()
+        .zip(sl.strided_index())
+        .zip(view.strided_index())
+    {
+        let o = &mut dst[d + index[io] as usize * stride];
+        *o = ReduceOp::Sum.combine(*o, src[so]);
+    }
+    Ok(())
+}
+
+pub(crate) fn index_select<E: Element>(
+    src: &[E],
+    sl: &Layout,
+    index: &[i64],
+    il: &Layout,
+    axis: usize,
+) -> Result<CpuStorage<E>> {
+    if axis >= sl.rank() || il.rank() != 1 {
+        return Err(Error::invalid(
+            "index_select",
+            "needs a 1-D index and an axis in range",
+            sl.shape(),
+        ));
+    }
+    let size = sl.dims()[axis];
+    let idx: Vec<usize> = il
+        .strided_index()
+        .map(|o| check_index("index_select", index[o], axis, size))
+        .collect::<Result<_>>()?;
+    let mut dims = sl.dims().to_vec();
+    dims[axis] = idx.len();
+    // Read through `sl` with the axis stride 0, then add `idx[j] * stride` per output slice.
+    let view = Layout::new(
+        dims.clone(),
+        {
+            let mut s = sl.strides().to_vec();
+            s[axis] = 0;
+            s
+        },
+        sl.offset(),
+    );
+    let inner: usize = dims[axis + 1..].iter().product();
+    let stride = sl.strides()[axis];
+    let n = idx.len();
+    let len = view.numel();
+    Ok(CpuStorage::build(len, |out| {
+        par_chunks(out, 1, len, |start, chunk| {
+            let mut it = StridedIndex::starting_at(&view, start);
+            for (p, o) in chunk.iter_mut().enumerate() {
+                let j = ((start + p) / inner.max(1)) % n.max(1);
+                o.write(src[it.next().unwrap_or(0) + idx[j] * stride]);
+            }
+        })
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// im2col / col2im
+
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+}
+
+fn geometry(op: &'static str, dims: [usize; 4], window: &Window2d) -> Result<Geometry> {
+    let [n, c, h, w] = dims;
+    let (oh, ow) = window.output_size(h, w).ok_or_else(|| {
+        Error::invalid(
+            op,
+            format!("window {window:?} does not fit"),
+            &vec![n, c, h, w].into(),
+        )
+    })?;
+    Ok(Geometry { n, c, h, w, oh, ow })
+}
+
+/// The input coordinate a window tap reads, or `None` in the padding.
+#[inline]
+fn tap(o: usize, k: usize, stride: usize, dil: usize, pad: usize, len: usize) -> Option<usize> {
+    (o * stride + k * dil).checked_sub(pad).filter(|&i| i < len)
+}
+
+pub(crate) fn im2col<E: Float>(
+    x: &[E],
+    layout: &Layout,
+    window: &Window2d,
+) -> Result<CpuStorage<E>> {
+    let dims: [usize; 4] = layout
+        .dims()
+        .try_into()
+        .map_err(|_| Error::invalid("im2col", "expects a [n, c, h, w] array", layout.shape()))?;
+    let g = geometry("im2col", dims, window)?;
+    let (kh, kw) = window.kernel;
+    let st = layout.strides();
+    let plane = kh * kw * g.oh * g.ow;
+    let len = g.n * g.c * plane;
+    Ok(CpuStorage::build(len, |out| {
+        par_chunks(out, plane, len, |start, chunk| {
+            for (p, block) in chunk.chunks_mut(plane.max(1)).enumerate() {
+                let nc = start / plane.max(1) + p;
+                let (ni, ci) = (nc / g.c, nc % g.c);
+                let base = layout.offset() + ni * st[0] + ci * st[1];
+                let mut o = 0;
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        for oy in 0..g.oh {
+                            let iy = tap(
+                                oy,
+                                ki,
+                                window.stride.0,
+                                window.dilation.0,
+                                window.padding.0,
+                                g.h,
+                            );
+                            for ox in 0..g.ow {
+                                let ix = tap(
+                                    ox,
+                                    kj,
+                                    window.stride.1,
+                                    window.dilation.1,
+                                    window.padding.1,
+                                    g.w,
+                                );
+                                let v = match (iy, ix) {
+                                    (Some(y), Some(xx)) => x[base + y * st[2] + xx * st[3]],
+                                    _ => E::ZERO,
+                                };
+                                block[o].write(v);
+                                o += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }))
+}
+
+pub(crate) fn col2im<E: Float>(
+    cols: &[E],
+    cl: &Layout,
+    channels: usize,
+    image_hw: (usize, usize),
+    window: &Window2d,
+) -> Result<CpuStorage<E>> {
+    let (h, w) = image_hw;
+    let n = cl.dims().first().copied().unwrap_or(0);
+    let g = geometry("col2im", [n, channels, h, w], window)?;
+    let (kh, kw) = window.kernel;
+    let ok = cl.rank() == 3 && cl.dims()[1] == channels * kh * kw && cl.dims()[2] == g.oh * g.ow;
+    if !ok {
+        return Err(Error::invalid(
+            "col2im",
+            format!("columns do not match {channels} channels of {h}x{w} with {window:?}"),
+            cl.shape(),
+        ));
+    }
+    let st = cl.strides();
+    let plane = h * w;
+    let len = g.n * g.c * plane;
+    Ok(CpuStorage::build(len, |out| {
+        par_chunks(out, plane, len * kh * kw, |start, chunk| {
+            for o in chunk.iter_mut() {
+                o.write(E::ZERO);
+            }
+            // SAFETY: every element was just written.
+            let chunk: &mut [E] = unsafe { &mut *(chunk as *mut [MaybeUninit<E>] as *mut [E]) };
+            for (p, img) in chunk.chunks_mut(plane.max(1)).enumerate() {
+                let nc = start / plane.max(1) + p;
+                let (ni, ci) = (nc / g.c, nc % g.c);
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        let row = (ci * kh + ki) * kw + kj;
+                        let base = cl.offset() + ni * st[0] + row * st[1];
+                        for oy in 0..g.oh {
+                            let Some(y) = tap(
+                                oy,
+                                ki,
+                                window.stride.0,
+                                window.dilation.0,
+                                window.padding.0,
+                                h,
+                            ) else {
+                                continue;
+                            };
+                            for ox in 0..g.ow {
+                                if let Some(xx) = tap(
+                                    ox,
+                                    kj,
+                                    window.stride.1,
+                                    window.dilation.1,
+                                    window.padding.1,
+                                    w,
+                                ) {
+                                    img[y * w + xx] =
+                                        img[y * w + xx] + cols[base + (oy * g.ow + ox) * st[2]];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }))
+}
