@@ -1,0 +1,408 @@
+//! Gradient checks of every differentiable op: f64, central differences, proptest-chosen shapes
+//! (broadcasting pairs, size-1 axes, 0-d) and values kept away from points where an op is not
+//! differentiable. `every_listed_op_has_a_case` fails if an op in `DIFFERENTIABLE_OPS` has no case.
+//!
+//! Case count: `NANOTORCH_PROPTEST_CASES` (default 12 per op).
+
+use nanotorch_autograd::{gradcheck, manual_seed, GradcheckOptions, Tensor, DIFFERENTIABLE_OPS};
+use nanotorch_backend_cpu::Cpu;
+use nanotorch_ndarray_core::{BinaryOp, Result};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+
+type T = Tensor<f64, Cpu>;
+type OpFn = fn(&[T]) -> Result<T>;
+
+/// How a case draws its inputs.
+#[derive(Clone, Copy)]
+enum Inputs {
+    /// One tensor of any shape, values with |x| in [0.1, 2].
+    Any,
+    /// One tensor of any shape, values in [0.2, 2].
+    Positive,
+    /// One tensor with every axis of size 2 or 3 and rank ≥ 1 (reductions, softmax, slicing).
+    AtLeast2,
+    /// Two tensors of shapes that broadcast together; `true`: the right one positive.
+    Pair(bool),
+    /// Two tensors, the left positive (pow's base).
+    PositiveBase,
+    /// Hand-built inputs for a case with its own shape rules.
+    Custom(fn(&mut TestRunner) -> Vec<T>),
+}
+
+fn away_from_zero() -> impl Strategy<Value = f64> {
+    (0.1f64..2.0, any::<bool>()).prop_map(|(m, neg)| if neg { -m } else { m })
+}
+
+fn tensor_of(shape: Vec<usize>, values: BoxedStrategy<f64>) -> impl Strategy<Value = T> {
+    let n: usize = shape.iter().product();
+    prop::collection::vec(values, n).prop_map(move |v| {
+        Tensor::from_vec(v, shape.clone(), &Cpu)
+            .unwrap()
+            .requires_grad_(true)
+    })
+}
+
+fn any_shape() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..=3, 0..=3)
+}
+
+fn strategy(kind: Inputs) -> BoxedStrategy<Vec<T>> {
+    match kind {
+        Inputs::Any => any_shape()
+            .prop_flat_map(|s| tensor_of(s, away_from_zero().boxed()))
+            .prop_map(|t| vec![t])
+            .boxed(),
+        Inputs::Positive => any_shape()
+            .prop_flat_map(|s| tensor_of(s, (0.2f64..2.0).boxed()))
+            .prop_map(|t| vec![t])
+            .boxed(),
+        Inputs::AtLeast2 => prop::collection::vec(2usize..=3, 1..=3)
+            .prop_flat_map(|s| tensor_of(s, away_from_zero().boxed()))
+            .prop_map(|t| vec![t])
+            .boxed(),
+        Inputs::Pair(rhs_positive) => broadcast_pair(false, rhs_positive),
+        Inputs::PositiveBase => broadcast_pair(true, false),
+        Inputs::Custom(_) => unreachable!("custom inputs are built by their own function"),
+    }
+}
+
+/// Two tensors whose shapes broadcast: a full shape, then each operand keeps a suffix of it
+/// (dropping leading axes) with some axes set to 1.
+fn broadcast_pair(lhs_positive: bool, rhs_positive: bool) -> BoxedStrategy<Vec<T>> {
+    let flags = || prop::collection::vec(any::<bool>(), 3);
+    (any_shape(), flags(), flags(), 0usize..=2, 0usize..=2)
+        .prop_flat_map(move |(full, ones_l, ones_r, drop_l, drop_r)| {
+            let make = |ones: &[bool], drop: usize| -> Vec<usize> {
+                let kept = &full[drop.min(full.len())..];
+                kept.iter()
+                    .zip(ones)
+                    .map(|(&d, &one)| if one { 1 } else { d })
+                    .collect()
+            };
+            let value = |positive: bool| {
+                if positive {
+                    (0.2f64..2.0).boxed()
+                } else {
+                    away_from_zero().boxed()
+                }
+            };
+            (
+                tensor_of(make(&ones_l, drop_l), value(lhs_positive)),
+                tensor_of(make(&ones_r, drop_r), value(rhs_positive)),
+            )
+        })
+        .prop_map(|(a, b)| vec![a, b])
+        .boxed()
+}
+
+fn cases_per_op() -> u32 {
+    std::env::var("NANOTORCH_PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12)
+}
+
+fn check(name: &str, kind: Inputs, f: OpFn) {
+    let mut runner = TestRunner::new(Config {
+        cases: cases_per_op(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let run = |inputs: Vec<T>| -> std::result::Result<(), TestCaseError> {
+        gradcheck(f, &inputs, GradcheckOptions::default()).map_err(|e| {
+            TestCaseError::fail(format!(
+                "{name}: {e} (input shapes {:?})",
+                inputs.iter().map(|t| t.dims().to_vec()).collect::<Vec<_>>()
+            ))
+        })
+    };
+    let result = match kind {
+        Inputs::Custom(make) => {
+            let mut outcome = Ok(());
+            for _ in 0..cases_per_op() {
+                if let Err(e) = run(make(&mut runner)) {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            outcome.map_err(|e| {
+                proptest::test_runner::TestError::Fail(format!("{e}").into(), Vec::<T>::new())
+            })
+        }
+        _ => runner.run(&strategy(kind), run),
+    };
+    if let Err(e) = result {
+        panic!("gradcheck of `{name}` failed: {e}");
+    }
+}
+
+/// Draws a value from a strategy with the runner's RNG (for custom inputs).
+fn draw<S: Strategy>(runner: &mut TestRunner, s: S) -> S::Value {
+    s.new_tree(runner).expect("strategy").current()
+}
+
+fn leaf(runner: &mut TestRunner, shape: &[usize]) -> T {
+    draw(runner, tensor_of(shape.to_vec(), away_from_zero().boxed()))
+}
+
+/// The table: every case by op name. A name may appear more than once (different input rules).
+fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
+    use Inputs::*;
+    vec![
+        ("add", Pair(false), |x| x[0].add(&x[1])),
+        ("sub", Pair(false), |x| x[0].sub(&x[1])),
+        ("mul", Pair(false), |x| x[0].mul(&x[1])),
+        ("div", Pair(true), |x| x[0].div(&x[1])),
+        ("pow", PositiveBase, |x| x[0].pow(&x[1])),
+        ("maximum", Pair(false), |x| x[0].maximum(&x[1])),
+        ("minimum", Pair(false), |x| x[0].minimum(&x[1])),
+        ("add_scalar", Any, |x| x[0].add_scalar(1.5)),
+        ("sub_scalar", Any, |x| x[0].sub_scalar(1.5)),
+        ("rsub_scalar", Any, |x| x[0].rsub_scalar(1.5)),
+        ("mul_scalar", Any, |x| x[0].mul_scalar(-2.5)),
+        ("div_scalar", Any, |x| x[0].div_scalar(4.0)),
+        ("rdiv_scalar", Positive, |x| x[0].rdiv_scalar(3.0)),
+        ("pow_scalar", Positive, |x| x[0].pow_scalar(2.5)),
+        ("rpow_scalar", Any, |x| x[0].rpow_scalar(1.7)),
+        ("maximum_scalar", Any, |x| x[0].maximum_scalar(0.05)),
+        ("minimum_scalar", Any, |x| x[0].minimum_scalar(0.05)),
+        ("neg", Any, |x| x[0].neg()),
+        ("exp", Any, |x| x[0].exp()),
+        ("log", Positive, |x| x[0].log()),
+        ("log1p", Positive, |x| x[0].log1p()),
+        ("expm1", Any, |x| x[0].expm1()),
+        ("sqrt", Positive, |x| x[0].sqrt()),
+        ("rsqrt", Positive, |x| x[0].rsqrt()),
+        ("recip", Positive, |x| x[0].recip()),
+        ("square", Any, |x| x[0].square()),
+        ("abs", Any, |x| x[0].abs()),
+        ("sin", Any, |x| x[0].sin()),
+        ("cos", Any, |x| x[0].cos()),
+        ("tanh", Any, |x| x[0].tanh()),
+        ("sigmoid", Any, |x| x[0].sigmoid()),
+        ("relu", Any, |x| x[0].relu()),
+        ("leaky_relu", Any, |x| x[0].leaky_relu(0.1)),
+        ("elu", Any, |x| x[0].elu(1.3)),
+        ("gelu", Any, |x| x[0].gelu()),
+        ("gelu_tanh", Any, |x| x[0].gelu_tanh()),
+        ("silu", Any, |x| x[0].silu()),
+        ("softplus", Any, |x| x[0].softplus()),
+        ("erf", Any, |x| x[0].erf()),
+        ("clamp", Any, |x| x[0].clamp(Some(-0.95), Some(1.05))),
+        ("clamp", Any, |x| x[0].clamp(None, Some(0.05))),
+        ("sum", Custom(|r| reduce_inputs(r)), |x| {
+            reduce_with(&x[0], |t, a, k| t.sum_dims(a, k))
+        }),
+        ("mean", Custom(|r| reduce_inputs(r)), |x| {
+            reduce_with(&x[0], |t, a, k| t.mean_dims(a, k))
+        }),
+        ("prod", Custom(|r| reduce_inputs(r)), |x| {
+            reduce_with(&x[0], |t, a, k| t.prod_dims(a, k))
+        }),
+        ("max", Custom(|r| reduce_inputs(r)), |x| {
+            reduce_with(&x[0], |t, a, k| t.max_dims(a, k))
+        }),
+        ("min", Custom(|r| reduce_inputs(r)), |x| {
+            reduce_with(&x[0], |t, a, k| t.min_dims(a, k))
+        }),
+        ("var", Custom(|r| reduce_inputs(r)), |x| {
+            reduce_with(&x[0], |t, a, k| t.var_dims(a, 1, k))
+        }),
+        ("std", Custom(|r| reduce_inputs(r)), |x| {
+            reduce_with(&x[0], |t, a, k| t.std_dims(a, 0, k))
+        }),
+        ("logsumexp", Custom(|r| reduce_inputs(r)), |x| {
+            reduce_with(&x[0], |t, a, k| t.logsumexp(a, k))
+        }),
+        ("matmul", Custom(matmul_inputs), |x| x[0].matmul(&x[1])),
+        ("reshape", Any, |x| x[0].reshape([x[0].numel()])),
+        ("view", AtLeast2, |x| x[0].view([usize::MAX])),
+        ("permute", AtLeast2, |x| {
+            let perm: Vec<isize> = (0..x[0].rank() as isize).rev().collect();
+            x[0].permute(&perm)
+        }),
+        ("transpose", AtLeast2, |x| x[0].transpose(0, -1)),
+        (
+            "t",
+            Custom(|r| {
+                let t = leaf(r, &[2, 3]);
+                vec![t]
+            }),
+            |x| x[0].t(),
+        ),
+        (
+            "expand",
+            Custom(|r| {
+                let t = leaf(r, &[3, 1]);
+                vec![t]
+            }),
+            |x| x[0].expand([2, 3, 4]),
+        ),
+        (
+            "squeeze",
+            Custom(|r| {
+                let t = leaf(r, &[2, 1, 3]);
+                vec![t]
+            }),
+            |x| x[0].squeeze(1),
+        ),
+        ("unsqueeze", Any, |x| x[0].unsqueeze(0)),
+        ("flatten", AtLeast2, |x| x[0].flatten(0, -1)),
+        ("narrow", AtLeast2, |x| x[0].narrow(-1, 1, 1)),
+        (
+            "slice",
+            Custom(|r| {
+                let t = leaf(r, &[5, 3]);
+                vec![t]
+            }),
+            |x| x[0].slice(0, 1, 5, 2),
+        ),
+        ("contiguous", AtLeast2, |x| {
+            x[0].transpose(0, -1)?.contiguous()
+        }),
+        (
+            "index_select",
+            Custom(|r| {
+                let t = leaf(r, &[4, 3]);
+                vec![t]
+            }),
+            |x| {
+                let index = Tensor::from_vec(vec![2i64, 0, 2], [3], &Cpu)?;
+                x[0].index_select(0, &index)
+            },
+        ),
+        (
+            "gather",
+            Custom(|r| {
+                let t = leaf(r, &[3, 4]);
+                vec![t]
+            }),
+            |x| {
+                let index = Tensor::from_vec(vec![3i64, 0, 1, 1, 2, 2], [3, 2], &Cpu)?;
+                x[0].gather(1, &index)
+            },
+        ),
+        (
+            "scatter_add",
+            Custom(|r| vec![leaf(r, &[3, 4]), leaf(r, &[3, 2])]),
+            |x| {
+                let index = Tensor::from_vec(vec![3i64, 3, 1, 0, 2, 2], [3, 2], &Cpu)?;
+                x[0].scatter_add(1, &index, &x[1])
+            },
+        ),
+        (
+            "cat",
+            Custom(|r| vec![leaf(r, &[2, 3]), leaf(r, &[1, 3])]),
+            |x| Tensor::cat(x, 0),
+        ),
+        (
+            "stack",
+            Custom(|r| vec![leaf(r, &[2, 3]), leaf(r, &[2, 3])]),
+            |x| Tensor::stack(x, 1),
+        ),
+        ("split", Custom(|r| vec![leaf(r, &[5, 2])]), |x| {
+            let parts = x[0].split(2, 0)?;
+            parts[0]
+                .sum_all()?
+                .add(&parts[2].mul_scalar(3.0)?.sum_all()?)
+        }),
+        ("chunk", Custom(|r| vec![leaf(r, &[2, 6])]), |x| {
+            let parts = x[0].chunk(3, 1)?;
+            parts[1].mul(&parts[2])
+        }),
+        ("where", Pair(false), |x| {
+            let cond = x[0].compare_scalar(BinaryOp::Gt, 0.0)?;
+            Tensor::where_cond(&cond, &x[0], &x[1])
+        }),
+        ("masked_fill", Any, |x| {
+            let mask = x[0].compare_scalar(BinaryOp::Lt, 0.0)?;
+            x[0].masked_fill(&mask, 0.5)?.mul(&x[0])
+        }),
+        ("softmax", AtLeast2, |x| x[0].softmax(-1)),
+        ("softmax", AtLeast2, |x| x[0].softmax(0)),
+        ("log_softmax", AtLeast2, |x| x[0].log_softmax(-1)),
+        ("log_softmax", AtLeast2, |x| x[0].log_softmax(0)),
+        ("dropout", Any, |x| {
+            // The same mask on every evaluation: reseed before drawing it.
+            manual_seed(7);
+            x[0].dropout(0.3, true)
+        }),
+    ]
+}
+
+fn reduce_inputs(runner: &mut TestRunner) -> Vec<T> {
+    let shape = draw(runner, prop::collection::vec(2usize..=3, 1..=3));
+    vec![leaf(runner, &shape)]
+}
+
+/// Reduces over a pseudo-random axis set chosen from the input's values, so the same input gets
+/// the same axes on every evaluation inside gradcheck.
+fn reduce_with(x: &T, f: impl Fn(&T, &[isize], bool) -> Result<T>) -> Result<T> {
+    let seed = (x.numel() * 7 + x.rank() * 3 + x.dims()[0]) as u32;
+    let axes: Vec<isize> = (0..x.rank())
+        .filter(|i| seed & (1 << i) != 0)
+        .map(|i| i as isize)
+        .collect();
+    f(x, &axes, seed & 8 != 0)
+}
+
+fn matmul_inputs(runner: &mut TestRunner) -> Vec<T> {
+    let (m, k, n) = (
+        draw(runner, 1usize..=3),
+        draw(runner, 1usize..=3),
+        draw(runner, 1usize..=3),
+    );
+    let pattern = draw(runner, 0usize..6);
+    let (a, b): (Vec<usize>, Vec<usize>) = match pattern {
+        0 => (vec![k], vec![k]),
+        1 => (vec![m, k], vec![k]),
+        2 => (vec![k], vec![k, n]),
+        3 => (vec![m, k], vec![k, n]),
+        4 => (vec![2, 1, m, k], vec![3, k, n]),
+        _ => (vec![k], vec![2, k, n]),
+    };
+    vec![leaf(runner, &a), leaf(runner, &b)]
+}
+
+#[test]
+fn every_listed_op_has_a_case() {
+    let names: Vec<&str> = cases().iter().map(|c| c.0).collect();
+    let missing: Vec<&&str> = DIFFERENTIABLE_OPS
+        .iter()
+        .filter(|op| !names.contains(op))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "differentiable ops without a gradcheck case: {missing:?}"
+    );
+}
+
+#[test]
+fn gradcheck_every_op() {
+    for (name, kind, f) in cases() {
+        check(name, kind, f);
+    }
+}
+
+#[test]
+fn gradcheck_catches_a_wrong_rule() {
+    // A deliberately wrong backward (d/dx x² claimed to be x) must be rejected.
+    let x = Tensor::from_vec(vec![0.7f64, -1.2], [2], &Cpu)
+        .unwrap()
+        .requires_grad_(true);
+    let wrong = |xs: &[T]| -> Result<T> {
+        let out = xs[0].array().square()?;
+        Ok(Tensor::from_op(
+            out,
+            "wrong_square",
+            &[&xs[0]],
+            |inputs, _, g| Ok(vec![Some(g.mul(&inputs[0])?)]),
+        ))
+    };
+    let err = gradcheck(wrong, &[x], GradcheckOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("analytic") && err.contains("numeric"), "{err}");
+}
