@@ -10,5 +10,6 @@
 //! The book in `docs/` teaches one layer per chapter.
 #![deny(missing_docs)]
 
+pub use nanotorch_autograd as autograd;
 pub use nanotorch_backend_cpu::Cpu;
 pub use nanotorch_ndarray_core as ndarray;

@@ -7,6 +7,7 @@
 //! Run it through `cargo xtask bench`, which sets the thread variables; directly:
 //! `cargo bench -p nanotorch --bench workloads -- --only sgemm --threads 2`.
 
+mod autograd;
 mod foundation;
 mod harness;
 
@@ -18,6 +19,7 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 /// Every layer's workloads on `backend`.
 fn run_all<B: Backend>(backend: &B, bench: &Bench) -> Res {
     foundation::run(backend, bench)?;
+    autograd::run(backend, bench)?;
     Ok(())
 }
 
