@@ -25,4 +25,6 @@ chapters! {
     readme => "../README.md",
     ch01_arrays => "01-arrays.md",
     ch02_backend => "02-backend.md",
+    ch03_autograd => "03-autograd.md",
+    ch06_data => "06-data.md",
 }

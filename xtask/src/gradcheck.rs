@@ -8,13 +8,17 @@
 //! When no package has such a target the command says so and succeeds: there is nothing to check,
 //! and an empty check list is the state of a workspace without differentiable ops. Guarding
 //! coverage (every differentiable op has a gradcheck case) is the job of the gradcheck target
-//! itself, which keeps the list of ops. Once a target exists, add its package to [`REQUIRED`] so
-//! that deleting or renaming the file fails here instead of silently checking less.
+//! itself, which keeps the list of ops. Packages in [`REQUIRED`] must have the target, so that
+//! deleting or renaming the file fails here instead of silently checking less: add a package there
+//! when it gains its `tests/gradcheck.rs`.
+//!
+//! The same targets also run inside `cargo test --workspace`; they are cheap, and running them
+//! again here gives `cargo xtask gradcheck` its own, focused answer.
 
 use crate::util::{self, cargo, Result};
 
 /// Packages that must have a `tests/gradcheck.rs` target; losing one is an error.
-pub const REQUIRED: &[&str] = &[];
+pub const REQUIRED: &[&str] = &["nanotorch-autograd"];
 
 /// The `(package, manifest path)` of every package with a `gradcheck` integration test.
 pub fn targets() -> Result<Vec<(String, String)>> {
