@@ -71,8 +71,11 @@ impl Layout {
     }
 
     /// True when elements are in row-major order with no gaps (the offset may be non-zero).
-    /// Axes of size 1 may have any stride, as in PyTorch.
+    /// Axes of size 1 may have any stride, and an empty layout is contiguous, as in PyTorch.
     pub fn is_contiguous(&self) -> bool {
+        if self.numel() == 0 {
+            return true;
+        }
         let mut expected = 1;
         for (&dim, &stride) in self.dims().iter().zip(&self.strides).rev() {
             if dim != 1 && stride != expected {
@@ -83,8 +86,12 @@ impl Layout {
         true
     }
 
-    /// If the layout is contiguous, the storage range `offset..offset + numel` it covers.
+    /// If the layout is contiguous, the storage range `offset..offset + numel` it covers (`0..0`
+    /// for an empty layout, whose offset may point past the end of its storage).
     pub fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
+        if self.numel() == 0 {
+            return Some(0..0);
+        }
         self.is_contiguous()
             .then(|| self.offset..self.offset + self.numel())
     }
