@@ -1,23 +1,26 @@
-//! The global seeded random generator behind `rand`, `randn`, dropout and init schemes.
-//! `manual_seed(s)` makes a whole program reproducible bit for bit.
+//! The seeded random generator behind `rand`, `randn`, dropout and init schemes.
+//! `manual_seed(s)` makes a program reproducible bit for bit.
+//!
+//! One generator per thread (PyTorch has one per process): a thread's draws never interleave
+//! with another's, so a seeded computation gives the same numbers whatever else runs beside it
+//! (parallel tests, data-loading workers).
 
 use nanotorch_ndarray_core::Generator;
-use std::sync::Mutex;
+use std::cell::RefCell;
 
 /// The seed used until `manual_seed` is called.
-const DEFAULT_SEED: u64 = 0x5EED_0F_70_4C_48;
+const DEFAULT_SEED: u64 = 0x5EED_0F70_4C48;
 
-static GENERATOR: Mutex<Option<Generator>> = Mutex::new(None);
-
-/// Reseeds the global generator (PyTorch's `torch.manual_seed`).
-pub fn manual_seed(seed: u64) {
-    *GENERATOR.lock().unwrap_or_else(|p| p.into_inner()) = Some(Generator::new(seed));
+thread_local! {
+    static GENERATOR: RefCell<Generator> = RefCell::new(Generator::new(DEFAULT_SEED));
 }
 
-/// A fresh per-call seed from the global generator.
+/// Reseeds this thread's generator (PyTorch's `torch.manual_seed`).
+pub fn manual_seed(seed: u64) {
+    GENERATOR.with(|g| *g.borrow_mut() = Generator::new(seed));
+}
+
+/// A fresh per-call seed from this thread's generator.
 pub fn next_seed() -> u64 {
-    let mut guard = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
-    guard
-        .get_or_insert_with(|| Generator::new(DEFAULT_SEED))
-        .next_seed()
+    GENERATOR.with(|g| g.borrow_mut().next_seed())
 }

@@ -83,7 +83,9 @@ where
             };
             let numeric = (at(options.eps)? - at(-options.eps)?) / (2.0 * options.eps);
             let a = analytic[i];
-            if !((a - numeric).abs() <= options.atol + options.rtol * numeric.abs()) {
+            // Written so that a NaN on either side counts as a mismatch.
+            let within = (a - numeric).abs() <= options.atol + options.rtol * numeric.abs();
+            if !within {
                 return Err(Error::msg(format!(
                     "gradcheck: input {which} (shape {}) element {i}: analytic {a:.8} vs numeric {numeric:.8}",
                     input.shape()

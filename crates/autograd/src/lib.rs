@@ -101,4 +101,10 @@ pub const DIFFERENTIABLE_OPS: &[&str] = &[
     "log_softmax",
     "dropout",
     "contiguous",
+    "im2col",
+    "col2im",
+    "conv2d",
+    "conv1d",
+    "max_pool2d",
+    "avg_pool2d",
 ];

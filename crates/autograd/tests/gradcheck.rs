@@ -6,7 +6,7 @@
 
 use nanotorch_autograd::{gradcheck, manual_seed, GradcheckOptions, Tensor, DIFFERENTIABLE_OPS};
 use nanotorch_backend_cpu::Cpu;
-use nanotorch_ndarray_core::{BinaryOp, Result};
+use nanotorch_ndarray_core::{BinaryOp, Result, Window2d};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -192,28 +192,28 @@ fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
         ("erf", Any, |x| x[0].erf()),
         ("clamp", Any, |x| x[0].clamp(Some(-0.95), Some(1.05))),
         ("clamp", Any, |x| x[0].clamp(None, Some(0.05))),
-        ("sum", Custom(|r| reduce_inputs(r)), |x| {
+        ("sum", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.sum_dims(a, k))
         }),
-        ("mean", Custom(|r| reduce_inputs(r)), |x| {
+        ("mean", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.mean_dims(a, k))
         }),
-        ("prod", Custom(|r| reduce_inputs(r)), |x| {
+        ("prod", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.prod_dims(a, k))
         }),
-        ("max", Custom(|r| reduce_inputs(r)), |x| {
+        ("max", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.max_dims(a, k))
         }),
-        ("min", Custom(|r| reduce_inputs(r)), |x| {
+        ("min", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.min_dims(a, k))
         }),
-        ("var", Custom(|r| reduce_inputs(r)), |x| {
+        ("var", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.var_dims(a, 1, k))
         }),
-        ("std", Custom(|r| reduce_inputs(r)), |x| {
+        ("std", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.std_dims(a, 0, k))
         }),
-        ("logsumexp", Custom(|r| reduce_inputs(r)), |x| {
+        ("logsumexp", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.logsumexp(a, k))
         }),
         ("matmul", Custom(matmul_inputs), |x| x[0].matmul(&x[1])),
@@ -324,6 +324,52 @@ fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
         ("softmax", AtLeast2, |x| x[0].softmax(0)),
         ("log_softmax", AtLeast2, |x| x[0].log_softmax(-1)),
         ("log_softmax", AtLeast2, |x| x[0].log_softmax(0)),
+        ("im2col", Custom(|r| vec![leaf(r, &[2, 2, 4, 3])]), |x| {
+            x[0].im2col(Window2d {
+                kernel: (2, 2),
+                stride: (2, 1),
+                padding: (1, 0),
+                dilation: (1, 1),
+            })
+        }),
+        ("col2im", Custom(|r| vec![leaf(r, &[1, 8, 6])]), |x| {
+            x[0].col2im(
+                2,
+                (3, 4),
+                Window2d {
+                    kernel: (2, 2),
+                    stride: (1, 1),
+                    padding: (0, 0),
+                    dilation: (1, 1),
+                },
+            )
+        }),
+        (
+            "conv2d",
+            Custom(|r| {
+                vec![
+                    leaf(r, &[2, 2, 5, 4]),
+                    leaf(r, &[3, 2, 3, 2]),
+                    leaf(r, &[3]),
+                ]
+            }),
+            |x| x[0].conv2d(&x[1], Some(&x[2]), (2, 1), (1, 1), (1, 2)),
+        ),
+        (
+            "conv1d",
+            Custom(|r| vec![leaf(r, &[2, 3, 7]), leaf(r, &[2, 3, 3])]),
+            |x| x[0].conv1d(&x[1], None, 2, 1, 1),
+        ),
+        (
+            "max_pool2d",
+            Custom(|r| vec![leaf(r, &[2, 2, 4, 5])]),
+            |x| x[0].max_pool2d((2, 2), (2, 2)),
+        ),
+        (
+            "avg_pool2d",
+            Custom(|r| vec![leaf(r, &[1, 2, 4, 5])]),
+            |x| x[0].avg_pool2d((3, 2), (1, 2)),
+        ),
         ("dropout", Any, |x| {
             // The same mask on every evaluation: reseed before drawing it.
             manual_seed(7);

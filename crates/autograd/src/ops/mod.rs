@@ -10,3 +10,4 @@ mod reduce;
 mod shape;
 mod softmax;
 mod unary;
+mod window;
