@@ -32,9 +32,13 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
     fn storage_len<E: Element>(&self, storage: &Self::Storage<E>) -> usize;
 
     /// Copies host data into new storage.
+    // The host-transfer pair is named `from_*`/`to_vec` on purpose: they mirror NDArray's
+    // constructors, and the device handle (`&self`) says where the storage goes.
+    #[allow(clippy::wrong_self_convention)]
     fn from_slice<E: Element>(&self, data: &[E]) -> Result<Self::Storage<E>>;
 
     /// Moves host data into new storage (the CPU backend takes the `Vec` without copying).
+    #[allow(clippy::wrong_self_convention)]
     fn from_vec<E: Element>(&self, data: Vec<E>) -> Result<Self::Storage<E>> {
         self.from_slice(&data)
     }

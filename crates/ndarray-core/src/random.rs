@@ -69,7 +69,7 @@ impl Generator {
 
     /// A uniform integer in `0..n` (`n > 0`), without modulo bias worth noticing for `n < 2^32`.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_seed() >> 32) * n as u64 >> 32) as usize
+        (((self.next_seed() >> 32) * n as u64) >> 32) as usize
     }
 }
 
