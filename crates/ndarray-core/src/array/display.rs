@@ -21,7 +21,9 @@ impl<E: Element, B: Backend> fmt::Display for NDArray<E, B> {
         if values.is_empty() {
             text.push_str("[]");
             if self.rank() > 1 || self.numel() == 0 && self.rank() != 1 {
-                text.push_str(&format!(", size={:?}", self.dims()));
+                // PyTorch prints the size as a Python tuple: `size=(0, 3)`.
+                let dims: Vec<String> = self.dims().iter().map(|d| d.to_string()).collect();
+                text.push_str(&format!(", size=({})", dims.join(", ")));
             }
         } else {
             let width = values
