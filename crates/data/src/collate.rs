@@ -198,6 +198,27 @@ mod tests {
     }
 
     #[test]
+    fn batches_become_tensors_on_a_backend() {
+        use nanotorch_backend_cpu::Cpu;
+        let items = vec![
+            Sample::new(vec![1.0, 2.0], [2], 5).unwrap(),
+            Sample::new(vec![3.0, 4.0], [2], 6).unwrap(),
+        ];
+        let (x, y) = DefaultCollate
+            .collate(items.clone())
+            .unwrap()
+            .into_tensors(&Cpu)
+            .unwrap();
+        assert_eq!(x.dims(), &[2, 2]);
+        assert_eq!(x.array().to_vec().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(y.array().to_vec().unwrap(), vec![5, 6]);
+        assert!(!x.requires_grad());
+        let (x2, y2) = TensorCollate::new(Cpu).collate(items).unwrap();
+        assert_eq!(x2.array().to_vec().unwrap(), x.array().to_vec().unwrap());
+        assert_eq!(y2.dims(), &[2]);
+    }
+
+    #[test]
     fn closures_collate() {
         let count = |items: Vec<Sample>| -> Result<usize> { Ok(items.len()) };
         let s = Sample::new(vec![1.0], [1], 0).unwrap();

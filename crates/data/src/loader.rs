@@ -659,6 +659,22 @@ mod tests {
     }
 
     #[test]
+    fn tensor_collate_through_workers() {
+        use crate::TensorCollate;
+        use nanotorch_backend_cpu::Cpu;
+        let l = DataLoader::new(toy(10), 4)
+            .collate(TensorCollate::new(Cpu))
+            .num_workers(2);
+        let shapes: Vec<Vec<usize>> = l.iter().map(|b| b.unwrap().0.dims().to_vec()).collect();
+        assert_eq!(shapes, vec![vec![4, 1], vec![4, 1], vec![2, 1]]);
+        let labels: Vec<i64> = l
+            .iter()
+            .flat_map(|b| b.unwrap().1.array().to_vec().unwrap())
+            .collect();
+        assert_eq!(labels, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn batch_sampler_replaces_batching() {
         let bs = BatchSampler::new(Box::new(RandomSampler::new(10, 4)), 3, true).unwrap();
         let expected = bs.batches(0);
