@@ -3,7 +3,7 @@
 //! Getting examples into a model: the [`Dataset`] trait and in-memory [`TensorDataset`], the
 //! [`DataLoader`] (batching, seeded shuffling, `drop_last`, a [`Collate`] step and worker threads
 //! that prefetch batches in a deterministic order), [samplers](sampler), [transforms](transform),
-//! [readers](readers) for MNIST-format IDX, CIFAR-10 binary and CSV files that check every declared
+//! [readers] for MNIST-format IDX, CIFAR-10 binary and CSV files that check every declared
 //! size against the real input before allocating, the UCI optical-digits set bundled in the crate
 //! ([`datasets::digits`]) and seeded synthetic generators (two moons, spirals, Gaussian blobs).
 //!
