@@ -68,7 +68,7 @@ impl Backend for Cpu {
     }
 
     fn from_slice<E: Element>(&self, data: &[E]) -> Result<CpuStorage<E>> {
-        Ok(kernels::map_contiguous(data, |x| x))
+        Ok(kernels::map_contiguous(data, 1, |x| x))
     }
 
     fn from_vec<E: Element>(&self, data: Vec<E>) -> Result<CpuStorage<E>> {
@@ -80,17 +80,17 @@ impl Backend for Cpu {
     }
 
     fn full<E: Element>(&self, len: usize, value: E) -> Result<CpuStorage<E>> {
-        Ok(kernels::generate(len, |_| value))
+        Ok(kernels::generate(len, 1, |_| value))
     }
 
     fn arange<E: Element>(&self, start: f64, step: f64, len: usize) -> Result<CpuStorage<E>> {
-        Ok(kernels::generate(len, |i| {
+        Ok(kernels::generate(len, 1, |i| {
             E::from_f64(start + step * i as f64)
         }))
     }
 
     fn random<E: Float>(&self, len: usize, dist: RandomDist, seed: u64) -> Result<CpuStorage<E>> {
-        Ok(kernels::generate(len, |i| {
+        Ok(kernels::generate(len, kernels::TRANSCENDENTAL_COST, |i| {
             E::from_f64(nanotorch_ndarray_core::random::sample_at(
                 dist, seed, i as u64,
             ))
@@ -103,7 +103,7 @@ impl Backend for Cpu {
         layout: &Layout,
     ) -> Result<CpuStorage<E>> {
         check_fits("copy", layout, src.len())?;
-        Ok(kernels::map1(src.as_slice(), layout, |x| x))
+        Ok(kernels::map1(src.as_slice(), layout, 1, |x| x))
     }
 
     fn assign<E: Element>(
@@ -134,11 +134,11 @@ impl Backend for Cpu {
         check_fits("cast", layout, src.len())?;
         if E::DTYPE == T::DTYPE {
             // The same type: a bit-exact copy (i64 must not round-trip through f64).
-            return Ok(kernels::map1(src.as_slice(), layout, |x| {
+            return Ok(kernels::map1(src.as_slice(), layout, 1, |x| {
                 bytemuck::cast::<E, T>(x)
             }));
         }
-        Ok(kernels::map1(src.as_slice(), layout, |x| {
+        Ok(kernels::map1(src.as_slice(), layout, 1, |x| {
             T::from_f64(x.to_f64())
         }))
     }

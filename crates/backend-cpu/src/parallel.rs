@@ -5,13 +5,25 @@ use nanotorch_ndarray_core::{Layout, StridedIndex};
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-/// Below this many output elements an op runs on one thread.
+/// Below this much work (output elements × a per-op cost: 1 for memory-bound ops such as add,
+/// copy or sum, `TRANSCENDENTAL_COST` = 16 for exp/log/tanh/pow/random fills) an op runs on one
+/// thread.
 ///
-/// Measured (release, 2-core dev machine, contiguous f32 add / exp, best of 50): spawning the
-/// scoped thread costs ~25-40 µs; at 64K elements add takes ~20 µs single-threaded and threading
-/// makes it slower, at 256K it is ~95 µs → ~60 µs on 2 threads, and exp breaks even near 32K.
-/// 128K is a compromise between the memory-bound ops (add) and the compute-bound ones (exp).
-pub(crate) const PAR_THRESHOLD: usize = 1 << 17;
+/// Measured with a throwaway timing program (release, contiguous f32, median of 200, this
+/// 2-core machine while other builds were running, so load average ≈ 2):
+///
+/// | n     | add 1 thread | add 2 threads | exp 1 thread | exp 2 threads |
+/// |-------|--------------|---------------|--------------|---------------|
+/// | 64K   | 10.6 µs      | 8.2 µs        | 233 µs       | 173 µs        |
+/// | 128K  | 18.8 µs      | 90 µs         | 354 µs       | 249 µs        |
+/// | 1M    | 156 µs       | 178 µs        | 2.8 ms       | 1.5 ms        |
+/// | 16M   | 7.6 ms       | 7.8-10.8 ms   | 67 ms        | 45 ms         |
+///
+/// A scoped spawn costs tens of µs here, and memory-bound ops gain nothing from a second core
+/// on this machine (one core already saturates its memory bandwidth), while exp gains from
+/// 64K elements on. Hence 1M work units: add/mul/copy go parallel only above 1M elements,
+/// transcendental ops above 64K.
+pub(crate) const PAR_THRESHOLD: usize = 1 << 20;
 
 /// Number of worker threads to split large ops across.
 pub(crate) fn num_threads() -> usize {
@@ -146,6 +158,7 @@ impl<const N: usize> Rows<N> {
     pub(crate) fn for_each_out<T: Send>(
         &self,
         out: &mut [MaybeUninit<T>],
+        cost: usize,
         f: impl Fn([usize; N], &mut [MaybeUninit<T>]) + Sync,
     ) {
         let inner = self.inner;
@@ -153,7 +166,7 @@ impl<const N: usize> Rows<N> {
             return;
         }
         let total = out.len();
-        par_chunks(out, inner, total, |start, chunk| {
+        par_chunks(out, inner, total * cost, |start, chunk| {
             let first_row = start / inner;
             let mut iters: [StridedIndex<'_>; N] =
                 std::array::from_fn(|k| StridedIndex::starting_at(&self.outer[k], first_row));
