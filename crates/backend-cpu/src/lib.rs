@@ -1,12 +1,4 @@
-//! # nanotorch-backend-cpu
-//!
-//! [`Cpu`], the host implementation of nanotorch's [`Backend`] trait: GEMM through
-//! `matrixmultiply` with the layouts' strides passed straight in, element-wise kernels with
-//! contiguous fast paths the compiler vectorises, strided paths through the one shared
-//! `Layout::strided_index` iterator (walked row by row), large ops split across cores with
-//! `std::thread::scope`, and a small caching pool for big output buffers.
-//!
-//! Chapter 2 of the book (`docs/02-backend.md`) teaches this layer.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod kernels;

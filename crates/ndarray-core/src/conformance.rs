@@ -35,7 +35,7 @@ fn run(name: &str, test: impl Fn(u64) -> CaseResult) {
         failure_persistence: None,
         ..Config::default()
     });
-    if let Err(e) = runner.run(&any::<u64>(), |seed| test(seed)) {
+    if let Err(e) = runner.run(&any::<u64>(), test) {
         panic!("conformance `{name}` failed: {e}");
     }
 }
