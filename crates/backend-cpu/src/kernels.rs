@@ -255,7 +255,17 @@ fn unary_cost(op: UnaryOp) -> usize {
 /// `f32::exp`; overflows to inf above ~88.72, underflows to 0 below ~-103.9, NaN stays NaN.
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
-    let xc = x.clamp(-104.0, 89.0);
+    // NaN fails both comparisons and becomes -104 here (so the integer conversion below is
+    // defined); it is restored at the end.
+    let xc = if x >= -104.0 {
+        if x <= 89.0 {
+            x
+        } else {
+            89.0
+        }
+    } else {
+        -104.0
+    };
     // Round to nearest with the 1.5·2^23 trick (vectorises without SSE4.1's roundps).
     let t = xc * std::f32::consts::LOG2_E;
     let n = (t + 12_582_912.0) - 12_582_912.0;
@@ -265,7 +275,8 @@ fn exp_f32(x: f32) -> f32 {
         * r
         + 0.5;
     let y = p * r * r + r + 1.0;
-    let ni = n as i32;
+    // SAFETY: n is an integer in [-151, 129] (xc is finite and clamped), so it fits an i32.
+    let ni: i32 = unsafe { n.to_int_unchecked() };
     let h = ni >> 1;
     let s1 = f32::from_bits(((h + 127) as u32) << 23);
     let s2 = f32::from_bits(((ni - h + 127) as u32) << 23);
