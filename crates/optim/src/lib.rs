@@ -1,1 +1,59 @@
-//! Work in progress.
+//! # nanotorch-optim
+//!
+//! Optimizers, learning-rate schedules and gradient clipping, following `torch.optim` and
+//! `torch.nn.utils.clip_grad_*` — names, defaults and arithmetic — so a PyTorch training loop
+//! ports line by line:
+//!
+//! ```
+//! use nanotorch_autograd::Tensor;
+//! use nanotorch_backend_cpu::Cpu;
+//! use nanotorch_optim::{Optimizer, SgdOptions, SGD};
+//! # fn main() -> nanotorch_ndarray_core::Result<()> {
+//! // minimise f(w) = Σ (w - 3)²
+//! let w = Tensor::from_vec(vec![0.0f32, 1.0], [2], &Cpu)?.requires_grad_(true);
+//! let mut opt = SGD::new([w.clone()], SgdOptions { lr: 0.1, momentum: 0.9, ..Default::default() })?;
+//! for _ in 0..200 {
+//!     opt.zero_grad();
+//!     let loss = (&w - 3.0).square()?.sum_all()?;
+//!     loss.backward()?;
+//!     opt.step()?;
+//! }
+//! assert!(w.to_vec()?.iter().all(|x| (x - 3.0).abs() < 1e-3));
+//! # Ok(()) }
+//! ```
+//!
+//! Where to read: `optimizer.rs` (the [`Optimizer`] trait, parameter groups, the state dict),
+//! then any algorithm (`sgd.rs` first): each is an [`UpdateRule`] — hyper-parameters plus the
+//! update of one parameter, written in place with the helpers of `update.rs`. Then
+//! `scheduler.rs` and `clip.rs`. Chapter 5 of the book (`docs/05b-optimizers.md`) teaches this
+//! crate.
+#![deny(missing_docs)]
+
+mod adagrad;
+mod adam;
+mod clip;
+mod optimizer;
+mod rmsprop;
+pub mod scheduler;
+mod sgd;
+pub mod state;
+mod update;
+
+pub use adagrad::{Adagrad, AdagradOptions, AdagradState};
+pub use adam::{Adam, AdamOptions, AdamState, AdamW, AdamWOptions};
+pub use clip::{clip_grad_norm_, clip_grad_value_};
+pub use optimizer::{GenericOptimizer, Optimizer, ParamGroup, UpdateRule};
+pub use rmsprop::{RMSprop, RmspropOptions, RmspropState};
+pub use scheduler::{
+    AnnealStrategy, CosineAnnealingLR, ExponentialLR, LinearLR, LrScheduler, MultiStepLR,
+    OneCycleLR, OneCycleOptions, PlateauMode, PlateauOptions, ReduceLROnPlateau, StepLR,
+    ThresholdMode,
+};
+pub use sgd::{SgdOptions, SgdState, SGD};
+pub use state::{GroupState, ParamState, SavedValue, StateDict};
+
+/// The book's chapter on this crate, compiled and run as doctests here too, so the chapter is
+/// checked whenever this crate is.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/05b-optimizers.md")]
+mod book {}

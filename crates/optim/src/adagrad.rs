@@ -1,0 +1,171 @@
+//! Adagrad (`torch.optim.Adagrad`):
+//!
+//! ```text
+//! t ← t + 1;  g ← ∇f(θ);  if maximize: g ← -g
+//! γ̃ ← γ / (1 + (t - 1)η)          (η: lr_decay)
+//! if λ ≠ 0: g ← g + λθ
+//! s ← s + g²                       (s starts at initial_accumulator_value)
+//! θ ← θ - γ̃ g / (√s + ε)
+//! ```
+
+use crate::optimizer::{GenericOptimizer, UpdateRule};
+use crate::state::{
+    check_state_keys, flag, load_array, load_step, option_map, save_array, OptionReader,
+    ParamState, SavedValue,
+};
+use crate::update::{check, descend, direction, e, Direction};
+use nanotorch_ndarray_core::{Backend, BinaryOp, Float, NDArray, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Adagrad (`torch.optim.Adagrad`).
+pub type Adagrad<E, B> = GenericOptimizer<E, B, AdagradOptions>;
+
+/// Hyper-parameters of [`Adagrad`]; `Default` is PyTorch's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AdagradOptions {
+    /// Learning rate γ (default 1e-2).
+    pub lr: f64,
+    /// Learning-rate decay η per step (default 0).
+    pub lr_decay: f64,
+    /// L2 penalty λ added to the gradient (default 0).
+    pub weight_decay: f64,
+    /// Starting value of the sum of squared gradients (default 0).
+    pub initial_accumulator_value: f64,
+    /// Added to the denominator for stability (default 1e-10).
+    pub eps: f64,
+    /// Ascend the objective instead of descending it.
+    pub maximize: bool,
+}
+
+impl Default for AdagradOptions {
+    fn default() -> Self {
+        AdagradOptions {
+            lr: 1e-2,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+            maximize: false,
+        }
+    }
+}
+
+/// Per-parameter state of [`Adagrad`].
+#[derive(Debug)]
+pub struct AdagradState<E: Float, B: Backend> {
+    /// Steps taken.
+    pub step: u64,
+    /// Sum of squared gradients `s`.
+    pub sum: NDArray<E, B>,
+}
+
+impl<E: Float, B: Backend> UpdateRule<E, B> for AdagradOptions {
+    const NAME: &'static str = "Adagrad";
+    type State = AdagradState<E, B>;
+
+    fn validate(&self) -> Result<()> {
+        check("Adagrad", self.lr >= 0.0, "learning rate", self.lr)?;
+        check(
+            "Adagrad",
+            self.lr_decay >= 0.0,
+            "lr_decay value",
+            self.lr_decay,
+        )?;
+        check(
+            "Adagrad",
+            self.weight_decay >= 0.0,
+            "weight_decay value",
+            self.weight_decay,
+        )?;
+        check(
+            "Adagrad",
+            self.initial_accumulator_value >= 0.0,
+            "initial_accumulator_value",
+            self.initial_accumulator_value,
+        )?;
+        check("Adagrad", self.eps >= 0.0, "epsilon value", self.eps)
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn update(
+        &self,
+        param: &NDArray<E, B>,
+        grad: &NDArray<E, B>,
+        state: &mut Option<AdagradState<E, B>>,
+    ) -> Result<()> {
+        let s = match state {
+            Some(s) => s,
+            None => state.insert(AdagradState {
+                step: 0,
+                sum: NDArray::full(
+                    param.dims(),
+                    e(self.initial_accumulator_value),
+                    param.backend(),
+                )?,
+            }),
+        };
+        s.step += 1;
+        let d = direction(grad, param, self.maximize, self.weight_decay)?;
+        let clr = self.lr / (1.0 + (s.step - 1) as f64 * self.lr_decay);
+        s.sum.binary_assign(BinaryOp::Add, &d.array.square()?)?;
+        let std = s.sum.sqrt()?;
+        std.scalar_assign(BinaryOp::Add, e(self.eps))?;
+        let scaled = d.array.div(&std)?;
+        descend(
+            param,
+            Direction {
+                array: scaled,
+                owned: true,
+            },
+            clr,
+        )
+    }
+
+    fn to_map(&self) -> BTreeMap<String, f64> {
+        option_map(&[
+            ("lr", self.lr),
+            ("lr_decay", self.lr_decay),
+            ("weight_decay", self.weight_decay),
+            ("initial_accumulator_value", self.initial_accumulator_value),
+            ("eps", self.eps),
+            ("maximize", flag(self.maximize)),
+        ])
+    }
+
+    fn from_map(map: &BTreeMap<String, f64>) -> Result<Self> {
+        let mut r = OptionReader::new(map);
+        let o = AdagradOptions {
+            lr: r.f64("lr")?,
+            lr_decay: r.f64("lr_decay")?,
+            weight_decay: r.f64("weight_decay")?,
+            initial_accumulator_value: r.f64("initial_accumulator_value")?,
+            eps: r.f64("eps")?,
+            maximize: r.bool("maximize")?,
+        };
+        r.finish()?;
+        Ok(o)
+    }
+
+    fn save_state(s: &AdagradState<E, B>) -> Result<ParamState> {
+        let mut p = ParamState::new();
+        p.insert("step".into(), SavedValue::Scalar(s.step as f64));
+        p.insert("sum".into(), save_array(&s.sum)?);
+        Ok(p)
+    }
+
+    fn load_state(saved: &ParamState, param: &NDArray<E, B>) -> Result<AdagradState<E, B>> {
+        check_state_keys(saved, &["step", "sum"])?;
+        Ok(AdagradState {
+            step: load_step(saved, "step")?,
+            sum: load_array(saved, "sum", param)?,
+        })
+    }
+}

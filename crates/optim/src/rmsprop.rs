@@ -1,0 +1,218 @@
+//! RMSprop (`torch.optim.RMSprop`):
+//!
+//! ```text
+//! g ← ∇f(θ);  if maximize: g ← -g;  if λ ≠ 0: g ← g + λθ
+//! v ← αv + (1 - α)g²
+//! ṽ ← v;  if centered: ḡ ← αḡ + (1 - α)g,  ṽ ← v - ḡ²
+//! if μ > 0: b ← μb + g / (√ṽ + ε),  θ ← θ - γb
+//! else:     θ ← θ - γ g / (√ṽ + ε)
+//! ```
+
+use crate::optimizer::{GenericOptimizer, UpdateRule};
+use crate::state::{
+    check_state_keys, flag, load_array, load_optional_array, load_step, option_map, save_array,
+    OptionReader, ParamState, SavedValue,
+};
+use crate::update::{add_scaled, check, descend, direction, e, ema, ema_square, Direction};
+use nanotorch_ndarray_core::{Backend, BinaryOp, Float, NDArray, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// RMSprop (`torch.optim.RMSprop`).
+#[allow(clippy::upper_case_acronyms)]
+pub type RMSprop<E, B> = GenericOptimizer<E, B, RmspropOptions>;
+
+/// Hyper-parameters of [`RMSprop`]; `Default` is PyTorch's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RmspropOptions {
+    /// Learning rate γ (default 1e-2).
+    pub lr: f64,
+    /// Smoothing constant α of the squared-gradient average (default 0.99).
+    pub alpha: f64,
+    /// Added to the denominator for stability (default 1e-8).
+    pub eps: f64,
+    /// L2 penalty λ added to the gradient (default 0).
+    pub weight_decay: f64,
+    /// Momentum factor μ (default 0).
+    pub momentum: f64,
+    /// Normalise by an estimate of the gradient's variance instead of its second moment.
+    pub centered: bool,
+    /// Ascend the objective instead of descending it.
+    pub maximize: bool,
+}
+
+impl Default for RmspropOptions {
+    fn default() -> Self {
+        RmspropOptions {
+            lr: 1e-2,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+            maximize: false,
+        }
+    }
+}
+
+/// Per-parameter state of [`RMSprop`].
+#[derive(Debug)]
+pub struct RmspropState<E: Float, B: Backend> {
+    /// Steps taken.
+    pub step: u64,
+    /// Running average of g², `v`.
+    pub square_avg: NDArray<E, B>,
+    /// `b` (momentum > 0 only).
+    pub momentum_buffer: Option<NDArray<E, B>>,
+    /// Running average of g, `ḡ` (centered only).
+    pub grad_avg: Option<NDArray<E, B>>,
+}
+
+impl<E: Float, B: Backend> UpdateRule<E, B> for RmspropOptions {
+    const NAME: &'static str = "RMSprop";
+    type State = RmspropState<E, B>;
+
+    fn validate(&self) -> Result<()> {
+        check("RMSprop", self.lr >= 0.0, "learning rate", self.lr)?;
+        check("RMSprop", self.eps >= 0.0, "epsilon value", self.eps)?;
+        check(
+            "RMSprop",
+            self.momentum >= 0.0,
+            "momentum value",
+            self.momentum,
+        )?;
+        check(
+            "RMSprop",
+            self.weight_decay >= 0.0,
+            "weight_decay value",
+            self.weight_decay,
+        )?;
+        check("RMSprop", self.alpha >= 0.0, "alpha value", self.alpha)
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.momentum)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) -> bool {
+        self.momentum = momentum;
+        true
+    }
+
+    fn update(
+        &self,
+        param: &NDArray<E, B>,
+        grad: &NDArray<E, B>,
+        state: &mut Option<RmspropState<E, B>>,
+    ) -> Result<()> {
+        let zeros = || NDArray::zeros(param.dims(), param.backend());
+        let s = match state {
+            Some(s) => s,
+            None => state.insert(RmspropState {
+                step: 0,
+                square_avg: zeros()?,
+                momentum_buffer: None,
+                grad_avg: None,
+            }),
+        };
+        s.step += 1;
+        let d = direction(grad, param, self.maximize, self.weight_decay)?;
+        ema_square(&s.square_avg, &d.array, self.alpha)?;
+        let avg = if self.centered {
+            let grad_avg = match &s.grad_avg {
+                Some(a) => a,
+                None => s.grad_avg.insert(zeros()?),
+            };
+            ema(grad_avg, &d.array, self.alpha)?;
+            // √(v - ḡ²)
+            let var = grad_avg.square()?;
+            var.scalar_assign(BinaryOp::Mul, e(-1.0))?;
+            var.binary_assign(BinaryOp::Add, &s.square_avg)?;
+            var.sqrt()?
+        } else {
+            s.square_avg.sqrt()?
+        };
+        avg.scalar_assign(BinaryOp::Add, e(self.eps))?;
+        // g / (√ṽ + ε), into a fresh array
+        let scaled = d.array.div(&avg)?;
+        if self.momentum > 0.0 {
+            let buf = match &s.momentum_buffer {
+                Some(b) => b,
+                None => s.momentum_buffer.insert(zeros()?),
+            };
+            buf.scalar_assign(BinaryOp::Mul, e(self.momentum))?;
+            buf.binary_assign(BinaryOp::Add, &scaled)?;
+            add_scaled(param, buf, -self.lr)
+        } else {
+            descend(
+                param,
+                Direction {
+                    array: scaled,
+                    owned: true,
+                },
+                self.lr,
+            )
+        }
+    }
+
+    fn to_map(&self) -> BTreeMap<String, f64> {
+        option_map(&[
+            ("lr", self.lr),
+            ("alpha", self.alpha),
+            ("eps", self.eps),
+            ("weight_decay", self.weight_decay),
+            ("momentum", self.momentum),
+            ("centered", flag(self.centered)),
+            ("maximize", flag(self.maximize)),
+        ])
+    }
+
+    fn from_map(map: &BTreeMap<String, f64>) -> Result<Self> {
+        let mut r = OptionReader::new(map);
+        let o = RmspropOptions {
+            lr: r.f64("lr")?,
+            alpha: r.f64("alpha")?,
+            eps: r.f64("eps")?,
+            weight_decay: r.f64("weight_decay")?,
+            momentum: r.f64("momentum")?,
+            centered: r.bool("centered")?,
+            maximize: r.bool("maximize")?,
+        };
+        r.finish()?;
+        Ok(o)
+    }
+
+    fn save_state(s: &RmspropState<E, B>) -> Result<ParamState> {
+        let mut p = ParamState::new();
+        p.insert("step".into(), SavedValue::Scalar(s.step as f64));
+        p.insert("square_avg".into(), save_array(&s.square_avg)?);
+        if let Some(b) = &s.momentum_buffer {
+            p.insert("momentum_buffer".into(), save_array(b)?);
+        }
+        if let Some(a) = &s.grad_avg {
+            p.insert("grad_avg".into(), save_array(a)?);
+        }
+        Ok(p)
+    }
+
+    fn load_state(saved: &ParamState, param: &NDArray<E, B>) -> Result<RmspropState<E, B>> {
+        check_state_keys(
+            saved,
+            &["step", "square_avg", "momentum_buffer", "grad_avg"],
+        )?;
+        Ok(RmspropState {
+            step: load_step(saved, "step")?,
+            square_avg: load_array(saved, "square_avg", param)?,
+            momentum_buffer: load_optional_array(saved, "momentum_buffer", param)?,
+            grad_avg: load_optional_array(saved, "grad_avg", param)?,
+        })
+    }
+}
