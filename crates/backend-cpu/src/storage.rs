@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Buffers smaller than this many bytes are left to the allocator (which caches small blocks
-/// itself): pooling pays only for blocks the allocator would unmap.
-const MIN_POOLED_BYTES: usize = 1 << 20;
+/// itself): pooling pays only for blocks the allocator would mmap/unmap, and glibc's default
+/// mmap threshold is 128 KiB.
+const MIN_POOLED_BYTES: usize = 128 << 10;
 
 /// Default bound on the bytes the pool keeps. Measured on the 2-core dev machine (release,
-/// `c = a + b` on 16M f32, fresh output each time, 20 runs): 15.4 ms without the pool (page
-/// faults), 6.5 ms with it (see README). 512 MiB holds a few large activations and their grads.
+/// `c = a + b` on 16M f32, fresh output each time, median of 20): 36-54 ms without the pool (page
+/// faults), 8-11 ms with it (see README). 512 MiB holds a few large activations and their grads.
 pub const DEFAULT_LIMIT: usize = 512 << 20;
 
 static LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_LIMIT);
