@@ -26,7 +26,8 @@ pub fn clip_grad_norm_<E: Float, B: Backend>(
             "clip_grad_norm_: norm_type must be > 0 or infinity, got {norm_type}"
         )));
     }
-    let grads: Vec<(&Tensor<E, B>, Tensor<E, B>)> = params
+    // (parameter, its gradient) for every parameter that has one
+    let grads: Vec<_> = params
         .iter()
         .filter_map(|p| p.grad().map(|g| (p, g)))
         .collect();

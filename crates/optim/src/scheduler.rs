@@ -638,7 +638,7 @@ pub struct ReduceLROnPlateau {
 impl ReduceLROnPlateau {
     /// Watches a metric for `opt` (whose learning rates it leaves alone until a plateau).
     pub fn new(opt: &dyn Optimizer, options: PlateauOptions) -> Result<Self> {
-        if !(options.factor < 1.0) {
+        if options.factor.is_nan() || options.factor >= 1.0 {
             return Err(Error::msg(format!(
                 "ReduceLROnPlateau: factor should be < 1.0, got {}",
                 options.factor

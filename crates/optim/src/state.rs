@@ -148,8 +148,8 @@ impl<'a> OptionReader<'a> {
 
     pub(crate) fn bool(&mut self, key: &'static str) -> Result<bool> {
         match self.f64(key)? {
-            x if x == 0.0 => Ok(false),
-            x if x == 1.0 => Ok(true),
+            0.0 => Ok(false),
+            1.0 => Ok(true),
             x => Err(Error::msg(format!(
                 "hyper-parameter `{key}` = {x} is not a flag (0 or 1)"
             ))),

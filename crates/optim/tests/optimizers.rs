@@ -248,7 +248,7 @@ fn sgd_rejects_bad_options() {
 // ---------------------------------------------------------------- Adam / AdamW
 
 fn adam_reference(o: AdamOptions, decoupled: bool) -> Vec<Vec<f64>> {
-    let (mut m, mut v, mut vmax) = (vec![0.0; 7], vec![0.0; 7], vec![0.0f64; 7]);
+    let (mut m, mut v, mut vmax) = ([0.0; 7], [0.0; 7], [0.0f64; 7]);
     let (b1, b2) = o.betas;
     reference(|i, mut x, grad, t| {
         let mut g = if o.maximize { -grad } else { grad };
@@ -363,7 +363,7 @@ fn adam_defaults_are_pytorchs() {
 // ---------------------------------------------------------------- RMSprop
 
 fn rmsprop_reference(o: RmspropOptions) -> Vec<Vec<f64>> {
-    let (mut sq, mut gavg, mut buf) = (vec![0.0; 7], vec![0.0; 7], vec![0.0; 7]);
+    let (mut sq, mut gavg, mut buf) = ([0.0; 7], [0.0; 7], [0.0; 7]);
     reference(|i, x, grad, _t| {
         let mut g = if o.maximize { -grad } else { grad };
         if o.weight_decay != 0.0 {
@@ -427,7 +427,7 @@ fn rmsprop_matches_pytorch_rule() {
 // ---------------------------------------------------------------- Adagrad
 
 fn adagrad_reference(o: AdagradOptions) -> Vec<Vec<f64>> {
-    let mut sum = vec![o.initial_accumulator_value; 7];
+    let mut sum = [o.initial_accumulator_value; 7];
     reference(|i, x, grad, t| {
         let mut g = if o.maximize { -grad } else { grad };
         let clr = o.lr / (1.0 + (t as f64 - 1.0) * o.lr_decay);

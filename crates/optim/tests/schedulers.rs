@@ -391,7 +391,10 @@ fn clip_grad_norm_hand_checked() {
     let p = Tensor::<f64, Cpu>::zeros([2], &Cpu)
         .unwrap()
         .requires_grad_(true);
-    assert_eq!(clip_grad_norm_(&[p.clone()], 1.0, 2.0).unwrap(), 0.0);
+    assert_eq!(
+        clip_grad_norm_(std::slice::from_ref(&p), 1.0, 2.0).unwrap(),
+        0.0
+    );
     assert!(clip_grad_norm_(&[p], 1.0, 0.0).is_err());
 }
 
