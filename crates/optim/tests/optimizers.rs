@@ -778,3 +778,41 @@ fn momentum_accessors_cover_each_algorithm() {
     assert_eq!(ada.momentum(0), None);
     assert!(ada.set_momentum(0, 0.5).is_err());
 }
+
+#[test]
+fn every_optimizer_updates_in_place() {
+    let check = |make: &dyn Fn(Vec<T>) -> Box<dyn Optimizer>| {
+        let ps = params(&X0);
+        let before: Vec<_> = ps.iter().map(|p| p.array().clone()).collect();
+        let mut opt = make(ps.clone());
+        run(opt.as_mut(), &ps, 3);
+        for (p, b) in ps.iter().zip(&before) {
+            assert!(
+                p.array().same_storage(b),
+                "{} reallocated a parameter",
+                opt.name()
+            );
+        }
+        assert_ne!(values(&ps), X0.to_vec(), "{} did not move", opt.name());
+    };
+    check(&|ps| {
+        let o = SgdOptions {
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 0.1,
+            ..Default::default()
+        };
+        Box::new(SGD::new(ps, o).unwrap())
+    });
+    check(&|ps| Box::new(Adam::new(ps, AdamOptions::default()).unwrap()));
+    check(&|ps| Box::new(AdamW::new(ps, AdamWOptions::default()).unwrap()));
+    check(&|ps| {
+        let o = RmspropOptions {
+            momentum: 0.9,
+            centered: true,
+            ..Default::default()
+        };
+        Box::new(RMSprop::new(ps, o).unwrap())
+    });
+    check(&|ps| Box::new(Adagrad::new(ps, AdagradOptions::default()).unwrap()));
+}
