@@ -1,0 +1,116 @@
+//! Layers and losses as plain functions (PyTorch's `torch.nn.functional`).
+
+use nanotorch_autograd::Tensor;
+use nanotorch_ndarray_core::{Backend, Error, Float, Result};
+
+/// How a loss combines its per-element values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// One value per element.
+    None,
+    /// Their mean (the default).
+    #[default]
+    Mean,
+    /// Their sum.
+    Sum,
+}
+
+fn reduce<E: Float, B: Backend>(
+    values: Tensor<E, B>,
+    reduction: Reduction,
+) -> Result<Tensor<E, B>> {
+    match reduction {
+        Reduction::None => Ok(values),
+        Reduction::Mean => values.mean_all(),
+        Reduction::Sum => values.sum_all(),
+    }
+}
+
+/// `x·Wᵀ + b` with `weight` `[out, in]`.
+pub fn linear<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    weight: &Tensor<E, B>,
+    bias: Option<&Tensor<E, B>>,
+) -> Result<Tensor<E, B>> {
+    let y = x.matmul(&weight.t()?)?;
+    match bias {
+        Some(b) => y.add(b),
+        None => Ok(y),
+    }
+}
+
+/// Cross-entropy of `logits` `[n, classes]` against class indices `targets` `[n]`, with mean
+/// reduction: `−mean(log_softmax(logits)[i, targets[i]])`. Computed as log_softmax + gather, so
+/// it is numerically stable and costs one pass over the logits.
+pub fn cross_entropy<E: Float, B: Backend>(
+    logits: &Tensor<E, B>,
+    targets: &Tensor<i64, B>,
+) -> Result<Tensor<E, B>> {
+    cross_entropy_with(logits, targets, Reduction::Mean)
+}
+
+/// [`cross_entropy`] with a chosen reduction.
+pub fn cross_entropy_with<E: Float, B: Backend>(
+    logits: &Tensor<E, B>,
+    targets: &Tensor<i64, B>,
+    reduction: Reduction,
+) -> Result<Tensor<E, B>> {
+    nll_loss(&logits.log_softmax(-1)?, targets, reduction)
+}
+
+/// Negative log-likelihood of log-probabilities `[n, classes]` at class indices `targets` `[n]`.
+pub fn nll_loss<E: Float, B: Backend>(
+    log_probs: &Tensor<E, B>,
+    targets: &Tensor<i64, B>,
+    reduction: Reduction,
+) -> Result<Tensor<E, B>> {
+    if log_probs.rank() != 2 || targets.rank() != 1 || log_probs.dims()[0] != targets.dims()[0] {
+        return Err(Error::ShapeMismatch {
+            op: "nll_loss",
+            what: "expected input [n, classes] and targets [n]",
+            lhs: log_probs.shape().clone(),
+            rhs: targets.shape().clone(),
+        });
+    }
+    let n = targets.dims()[0];
+    let index = Tensor::from_ndarray(targets.array().reshape([n, 1])?);
+    let picked = log_probs.gather(1, &index)?.reshape([n])?.neg()?;
+    reduce(picked, reduction)
+}
+
+/// Mean squared error `(input − target)²`, reduced.
+pub fn mse_loss<E: Float, B: Backend>(
+    input: &Tensor<E, B>,
+    target: &Tensor<E, B>,
+    reduction: Reduction,
+) -> Result<Tensor<E, B>> {
+    check_same_shape("mse_loss", input, target)?;
+    reduce(input.sub(target)?.square()?, reduction)
+}
+
+/// Mean absolute error `|input − target|`, reduced.
+pub fn l1_loss<E: Float, B: Backend>(
+    input: &Tensor<E, B>,
+    target: &Tensor<E, B>,
+    reduction: Reduction,
+) -> Result<Tensor<E, B>> {
+    check_same_shape("l1_loss", input, target)?;
+    reduce(input.sub(target)?.abs()?, reduction)
+}
+
+fn check_same_shape<E: Float, B: Backend>(
+    op: &'static str,
+    input: &Tensor<E, B>,
+    target: &Tensor<E, B>,
+) -> Result<()> {
+    if input.shape() == target.shape() {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            op,
+            what: "input and target shapes differ",
+            lhs: input.shape().clone(),
+            rhs: target.shape().clone(),
+        })
+    }
+}

@@ -1,0 +1,84 @@
+//! Initialisation schemes. Every draw goes through autograd's seeded generator, so
+//! `manual_seed(s)` makes a model's initial weights reproducible bit for bit.
+
+use nanotorch_autograd::Tensor;
+use nanotorch_ndarray_core::{Backend, Error, Float, RandomDist, Result, Shape};
+
+/// A leaf parameter (requires grad) drawn uniformly from `[low, high)`.
+pub fn uniform<E: Float, B: Backend>(
+    shape: impl Into<Shape>,
+    low: f64,
+    high: f64,
+    backend: &B,
+) -> Result<Tensor<E, B>> {
+    Ok(Tensor::random(shape, RandomDist::Uniform { low, high }, backend)?.requires_grad_(true))
+}
+
+/// A leaf parameter drawn from a normal distribution.
+pub fn normal<E: Float, B: Backend>(
+    shape: impl Into<Shape>,
+    mean: f64,
+    std: f64,
+    backend: &B,
+) -> Result<Tensor<E, B>> {
+    Ok(Tensor::random(shape, RandomDist::Normal { mean, std }, backend)?.requires_grad_(true))
+}
+
+/// `(fan_in, fan_out)` of a weight shape, as `torch.nn.init._calculate_fan_in_and_fan_out`:
+/// `[out, in, k…]` has fan_in = in·∏k and fan_out = out·∏k.
+pub fn fans(shape: &Shape) -> Result<(usize, usize)> {
+    let dims = shape.dims();
+    if dims.len() < 2 {
+        return Err(Error::invalid(
+            "init",
+            "fan in and fan out need at least 2 axes",
+            shape,
+        ));
+    }
+    let receptive: usize = dims[2..].iter().product();
+    Ok((dims[1] * receptive, dims[0] * receptive))
+}
+
+/// The recommended gain for a nonlinearity, as `torch.nn.init.calculate_gain`
+/// (`"linear"`, `"sigmoid"`, `"tanh"`, `"relu"`, `"leaky_relu"` with its slope, `"selu"`).
+pub fn calculate_gain(nonlinearity: &str, param: Option<f64>) -> Result<f64> {
+    Ok(match nonlinearity {
+        "linear" | "conv1d" | "conv2d" | "sigmoid" => 1.0,
+        "tanh" => 5.0 / 3.0,
+        "relu" => 2f64.sqrt(),
+        "leaky_relu" => {
+            let slope = param.unwrap_or(0.01);
+            (2.0 / (1.0 + slope * slope)).sqrt()
+        }
+        "selu" => 0.75,
+        other => {
+            return Err(Error::msg(format!(
+                "calculate_gain: unknown nonlinearity `{other}`"
+            )))
+        }
+    })
+}
+
+/// Kaiming (He) uniform init for a ReLU network: `U(±gain·√(3/fan_in))`.
+pub fn kaiming_uniform<E: Float, B: Backend>(
+    shape: impl Into<Shape>,
+    nonlinearity: &str,
+    backend: &B,
+) -> Result<Tensor<E, B>> {
+    let shape = shape.into();
+    let (fan_in, _) = fans(&shape)?;
+    let bound = calculate_gain(nonlinearity, None)? * (3.0 / fan_in as f64).sqrt();
+    uniform(shape, -bound, bound, backend)
+}
+
+/// Xavier (Glorot) uniform init: `U(±gain·√(6/(fan_in + fan_out)))`.
+pub fn xavier_uniform<E: Float, B: Backend>(
+    shape: impl Into<Shape>,
+    gain: f64,
+    backend: &B,
+) -> Result<Tensor<E, B>> {
+    let shape = shape.into();
+    let (fan_in, fan_out) = fans(&shape)?;
+    let bound = gain * (6.0 / (fan_in + fan_out) as f64).sqrt();
+    uniform(shape, -bound, bound, backend)
+}

@@ -1,0 +1,281 @@
+//! Layers, losses, state dicts and checkpoints on hand-checked cases.
+
+use nanotorch_autograd::{manual_seed, no_grad, Tensor};
+use nanotorch_backend_cpu::Cpu;
+use nanotorch_nn::functional::{cross_entropy, cross_entropy_with, l1_loss, mse_loss};
+use nanotorch_nn::{
+    load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes, Dropout, Linear,
+    Module, ReLU, Reduction, Sequential, StateDict, Tanh,
+};
+
+type T = Tensor<f64, Cpu>;
+
+fn t(data: &[f64], shape: &[usize]) -> T {
+    Tensor::from_slice(data, shape.to_vec(), &Cpu).unwrap()
+}
+
+fn mlp() -> Sequential<f64, Cpu> {
+    Sequential::new()
+        .append(Linear::new(3, 4, &Cpu).unwrap())
+        .append(ReLU)
+        .append(Dropout::new(0.5))
+        .append(Linear::new(4, 2, &Cpu).unwrap())
+}
+
+#[test]
+fn cross_entropy_matches_the_definition() {
+    // Row 0: logits (1, 2, 3), target 2: −ln(e³/(e¹+e²+e³)) = ln(1 + e⁻¹ + e⁻²) = 0.40760596.
+    // Row 1: logits (0, 0, 0), target 0: ln 3 = 1.09861229.
+    let logits = t(&[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &[2, 3]);
+    let targets = Tensor::from_vec(vec![2i64, 0], [2], &Cpu).unwrap();
+    let row0 = (1.0 + (-1.0f64).exp() + (-2.0f64).exp()).ln();
+    let row1 = 3f64.ln();
+    let mean = cross_entropy(&logits, &targets).unwrap().item().unwrap();
+    assert!((mean - (row0 + row1) / 2.0).abs() < 1e-12);
+    let none = cross_entropy_with(&logits, &targets, Reduction::None)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    assert!((none[0] - 0.40760596444).abs() < 1e-10 && (none[1] - 1.09861228867).abs() < 1e-10);
+    let sum = cross_entropy_with(&logits, &targets, Reduction::Sum)
+        .unwrap()
+        .item()
+        .unwrap();
+    assert!((sum - (row0 + row1)).abs() < 1e-12);
+}
+
+#[test]
+fn regression_losses_match_the_definitions() {
+    let a = t(&[1.0, -2.0, 3.0], &[3]);
+    let b = t(&[0.5, 0.0, 3.0], &[3]);
+    // (0.25 + 4 + 0) / 3 and (0.5 + 2 + 0) / 3
+    assert!(
+        (mse_loss(&a, &b, Reduction::Mean).unwrap().item().unwrap() - 4.25 / 3.0).abs() < 1e-12
+    );
+    assert!((l1_loss(&a, &b, Reduction::Sum).unwrap().item().unwrap() - 2.5).abs() < 1e-12);
+    let err = mse_loss(&a, &t(&[1.0], &[1]), Reduction::Mean)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("mse_loss") && err.contains("[3]") && err.contains("[1]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn linear_has_pytorch_layout_and_init_bounds() {
+    manual_seed(5);
+    let layer = Linear::<f32, Cpu>::new(100, 7, &Cpu).unwrap();
+    assert_eq!(layer.weight.dims(), &[7, 100]);
+    assert_eq!(layer.bias.as_ref().unwrap().dims(), &[7]);
+    let bound = 0.1f32; // 1/√100
+    let w = layer.weight.to_vec().unwrap();
+    assert!(w.iter().all(|v| v.abs() <= bound));
+    assert!(
+        w.iter().any(|v| v.abs() > 0.9 * bound),
+        "draws should fill the interval"
+    );
+    let x = Tensor::<f32, Cpu>::ones([5, 100], &Cpu).unwrap();
+    assert_eq!(layer.forward(&x).unwrap().dims(), &[5, 7]);
+    let err = layer
+        .forward(&Tensor::ones([5, 99], &Cpu).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Linear") && err.contains("[5, 99]"), "{err}");
+}
+
+#[test]
+fn named_parameters_use_pytorch_names() {
+    let names: Vec<String> = mlp()
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["0.weight", "0.bias", "3.weight", "3.bias"]);
+}
+
+#[test]
+fn eval_reaches_children() {
+    manual_seed(1);
+    let mut model = mlp();
+    let x = t(&[0.5, -1.0, 2.0], &[1, 3]);
+    model.eval();
+    let a = model.forward(&x).unwrap().to_vec().unwrap();
+    let b = model.forward(&x).unwrap().to_vec().unwrap();
+    assert_eq!(a, b, "no dropout in eval mode");
+    model.train();
+    let outs: Vec<Vec<f64>> = (0..8)
+        .map(|_| model.forward(&x).unwrap().to_vec().unwrap())
+        .collect();
+    assert!(
+        outs.iter().any(|o| o != &a),
+        "dropout is active in training mode"
+    );
+}
+
+#[test]
+fn state_dict_round_trip_through_a_checkpoint() {
+    manual_seed(2);
+    let mut model = mlp();
+    model.eval();
+    let dir = std::env::temp_dir().join(format!("nanotorch-nn-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    save_safetensors(&model.state_dict(), &path).unwrap();
+    let mut fresh = mlp();
+    fresh.eval();
+    let x = t(&[0.5, -1.0, 2.0, 1.0, 1.0, 1.0], &[2, 3]);
+    assert_ne!(
+        fresh.forward(&x).unwrap().to_vec().unwrap(),
+        model.forward(&x).unwrap().to_vec().unwrap()
+    );
+    let loaded: StateDict<f64, Cpu> = load_safetensors(&path, &Cpu).unwrap();
+    fresh.load_state_dict(&loaded, true).unwrap();
+    assert_eq!(
+        fresh.forward(&x).unwrap().to_vec().unwrap(),
+        model.forward(&x).unwrap().to_vec().unwrap()
+    );
+    // Atomic write: no temporary file is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(leftovers.len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_checkpoints_are_clear_errors() {
+    let state = mlp().state_dict();
+    let good = to_safetensors_bytes(&state).unwrap();
+    let parse = |bytes: &[u8]| {
+        parse_safetensors::<f64, Cpu>(bytes, "test", &Cpu)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(parse(&good[..5]).contains("too short"));
+    let truncated = parse(&good[..good.len() - 4]);
+    assert!(truncated.contains("outside"), "{truncated}");
+    let mut huge = good.clone();
+    huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(parse(&huge).contains("header length"));
+    let mut not_json = good.clone();
+    not_json[8] = b'#';
+    assert!(parse(&not_json).contains("not valid JSON"));
+    // A header whose offsets point past the end of the data.
+    let header = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8000]}}"#;
+    let mut forged = (header.len() as u64).to_le_bytes().to_vec();
+    forged.extend_from_slice(header);
+    forged.extend_from_slice(&[0u8; 8]);
+    assert!(parse(&forged).contains("outside"));
+    // Shape and byte span that disagree.
+    let header = br#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#;
+    let mut forged = (header.len() as u64).to_le_bytes().to_vec();
+    forged.extend_from_slice(header);
+    forged.extend_from_slice(&[0u8; 8]);
+    assert!(parse(&forged).contains("needs 12 bytes"));
+}
+
+#[test]
+fn load_state_dict_rejects_missing_unexpected_and_misshapen_keys() {
+    let model = mlp();
+    let mut state = model.state_dict();
+    state.remove("3.bias");
+    assert!(model
+        .load_state_dict(&state, true)
+        .unwrap_err()
+        .to_string()
+        .contains("missing key `3.bias`"));
+    model.load_state_dict(&state, false).unwrap();
+    let mut state = model.state_dict();
+    state.insert("extra".into(), t(&[1.0], &[1]));
+    assert!(model
+        .load_state_dict(&state, true)
+        .unwrap_err()
+        .to_string()
+        .contains("unexpected key `extra`"));
+    let mut state = model.state_dict();
+    state.insert("0.bias".into(), t(&[1.0], &[1]));
+    let err = model.load_state_dict(&state, true).unwrap_err().to_string();
+    assert!(
+        err.contains("0.bias") && err.contains("[4]") && err.contains("[1]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reads_a_file_written_by_python_safetensors() {
+    // Written by tests/data/make_fixture.py with the `safetensors` package:
+    // a = [[1, 2, 3], [4, 5, 6]] (F32), b = [0.5, -0.25] (F64).
+    let bytes = include_bytes!("data/fixture.safetensors");
+    let state = parse_safetensors::<f64, Cpu>(bytes, "fixture", &Cpu).unwrap();
+    assert_eq!(state["a"].dims(), &[2, 3]);
+    assert_eq!(
+        state["a"].to_vec().unwrap(),
+        vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    );
+    assert_eq!(state["b"].to_vec().unwrap(), vec![0.5, -0.25]);
+}
+
+/// Trains `model` with plain SGD on full batches and returns the final loss.
+fn fit(model: &Sequential<f64, Cpu>, x: &T, loss: impl Fn(&T) -> T, steps: usize, lr: f64) -> f64 {
+    let mut last = f64::INFINITY;
+    for _ in 0..steps {
+        let l = loss(&model.forward(x).unwrap());
+        l.backward().unwrap();
+        no_grad(|| {
+            for p in model.parameters() {
+                let g = p.grad().unwrap();
+                p.array()
+                    .assign(&p.array().sub(&g.array().mul_scalar(lr).unwrap()).unwrap())
+                    .unwrap();
+                p.zero_grad();
+            }
+        });
+        last = l.item().unwrap();
+    }
+    last
+}
+
+#[test]
+fn an_mlp_fits_xor() {
+    manual_seed(3);
+    let model = Sequential::new()
+        .append(Linear::new(2, 8, &Cpu).unwrap())
+        .append(Tanh)
+        .append(Linear::new(8, 2, &Cpu).unwrap());
+    let x = t(&[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], &[4, 2]);
+    let y = Tensor::from_vec(vec![0i64, 1, 1, 0], [4], &Cpu).unwrap();
+    let loss = fit(&model, &x, |out| cross_entropy(out, &y).unwrap(), 500, 0.5);
+    assert!(loss < 0.05, "XOR loss {loss}");
+    let predicted = model
+        .forward(&x)
+        .unwrap()
+        .argmax(Some(1), false)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    assert_eq!(predicted, vec![0, 1, 1, 0]);
+}
+
+#[test]
+fn an_mlp_fits_a_small_regression() {
+    manual_seed(4);
+    // y = sin(x) on 32 points in [-3, 3].
+    let xs: Vec<f64> = (0..32).map(|i| -3.0 + 6.0 * i as f64 / 31.0).collect();
+    let x = t(&xs, &[32, 1]);
+    let y = t(&xs.iter().map(|v| v.sin()).collect::<Vec<_>>(), &[32, 1]);
+    let model = Sequential::new()
+        .append(Linear::new(1, 32, &Cpu).unwrap())
+        .append(Tanh)
+        .append(Linear::new(32, 1, &Cpu).unwrap());
+    let loss = fit(
+        &model,
+        &x,
+        |out| mse_loss(out, &y, Reduction::Mean).unwrap(),
+        2000,
+        0.1,
+    );
+    assert!(loss < 0.01, "regression MSE {loss}");
+}
