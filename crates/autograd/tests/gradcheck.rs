@@ -217,6 +217,17 @@ fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
             reduce_with(&x[0], |t, a, k| t.logsumexp(a, k))
         }),
         ("matmul", Custom(matmul_inputs), |x| x[0].matmul(&x[1])),
+        // Transposed views on either side (Linear's x·Wᵀ): gradients are built in their layout.
+        (
+            "matmul",
+            Custom(|r| vec![leaf(r, &[3, 2]), leaf(r, &[4, 2])]),
+            |x| x[0].matmul(&x[1].t()?),
+        ),
+        (
+            "matmul",
+            Custom(|r| vec![leaf(r, &[2, 3]), leaf(r, &[2, 4])]),
+            |x| x[0].t()?.matmul(&x[1]),
+        ),
         ("reshape", Any, |x| x[0].reshape([x[0].numel()])),
         ("view", AtLeast2, |x| x[0].view([usize::MAX])),
         ("permute", AtLeast2, |x| {

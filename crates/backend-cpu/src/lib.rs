@@ -204,6 +204,28 @@ impl Backend for Cpu {
         Ok(())
     }
 
+    fn axpby_inplace<E: Float>(
+        &self,
+        dst: &mut CpuStorage<E>,
+        dst_layout: &Layout,
+        alpha: E,
+        x: &CpuStorage<E>,
+        x_layout: &Layout,
+        beta: E,
+    ) -> Result<()> {
+        check_fits("axpby", dst_layout, dst.len())?;
+        check_fits("axpby", x_layout, x.len())?;
+        check_same_shape("axpby", dst_layout, x_layout)?;
+        kernels::update(
+            dst.as_mut_slice(),
+            dst_layout,
+            x.as_slice(),
+            x_layout,
+            move |d, v| alpha * d + beta * v,
+        );
+        Ok(())
+    }
+
     fn scalar_inplace<E: Element>(
         &self,
         op: BinaryOp,

@@ -33,6 +33,11 @@ fn inplace() {
     c::check_inplace(&Cpu);
 }
 #[test]
+fn axpby() {
+    c::check_axpby(&Cpu);
+}
+
+#[test]
 fn where_cond() {
     c::check_where(&Cpu);
 }

@@ -129,6 +129,29 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         scalar: E,
     ) -> Result<()>;
 
+    /// In place and fused: `dst = alpha·dst + beta·x` at the positions of `dst_layout` (no
+    /// stride-0 axes); `x_layout` has the same shape. The one fused kernel in the trait, because
+    /// the optimizer benchmark showed its passes mattered (momentum, moving averages and the
+    /// parameter update are each one call). The default is the composed reference:
+    /// `dst *= alpha; dst += beta·x`, with the same rounding as the fused form.
+    #[allow(clippy::too_many_arguments)]
+    fn axpby_inplace<E: Float>(
+        &self,
+        dst: &mut Self::Storage<E>,
+        dst_layout: &Layout,
+        alpha: E,
+        x: &Self::Storage<E>,
+        x_layout: &Layout,
+        beta: E,
+    ) -> Result<()> {
+        if alpha != E::ONE {
+            self.scalar_inplace(BinaryOp::Mul, dst, dst_layout, alpha)?;
+        }
+        let scaled = self.binary_scalar(BinaryOp::Mul, x, x_layout, beta, ScalarSide::Right)?;
+        let contiguous = Layout::contiguous(x_layout.shape().clone());
+        self.binary_inplace(BinaryOp::Add, dst, dst_layout, &scaled, &contiguous)
+    }
+
     /// `cond != 0 ? on_true : on_false` for each element; all three layouts have one shape.
     fn where_cond<E: Element>(
         &self,

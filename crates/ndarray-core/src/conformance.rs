@@ -317,6 +317,7 @@ pub fn check_all<B: Backend>(backend: &B) {
     check_binary(backend);
     check_scalar(backend);
     check_inplace(backend);
+    check_axpby(backend);
     check_where(backend);
     check_reduce(backend);
     check_arg_reduce(backend);
@@ -570,6 +571,28 @@ pub fn check_inplace<B: Backend>(b: &B) {
     let x = NDArray::<f32, B>::zeros([3], b).expect("zeros");
     let e = x.expand([2, 3]).expect("expand");
     assert!(e.add_assign_checked(&x).is_err());
+}
+
+/// The fused `axpby_inplace` (`dst = α·dst + β·x`) on random views, against the same arithmetic
+/// done element by element in `E` (so it is also checked against the composed default).
+pub fn check_axpby<B: Backend>(b: &B) {
+    fn one<E: Float, B: Backend>(b: &B, seed: u64) -> CaseResult {
+        let mut rng = Rng(seed);
+        let dims = rng.shape(4);
+        let (dst, hd) = make_view::<E, B>(b, &mut rng, &dims, true, &mut |r| r.grid())?;
+        let rx = rng.broadcastable(&dims);
+        let (x, hx) = make_view::<E, B>(b, &mut rng, &rx, false, &mut |r| r.grid())?;
+        let hx = hx.expand(&dims);
+        let (alpha, beta) = (E::from_f64(rng.grid()), E::from_f64(rng.grid()));
+        ok("axpby", dst.axpby_assign(alpha, &x, beta))?;
+        let want: Vec<f64> = (0..hd.vals.len())
+            .map(|k| (alpha * E::from_f64(hd.vals[k]) + beta * E::from_f64(hx.vals[k])).to_f64())
+            .collect();
+        let (r, a) = tol::<E>();
+        compare(&format!("axpby {}", E::DTYPE), &to_f64(&dst)?, &want, r, a)
+    }
+    run("axpby f32", |s| one::<f32, B>(b, s));
+    run("axpby f64", |s| one::<f64, B>(b, s));
 }
 
 trait AddAssignChecked {

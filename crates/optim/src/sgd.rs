@@ -18,7 +18,7 @@ use crate::state::{
     check_state_keys, flag, load_optional_array, option_map, save_array, OptionReader, ParamState,
 };
 use crate::update::{add_scaled, check, descend, direction, e, Direction};
-use nanotorch_ndarray_core::{Backend, BinaryOp, Float, NDArray, Result};
+use nanotorch_ndarray_core::{Backend, Float, NDArray, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -130,8 +130,8 @@ impl<E: Float, B: Backend> UpdateRule<E, B> for SgdOptions {
                 buf
             }
             Some(buf) => {
-                buf.scalar_assign(BinaryOp::Mul, e(self.momentum))?;
-                add_scaled(buf, &d.array, 1.0 - self.dampening)?;
+                // b ← μb + (1 − τ)g in one fused pass.
+                buf.axpby_assign(e(self.momentum), &d.array, e(1.0 - self.dampening))?;
                 buf.clone()
             }
         };

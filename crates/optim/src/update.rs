@@ -61,8 +61,8 @@ pub(crate) fn direction<E: Float, B: Backend>(
     Ok(Direction { array, owned: true })
 }
 
-/// `dst += alpha · src`, in place (PyTorch's `dst.add_(src, alpha=alpha)`). Allocates one
-/// temporary for `alpha · src` unless `alpha` is ±1.
+/// `dst += alpha · src`, in place (PyTorch's `dst.add_(src, alpha=alpha)`): one fused backend
+/// pass, no temporary.
 pub(crate) fn add_scaled<E: Float, B: Backend>(
     dst: &NDArray<E, B>,
     src: &NDArray<E, B>,
@@ -73,35 +73,26 @@ pub(crate) fn add_scaled<E: Float, B: Backend>(
     } else if alpha == -1.0 {
         dst.binary_assign(BinaryOp::Sub, src)
     } else {
-        dst.binary_assign(BinaryOp::Add, &src.mul_scalar(e(alpha))?)
+        dst.axpby_assign(E::ONE, src, e(alpha))
     }
 }
 
-/// `param -= lr · d`, overwriting `d` when this step owns it (no allocation), else through one
-/// temporary.
+/// `param -= lr · d`, in place: one fused pass.
 pub(crate) fn descend<E: Float, B: Backend>(
     param: &NDArray<E, B>,
     d: Direction<E, B>,
     lr: f64,
 ) -> Result<()> {
-    if d.owned {
-        if lr != 1.0 {
-            d.array.scalar_assign(BinaryOp::Mul, e(lr))?;
-        }
-        param.binary_assign(BinaryOp::Sub, &d.array)
-    } else {
-        add_scaled(param, &d.array, -lr)
-    }
+    add_scaled(param, &d.array, -lr)
 }
 
-/// `buf = beta · buf + (1 - beta) · x`, in place (an exponential moving average).
+/// `buf = beta · buf + (1 - beta) · x`, in place (an exponential moving average): one fused pass.
 pub(crate) fn ema<E: Float, B: Backend>(
     buf: &NDArray<E, B>,
     x: &NDArray<E, B>,
     beta: f64,
 ) -> Result<()> {
-    buf.scalar_assign(BinaryOp::Mul, e(beta))?;
-    add_scaled(buf, x, 1.0 - beta)
+    buf.axpby_assign(e(beta), x, e(1.0 - beta))
 }
 
 /// `buf = beta · buf + (1 - beta) · x²`, in place; one temporary for `x²`.

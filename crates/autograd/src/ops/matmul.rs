@@ -35,25 +35,46 @@ impl<E: Float, B: Backend> Tensor<E, B> {
                 g_dims.push(a2.dims()[a2.rank() - 2]);
                 g_dims.push(b2.dims()[b2.rank() - 1]);
                 let g2 = g.reshape(Shape::from(g_dims))?;
+                // Each gradient is produced in its input's layout: for `x·Wᵀ` (Linear), `Wᵀ` is a
+                // transposed view, so its gradient is computed as `(dCᵀ·A)ᵀ` — the transpose of a
+                // contiguous `[out, in]` product — and lands on W contiguous, ready for the optimizer.
                 let grad_a = a
                     .requires_grad()
                     .then(|| {
-                        g2.matmul(&b2.transpose(-1, -2)?)?
-                            .sum_to(a2.shape())?
-                            .reshape(a.shape().clone())
+                        let ga = if is_transposed(&a2) {
+                            b2.matmul(&g2.transpose(-1, -2)?)?.transpose(-1, -2)?
+                        } else {
+                            g2.matmul(&b2.transpose(-1, -2)?)?
+                        };
+                        ga.sum_to(a2.shape())?.reshape(a.shape().clone())
                     })
                     .transpose()?;
                 let grad_b = b
                     .requires_grad()
                     .then(|| {
-                        a2.transpose(-1, -2)?
-                            .matmul(&g2)?
-                            .sum_to(b2.shape())?
-                            .reshape(b.shape().clone())
+                        let gb = if is_transposed(&b2) {
+                            g2.transpose(-1, -2)?.matmul(&a2)?.transpose(-1, -2)?
+                        } else {
+                            a2.transpose(-1, -2)?.matmul(&g2)?
+                        };
+                        gb.sum_to(b2.shape())?.reshape(b.shape().clone())
                     })
                     .transpose()?;
                 Ok(vec![grad_a, grad_b])
             },
         ))
     }
+}
+
+/// Whether the last two axes of `t` are a transposed view of a row-major matrix (column stride 1,
+/// so the matrix's transpose is the contiguous one).
+fn is_transposed<E: Float, B: Backend>(t: &Tensor<E, B>) -> bool {
+    let strides = t.array().layout().strides();
+    let dims = t.dims();
+    let r = t.rank();
+    r >= 2
+        && dims[r - 2] > 1
+        && dims[r - 1] > 1
+        && strides[r - 2] == 1
+        && strides[r - 1] == dims[r - 2]
 }

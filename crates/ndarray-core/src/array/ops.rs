@@ -267,6 +267,28 @@ impl<E: Element, B: Backend> NDArray<E, B> {
             .scalar_inplace(op, &mut self.storage_mut(), &self.layout, scalar)
     }
 
+    /// In place, fused: `self = alpha·self + beta·x`, with `x` broadcast to `self`'s shape
+    /// (an optimizer's momentum update or moving average in one pass).
+    pub fn axpby_assign(&self, alpha: E, x: &Self, beta: E) -> Result<()>
+    where
+        E: Float,
+    {
+        self.check_writable("axpby")?;
+        self.check_device("axpby", x)?;
+        let x_layout = x.layout.broadcast_to("axpby", self.shape())?;
+        if self.same_storage(x) {
+            return self.axpby_assign(alpha, &x.copy()?, beta);
+        }
+        self.backend.axpby_inplace(
+            &mut self.storage_mut(),
+            &self.layout,
+            alpha,
+            &x.storage(),
+            &x_layout,
+            beta,
+        )
+    }
+
     fn check_writable(&self, op: &'static str) -> Result<()> {
         let broadcast = self
             .dims()
