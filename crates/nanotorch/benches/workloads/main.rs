@@ -10,6 +10,7 @@
 mod autograd;
 mod foundation;
 mod harness;
+mod train;
 
 use harness::Bench;
 use nanotorch::ndarray::Backend;
@@ -20,6 +21,7 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 fn run_all<B: Backend>(backend: &B, bench: &Bench) -> Res {
     foundation::run(backend, bench)?;
     autograd::run(backend, bench)?;
+    train::run(backend, bench)?;
     Ok(())
 }
 
