@@ -58,9 +58,26 @@ pub const STEPS: &[Step] = &[
     Step::cargo("test", &["test", "--workspace"]),
     Step::task("cuda", cuda::test_all_steps),
     Step::task("gradcheck", gradcheck::check_all),
-    // Later layers add their steps here, one line each, for example:
-    // Step::cargo("examples", &["build", "--release", "-p", "nanotorch", "--examples"]),
-    // Step::cargo("train_digits", &["run", "--release", "--example", "train_digits", "--", "--epochs", "1"]),
+    // The main job, one short epoch in the test profile (examples were built by `test`): a smoke
+    // test that accuracy rises well above chance (10%), not a timing.
+    Step::cargo(
+        "train_digits",
+        &[
+            "run",
+            "-p",
+            "nanotorch",
+            "--example",
+            "train_digits",
+            "--",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--expect-accuracy",
+            "0.5",
+            "--out",
+            "target/smoke/train_digits",
+        ],
+    ),
 ];
 
 /// `cargo xtask test-all [--list] [--skip a,b] [--from NAME]`.
