@@ -243,9 +243,20 @@ fn weight_gradient_of_x_times_w_transposed_is_contiguous() {
     // Linear computes x·Wᵀ; the optimizer then streams W's gradient, which must not be a
     // transposed (strided) view.
     let x = Tensor::<f32, Cpu>::ones([4, 3], &Cpu).unwrap();
-    let w = Tensor::<f32, Cpu>::ones([5, 3], &Cpu).unwrap().requires_grad_(true);
-    x.matmul(&w.t().unwrap()).unwrap().sum_all().unwrap().backward().unwrap();
+    let w = Tensor::<f32, Cpu>::ones([5, 3], &Cpu)
+        .unwrap()
+        .requires_grad_(true);
+    x.matmul(&w.t().unwrap())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     let g = w.grad().unwrap();
-    assert!(g.array().is_contiguous(), "strides {:?}", g.array().layout().strides());
+    assert!(
+        g.array().is_contiguous(),
+        "strides {:?}",
+        g.array().layout().strides()
+    );
     assert_eq!(g.to_vec().unwrap(), vec![4.0; 15]);
 }

@@ -29,7 +29,14 @@ pub fn run<B: Backend>(backend: &B, bench: &Bench) -> Res {
             continue;
         }
         let model = mlp(backend)?;
-        let mut opt = SGD::new(model.parameters(), SgdOptions { lr: 0.01, momentum: 0.9, ..Default::default() })?;
+        let mut opt = SGD::new(
+            model.parameters(),
+            SgdOptions {
+                lr: 0.01,
+                momentum: 0.9,
+                ..Default::default()
+            },
+        )?;
         let x = Tensor::<f32, B>::randn([batch, 784], backend)?;
         let y = Tensor::<i64, B>::randint(0, 10, [batch], backend)?;
         let mut step = || -> nanotorch::Result<()> {
@@ -47,18 +54,45 @@ pub fn run<B: Backend>(backend: &B, bench: &Bench) -> Res {
     let case = "cnn_train_step/b64";
     if bench.want(case) {
         let batch = 64;
-        let conv1 = (Tensor::<f32, B>::randn([8, 1, 3, 3], backend)?.mul_scalar(0.3)?.requires_grad_(true), Tensor::zeros([8], backend)?.requires_grad_(true));
-        let conv2 = (Tensor::<f32, B>::randn([16, 8, 3, 3], backend)?.mul_scalar(0.1)?.requires_grad_(true), Tensor::zeros([16], backend)?.requires_grad_(true));
+        let conv1 = (
+            Tensor::<f32, B>::randn([8, 1, 3, 3], backend)?
+                .mul_scalar(0.3)?
+                .requires_grad_(true),
+            Tensor::zeros([8], backend)?.requires_grad_(true),
+        );
+        let conv2 = (
+            Tensor::<f32, B>::randn([16, 8, 3, 3], backend)?
+                .mul_scalar(0.1)?
+                .requires_grad_(true),
+            Tensor::zeros([16], backend)?.requires_grad_(true),
+        );
         let head = Linear::new(16 * 7 * 7, 10, backend)?;
-        let mut params = vec![conv1.0.clone(), conv1.1.clone(), conv2.0.clone(), conv2.1.clone()];
+        let mut params = vec![
+            conv1.0.clone(),
+            conv1.1.clone(),
+            conv2.0.clone(),
+            conv2.1.clone(),
+        ];
         params.extend(head.parameters());
-        let mut opt = Adam::new(params, AdamOptions { lr: 1e-3, ..Default::default() })?;
+        let mut opt = Adam::new(
+            params,
+            AdamOptions {
+                lr: 1e-3,
+                ..Default::default()
+            },
+        )?;
         let x = Tensor::<f32, B>::randn([batch, 1, 28, 28], backend)?;
         let y = Tensor::<i64, B>::randint(0, 10, [batch], backend)?;
         let mut step = || -> nanotorch::Result<()> {
             opt.zero_grad();
-            let h = x.conv2d(&conv1.0, Some(&conv1.1), (1, 1), (1, 1), (1, 1))?.relu()?.max_pool2d((2, 2), (2, 2))?;
-            let h = h.conv2d(&conv2.0, Some(&conv2.1), (1, 1), (1, 1), (1, 1))?.relu()?.max_pool2d((2, 2), (2, 2))?;
+            let h = x
+                .conv2d(&conv1.0, Some(&conv1.1), (1, 1), (1, 1), (1, 1))?
+                .relu()?
+                .max_pool2d((2, 2), (2, 2))?;
+            let h = h
+                .conv2d(&conv2.0, Some(&conv2.1), (1, 1), (1, 1), (1, 1))?
+                .relu()?
+                .max_pool2d((2, 2), (2, 2))?;
             let logits = head.forward(&h.flatten(1, -1)?)?;
             cross_entropy(&logits, &y)?.backward()?;
             opt.step()
