@@ -1,1 +1,88 @@
-//! Work in progress.
+//! `nanotorch-backend-cuda`: the [`Cuda`] device for nanotorch.
+//!
+//! Layer 3 of the architecture. Kernels live in `kernels/*.cu` at the workspace root;
+//! `cargo xtask ptx` compiles them to PTX that this crate embeds, so building the crate needs
+//! no CUDA toolkit. Everything that talks to the driver (through `cust`) sits behind the
+//! `cuda` cargo feature: without it the crate still builds, and [`Cuda::new`] returns an
+//! [`Error::Backend`] saying the crate was built without CUDA.
+//!
+//! Status: the device handle and its error paths exist; the `Backend` implementation over
+//! device buffers is not written yet (see the crate README).
+#![deny(missing_docs)]
+
+pub use nanotorch_ndarray_core::{Error, Result};
+
+/// Name this backend reports in errors.
+pub const BACKEND_NAME: &str = "cuda";
+
+/// A CUDA device, identified by its ordinal.
+///
+/// Creating one fails with a clear [`Error::Backend`] when the crate was built without the
+/// `cuda` feature, or (with the feature) when no driver or GPU is present.
+#[derive(Debug, Clone)]
+pub struct Cuda {
+    ordinal: usize,
+    #[cfg(feature = "cuda")]
+    inner: std::sync::Arc<device::DeviceInner>,
+}
+
+impl Cuda {
+    /// Opens CUDA device `ordinal` (0 for the first GPU).
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when the crate was built without the `cuda` feature, when the driver
+    /// cannot be loaded or initialised, or when there is no device with that ordinal.
+    pub fn new(ordinal: usize) -> Result<Cuda> {
+        #[cfg(feature = "cuda")]
+        {
+            let inner = device::DeviceInner::open(ordinal)?;
+            Ok(Cuda {
+                ordinal,
+                inner: std::sync::Arc::new(inner),
+            })
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            Err(Error::Backend {
+                backend: BACKEND_NAME,
+                msg: format!(
+                    "cannot open device {ordinal}: nanotorch-backend-cuda was built without the \
+                     `cuda` feature (enable `nanotorch/cuda` or `nanotorch-backend-cuda/cuda`)"
+                ),
+            })
+        }
+    }
+
+    /// The device ordinal this handle was opened with.
+    pub fn ordinal(&self) -> usize {
+        self.ordinal
+    }
+
+    /// The device's name as the driver reports it.
+    #[cfg(feature = "cuda")]
+    pub fn device_name(&self) -> &str {
+        &self.inner.name
+    }
+}
+
+#[cfg(feature = "cuda")]
+mod device;
+
+#[cfg(all(test, not(feature = "cuda")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_without_feature_says_so() {
+        let err = Cuda::new(0).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("without the `cuda` feature"), "{msg}");
+        assert!(matches!(
+            err,
+            Error::Backend {
+                backend: "cuda",
+                ..
+            }
+        ));
+    }
+}

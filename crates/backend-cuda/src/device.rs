@@ -1,0 +1,65 @@
+//! The driver side of [`crate::Cuda`]: context creation through `cust`, with every driver
+//! error mapped into the workspace [`Error`].
+
+use crate::{Error, Result, BACKEND_NAME};
+use cust::context::Context;
+use cust::device::Device;
+
+/// Maps a driver error into the workspace error, naming what was being done.
+pub(crate) fn driver_err(what: &str, e: cust::error::CudaError) -> Error {
+    Error::Backend {
+        backend: BACKEND_NAME,
+        msg: format!("{what}: {e} ({e:?})"),
+    }
+}
+
+/// The state shared by every clone of a [`crate::Cuda`]: the primary context of one device.
+pub(crate) struct DeviceInner {
+    /// The device name the driver reports.
+    pub(crate) name: String,
+    /// Kept alive for as long as any handle exists.
+    _context: Context,
+}
+
+impl std::fmt::Debug for DeviceInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceInner")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+// SAFETY: a CUDA context may be used from any thread once made current there; every use goes
+// through `Context` methods that set it current first.
+unsafe impl Send for DeviceInner {}
+// SAFETY: as above; the inner state is not mutated after creation.
+unsafe impl Sync for DeviceInner {}
+
+impl DeviceInner {
+    /// Initialises the driver and creates a context on device `ordinal`.
+    pub(crate) fn open(ordinal: usize) -> Result<DeviceInner> {
+        cust::init(cust::CudaFlags::empty()).map_err(|e| {
+            driver_err(
+                "initialising the CUDA driver (is a GPU and driver present?)",
+                e,
+            )
+        })?;
+        let count = Device::num_devices().map_err(|e| driver_err("counting devices", e))?;
+        if ordinal >= count as usize {
+            return Err(Error::Backend {
+                backend: BACKEND_NAME,
+                msg: format!("no CUDA device with ordinal {ordinal} ({count} present)"),
+            });
+        }
+        let device =
+            Device::get_device(ordinal as u32).map_err(|e| driver_err("getting the device", e))?;
+        let name = device
+            .name()
+            .map_err(|e| driver_err("reading the device name", e))?;
+        let context = Context::new(device).map_err(|e| driver_err("creating a context", e))?;
+        Ok(DeviceInner {
+            name,
+            _context: context,
+        })
+    }
+}
