@@ -4,12 +4,15 @@
 use crate::{Error, Result, BACKEND_NAME};
 use cust::context::Context;
 use cust::device::Device;
+use cust::module::Module;
 
 /// Maps a driver error into the workspace error, naming what was being done.
 pub(crate) fn driver_err(what: &str, e: cust::error::CudaError) -> Error {
     Error::Backend {
         backend: BACKEND_NAME,
-        msg: format!("{what}: {e} ({e:?})"),
+        // Debug, not Display: cust's Display asks the driver (cuGetErrorString), which can
+        // itself fail, and a formatting error would panic.
+        msg: format!("{what}: {e:?}"),
     }
 }
 
@@ -17,7 +20,9 @@ pub(crate) fn driver_err(what: &str, e: cust::error::CudaError) -> Error {
 pub(crate) struct DeviceInner {
     /// The device name the driver reports.
     pub(crate) name: String,
-    /// Kept alive for as long as any handle exists.
+    /// The `unary_*` kernels (kernels/unary.cu), loaded once per context.
+    pub(crate) unary: Module,
+    /// Kept alive for as long as any handle exists; declared last so it is dropped last.
     _context: Context,
 }
 
@@ -57,9 +62,20 @@ impl DeviceInner {
             .name()
             .map_err(|e| driver_err("reading the device name", e))?;
         let context = Context::new(device).map_err(|e| driver_err("creating a context", e))?;
+        let unary = Module::from_ptx(crate::ptx::UNARY, &[])
+            .map_err(|e| driver_err("loading kernels/unary.cu's PTX", e))?;
         Ok(DeviceInner {
             name,
+            unary,
             _context: context,
         })
+    }
+}
+
+impl DeviceInner {
+    /// Blocks until all work queued on this context has finished.
+    pub(crate) fn synchronize(&self) -> Result<()> {
+        cust::context::CurrentContext::synchronize()
+            .map_err(|e| driver_err("synchronizing the context", e))
     }
 }

@@ -58,6 +58,21 @@ impl Cuda {
         self.ordinal
     }
 
+    /// Blocks until every kernel queued on this device has finished.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] with the driver's error.
+    #[cfg(feature = "cuda")]
+    pub fn synchronize_device(&self) -> Result<()> {
+        self.inner.synchronize()
+    }
+
+    /// Whether the loaded PTX modules export a kernel named `name` (e.g. `unary_exp_f32`).
+    #[cfg(feature = "cuda")]
+    pub fn has_kernel(&self, name: &str) -> bool {
+        self.inner.unary.get_function(name).is_ok()
+    }
+
     /// The device's name as the driver reports it.
     #[cfg(feature = "cuda")]
     pub fn device_name(&self) -> &str {
@@ -67,6 +82,7 @@ impl Cuda {
 
 #[cfg(feature = "cuda")]
 mod device;
+pub mod ptx;
 
 #[cfg(all(test, not(feature = "cuda")))]
 mod tests {

@@ -73,6 +73,9 @@ pub fn test_cuda(args: &[String]) -> Result<()> {
         .env("LD_LIBRARY_PATH", join_path(&stub.join("lib64")));
     if build_only {
         cmd.arg("--no-run");
+    } else {
+        // Show each test's SKIPPED line.
+        cmd.args(["--", "--nocapture"]);
     }
     run(&mut cmd)
 }

@@ -1,0 +1,5 @@
+//! The kernels' PTX, compiled by `cargo xtask ptx` from `kernels/*.cu` and embedded here, so
+//! building this crate needs no CUDA toolkit (`cargo xtask ptx --check` keeps it fresh).
+
+/// `kernels/unary.cu`: `unary_<op>_<f32|f64>` over strided layouts.
+pub const UNARY: &str = include_str!("../ptx/unary.ptx");
