@@ -5,6 +5,7 @@ use crate::{Error, Result, BACKEND_NAME};
 use cust::context::Context;
 use cust::device::Device;
 use cust::module::Module;
+use cust::stream::{Stream, StreamFlags};
 
 /// Maps a driver error into the workspace error, naming what was being done.
 pub(crate) fn driver_err(what: &str, e: cust::error::CudaError) -> Error {
@@ -22,6 +23,9 @@ pub(crate) struct DeviceInner {
     pub(crate) name: String,
     /// The `unary_*` kernels (kernels/unary.cu), loaded once per context.
     pub(crate) unary: Module,
+    /// The stream every launch goes to (blocking with respect to the legacy default stream, so
+    /// synchronous copies order after queued kernels).
+    pub(crate) stream: Stream,
     /// Kept alive for as long as any handle exists; declared last so it is dropped last.
     _context: Context,
 }
@@ -64,15 +68,25 @@ impl DeviceInner {
         let context = Context::new(device).map_err(|e| driver_err("creating a context", e))?;
         let unary = Module::from_ptx(crate::ptx::UNARY, &[])
             .map_err(|e| driver_err("loading kernels/unary.cu's PTX", e))?;
+        let stream = Stream::new(StreamFlags::DEFAULT, None)
+            .map_err(|e| driver_err("creating a stream", e))?;
         Ok(DeviceInner {
             name,
             unary,
+            stream,
             _context: context,
         })
     }
 }
 
 impl DeviceInner {
+    /// Makes this context current on the calling thread (kernels may be launched from any
+    /// thread that holds a handle).
+    pub(crate) fn bind(&self) -> Result<()> {
+        cust::context::CurrentContext::set_current(&self._context)
+            .map_err(|e| driver_err("making the context current", e))
+    }
+
     /// Blocks until all work queued on this context has finished.
     pub(crate) fn synchronize(&self) -> Result<()> {
         cust::context::CurrentContext::synchronize()

@@ -81,7 +81,11 @@ impl Cuda {
 }
 
 #[cfg(feature = "cuda")]
+mod backend;
+#[cfg(feature = "cuda")]
 mod device;
+#[cfg(feature = "cuda")]
+pub use backend::CudaStorage;
 pub mod ptx;
 
 #[cfg(all(test, not(feature = "cuda")))]

@@ -1,0 +1,374 @@
+//! `impl Backend for Cuda`: device buffers as storage, kernels launched from the embedded PTX.
+//!
+//! Written so far: host transfers (`from_slice`, `to_vec`), `storage_len`, `unary` (the
+//! `kernels/unary.cu` kernels, any strided layout) and `synchronize`. Every other primitive
+//! returns [`Error::Backend`] saying it is not implemented on this backend yet: no silent
+//! host fallback, no panic.
+
+use crate::device::driver_err;
+use crate::{Cuda, Error, Result, BACKEND_NAME};
+use cust::memory::{CopyDestination, DeviceBuffer};
+use cust::prelude::*;
+use nanotorch_ndarray_core::{
+    ArgReduceOp, Backend, BinaryOp, DType, Element, Float, Layout, RandomDist, ReduceOp,
+    ScalarSide, UnaryOp, Window2d,
+};
+use std::marker::PhantomData;
+
+/// A buffer of `len` elements of `E` in device memory, held as raw bytes.
+pub struct CudaStorage<E: Element> {
+    bytes: DeviceBuffer<u8>,
+    len: usize,
+    _elem: PhantomData<E>,
+}
+
+impl<E: Element> std::fmt::Debug for CudaStorage<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CudaStorage<{:?}>(len {})", E::DTYPE, self.len)
+    }
+}
+
+// SAFETY: a device allocation is not tied to a host thread; the buffer is only touched through
+// driver calls made with the owning context current.
+unsafe impl<E: Element> Send for CudaStorage<E> {}
+// SAFETY: shared references only read the buffer (kernels that write take `&mut`).
+unsafe impl<E: Element> Sync for CudaStorage<E> {}
+
+/// The kernel-name suffix of a dtype.
+fn suffix(d: DType) -> &'static str {
+    match d {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        DType::I64 => "i64",
+    }
+}
+
+/// The error for a primitive that has no CUDA kernel yet.
+fn not_yet(op: &str) -> Error {
+    Error::Backend {
+        backend: BACKEND_NAME,
+        msg: format!("{op} is not implemented on the cuda backend yet"),
+    }
+}
+
+/// Threads per block for element-wise launches.
+const BLOCK: u32 = 256;
+
+/// Grid size for `n` items with a grid-stride loop (capped; the loop covers the rest).
+fn grid_for(n: usize) -> u32 {
+    n.div_ceil(BLOCK as usize).clamp(1, 65_535) as u32
+}
+
+impl Cuda {
+    /// Makes this device's context current on the calling thread.
+    fn bind(&self) -> Result<()> {
+        self.inner.bind()
+    }
+
+    /// Uninitialised storage for `len` elements.
+    fn alloc<E: Element>(&self, len: usize) -> Result<CudaStorage<E>> {
+        let nbytes = len
+            .checked_mul(std::mem::size_of::<E>())
+            .ok_or_else(|| not_yet("allocation over usize::MAX bytes"))?;
+        // SAFETY: u8 has no invalid bit patterns; every caller writes all elements before
+        // they are read.
+        let bytes = unsafe { DeviceBuffer::<u8>::uninitialized(nbytes) }
+            .map_err(|e| driver_err("allocating device memory", e))?;
+        Ok(CudaStorage {
+            bytes,
+            len,
+            _elem: PhantomData,
+        })
+    }
+
+    /// The layout's shape followed by its strides, uploaded for a kernel.
+    fn upload_dims(&self, layout: &Layout) -> Result<DeviceBuffer<i64>> {
+        let mut dims: Vec<i64> = layout.dims().iter().map(|&d| d as i64).collect();
+        dims.extend(layout.strides().iter().map(|&s| s as i64));
+        if dims.is_empty() {
+            dims.push(0); // a valid pointer even for rank 0
+        }
+        DeviceBuffer::from_slice(&dims).map_err(|e| driver_err("uploading a layout", e))
+    }
+}
+
+impl Backend for Cuda {
+    type Storage<E: Element> = CudaStorage<E>;
+
+    fn name(&self) -> String {
+        format!("cuda:{}", self.ordinal)
+    }
+
+    fn same_device(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    fn storage_len<E: Element>(&self, storage: &CudaStorage<E>) -> usize {
+        storage.len
+    }
+
+    fn from_slice<E: Element>(&self, data: &[E]) -> Result<CudaStorage<E>> {
+        self.bind()?;
+        let bytes = DeviceBuffer::from_slice(bytemuck::cast_slice::<E, u8>(data))
+            .map_err(|e| driver_err("copying host data to the device", e))?;
+        Ok(CudaStorage {
+            bytes,
+            len: data.len(),
+            _elem: PhantomData,
+        })
+    }
+
+    fn to_vec<E: Element>(&self, storage: &CudaStorage<E>, layout: &Layout) -> Result<Vec<E>> {
+        self.bind()?;
+        let mut host = vec![E::zeroed(); storage.len];
+        storage
+            .bytes
+            .copy_to(bytemuck::cast_slice_mut::<E, u8>(&mut host))
+            .map_err(|e| driver_err("copying device data to the host", e))?;
+        if layout.is_contiguous() && layout.offset() == 0 && layout.numel() == host.len() {
+            return Ok(host);
+        }
+        layout
+            .strided_index()
+            .map(|i| {
+                host.get(i).copied().ok_or_else(|| Error::Backend {
+                    backend: BACKEND_NAME,
+                    msg: format!(
+                        "to_vec: layout reaches element {i} of a storage of {}",
+                        host.len()
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    fn full<E: Element>(&self, _len: usize, _value: E) -> Result<CudaStorage<E>> {
+        Err(not_yet("full"))
+    }
+
+    fn arange<E: Element>(&self, _start: f64, _step: f64, _len: usize) -> Result<CudaStorage<E>> {
+        Err(not_yet("arange"))
+    }
+
+    fn random<E: Float>(
+        &self,
+        _len: usize,
+        _dist: RandomDist,
+        _seed: u64,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("random"))
+    }
+
+    fn copy_strided<E: Element>(
+        &self,
+        _src: &CudaStorage<E>,
+        _layout: &Layout,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("copy_strided"))
+    }
+
+    fn assign<E: Element>(
+        &self,
+        _dst: &mut CudaStorage<E>,
+        _dst_layout: &Layout,
+        _src: &CudaStorage<E>,
+        _src_layout: &Layout,
+    ) -> Result<()> {
+        Err(not_yet("assign"))
+    }
+
+    fn cast<E: Element, T: Element>(
+        &self,
+        _src: &CudaStorage<E>,
+        _layout: &Layout,
+    ) -> Result<CudaStorage<T>> {
+        Err(not_yet("cast"))
+    }
+
+    fn unary<E: Float>(
+        &self,
+        op: UnaryOp,
+        x: &CudaStorage<E>,
+        layout: &Layout,
+    ) -> Result<CudaStorage<E>> {
+        self.bind()?;
+        let n = layout.numel();
+        let out = self.alloc::<E>(n)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        let name = format!("unary_{}_{}", op.name(), suffix(E::DTYPE));
+        let func = self
+            .inner
+            .unary
+            .get_function(&name)
+            .map_err(|e| driver_err(&format!("finding kernel {name}"), e))?;
+        let dims = self.upload_dims(layout)?;
+        let stream = &self.inner.stream;
+        let contiguous = i32::from(layout.is_contiguous());
+        // SAFETY: the kernel reads `n` elements of `x` at offsets inside the layout's extent
+        // (checked by the caller against the storage) and writes `out[0..n]`; both buffers and
+        // `dims` outlive the launch because we synchronise the stream before returning.
+        unsafe {
+            launch!(func<<<grid_for(n), BLOCK, 0, stream>>>(
+                x.bytes.as_device_ptr(),
+                out.bytes.as_device_ptr(),
+                n as i64,
+                layout.rank() as i32,
+                dims.as_device_ptr(),
+                layout.offset() as i64,
+                contiguous
+            ))
+            .map_err(|e| driver_err(&format!("launching {name}"), e))?;
+        }
+        stream
+            .synchronize()
+            .map_err(|e| driver_err(&format!("running {name}"), e))?;
+        Ok(out)
+    }
+
+    fn binary<E: Element>(
+        &self,
+        _op: BinaryOp,
+        _lhs: &CudaStorage<E>,
+        _lhs_layout: &Layout,
+        _rhs: &CudaStorage<E>,
+        _rhs_layout: &Layout,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("binary"))
+    }
+
+    fn binary_scalar<E: Element>(
+        &self,
+        _op: BinaryOp,
+        _x: &CudaStorage<E>,
+        _layout: &Layout,
+        _scalar: E,
+        _side: ScalarSide,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("binary_scalar"))
+    }
+
+    fn binary_inplace<E: Element>(
+        &self,
+        _op: BinaryOp,
+        _dst: &mut CudaStorage<E>,
+        _dst_layout: &Layout,
+        _rhs: &CudaStorage<E>,
+        _rhs_layout: &Layout,
+    ) -> Result<()> {
+        Err(not_yet("binary_inplace"))
+    }
+
+    fn scalar_inplace<E: Element>(
+        &self,
+        _op: BinaryOp,
+        _dst: &mut CudaStorage<E>,
+        _dst_layout: &Layout,
+        _scalar: E,
+    ) -> Result<()> {
+        Err(not_yet("scalar_inplace"))
+    }
+
+    fn where_cond<E: Element>(
+        &self,
+        _cond: &CudaStorage<E>,
+        _cond_layout: &Layout,
+        _on_true: &CudaStorage<E>,
+        _true_layout: &Layout,
+        _on_false: &CudaStorage<E>,
+        _false_layout: &Layout,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("where_cond"))
+    }
+
+    fn reduce<E: Element>(
+        &self,
+        _op: ReduceOp,
+        _x: &CudaStorage<E>,
+        _layout: &Layout,
+        _axes: &[usize],
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("reduce"))
+    }
+
+    fn arg_reduce<E: Element>(
+        &self,
+        _op: ArgReduceOp,
+        _x: &CudaStorage<E>,
+        _layout: &Layout,
+        _axis: usize,
+    ) -> Result<CudaStorage<i64>> {
+        Err(not_yet("arg_reduce"))
+    }
+
+    fn matmul<E: Float>(
+        &self,
+        _lhs: &CudaStorage<E>,
+        _lhs_layout: &Layout,
+        _rhs: &CudaStorage<E>,
+        _rhs_layout: &Layout,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("matmul"))
+    }
+
+    fn gather<E: Element>(
+        &self,
+        _src: &CudaStorage<E>,
+        _src_layout: &Layout,
+        _index: &CudaStorage<i64>,
+        _index_layout: &Layout,
+        _axis: usize,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("gather"))
+    }
+
+    fn scatter_add<E: Element>(
+        &self,
+        _dst: &mut CudaStorage<E>,
+        _dst_layout: &Layout,
+        _index: &CudaStorage<i64>,
+        _index_layout: &Layout,
+        _src: &CudaStorage<E>,
+        _src_layout: &Layout,
+        _axis: usize,
+    ) -> Result<()> {
+        Err(not_yet("scatter_add"))
+    }
+
+    fn index_select<E: Element>(
+        &self,
+        _src: &CudaStorage<E>,
+        _src_layout: &Layout,
+        _index: &CudaStorage<i64>,
+        _index_layout: &Layout,
+        _axis: usize,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("index_select"))
+    }
+
+    fn im2col<E: Float>(
+        &self,
+        _x: &CudaStorage<E>,
+        _layout: &Layout,
+        _window: &Window2d,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("im2col"))
+    }
+
+    fn col2im<E: Float>(
+        &self,
+        _cols: &CudaStorage<E>,
+        _cols_layout: &Layout,
+        _channels: usize,
+        _image_hw: (usize, usize),
+        _window: &Window2d,
+    ) -> Result<CudaStorage<E>> {
+        Err(not_yet("col2im"))
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        self.bind()?;
+        self.inner.synchronize()
+    }
+}
