@@ -27,4 +27,5 @@ chapters! {
     ch02_backend => "02-backend.md",
     ch03_autograd => "03-autograd.md",
     ch06_data => "06-data.md",
+    ch08_gpu_backend => "08-gpu-backend.md",
 }

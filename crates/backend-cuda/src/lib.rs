@@ -6,8 +6,9 @@
 //! `cuda` cargo feature: without it the crate still builds, and [`Cuda::new`] returns an
 //! [`Error::Backend`] saying the crate was built without CUDA.
 //!
-//! Status: the device handle and its error paths exist; the `Backend` implementation over
-//! device buffers is not written yet (see the crate README).
+//! Status: with the feature, `Cuda` implements `Backend` over device buffers, but only the host
+//! transfers, `unary` and `synchronize` have kernels so far; every other primitive returns an
+//! [`Error::Backend`] saying it is not implemented yet (see the crate README).
 #![deny(missing_docs)]
 
 pub use nanotorch_ndarray_core::{Error, Result};
