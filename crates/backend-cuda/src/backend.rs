@@ -1,18 +1,20 @@
 //! `impl Backend for Cuda`: device buffers as storage, kernels launched from the embedded PTX.
 //!
-//! Written so far: host transfers (`from_slice`, `to_vec`), `storage_len`, `unary` (the
-//! `kernels/unary.cu` kernels, any strided layout) and `synchronize`. Every other primitive
+//! Written so far: host transfers (`from_slice`, `to_vec`), `storage_len`, `full`, `arange`,
+//! `copy_strided`, `cast`, `unary` (any strided layout) and `synchronize`. Every other primitive
 //! returns [`Error::Backend`] saying it is not implemented on this backend yet: no silent
 //! host fallback, no panic.
 
 use crate::device::driver_err;
 use crate::{Cuda, Error, Result, BACKEND_NAME};
 use cust::memory::{CopyDestination, DeviceBuffer};
+use cust::module::Module;
 use cust::prelude::*;
 use nanotorch_ndarray_core::{
     ArgReduceOp, Backend, BinaryOp, DType, Element, Float, Layout, RandomDist, ReduceOp,
     ScalarSide, UnaryOp, Window2d,
 };
+use std::ffi::c_void;
 use std::marker::PhantomData;
 
 /// A buffer of `len` elements of `E` in device memory, held as raw bytes.
@@ -51,6 +53,11 @@ fn not_yet(op: &str) -> Error {
     }
 }
 
+/// A kernel argument as the driver wants it: a pointer to the value.
+fn ptr<T>(v: &mut T) -> *mut c_void {
+    (v as *mut T).cast()
+}
+
 /// Threads per block for element-wise launches.
 const BLOCK: u32 = 256;
 
@@ -79,6 +86,38 @@ impl Cuda {
             len,
             _elem: PhantomData,
         })
+    }
+
+    /// Launches `name` from `module` over `n` items with the grid-stride block shape, then waits
+    /// for it, mapping every driver error. `args` point at the kernel's arguments, in order.
+    fn launch_n(&self, module: &Module, name: &str, n: usize, args: &[*mut c_void]) -> Result<()> {
+        let func = module
+            .get_function(name)
+            .map_err(|e| driver_err(&format!("finding kernel {name}"), e))?;
+        let stream = &self.inner.stream;
+        // SAFETY: each caller passes pointers to live values whose types match the kernel's
+        // C signature, and device buffers sized for `n` items; we wait for the kernel before
+        // any of them can be dropped.
+        unsafe { stream.launch(&func, grid_for(n), BLOCK, 0, args) }
+            .map_err(|e| driver_err(&format!("launching {name}"), e))?;
+        stream
+            .synchronize()
+            .map_err(|e| driver_err(&format!("running {name}"), e))
+    }
+
+    /// Fails unless `layout` stays inside a storage of `len` elements.
+    fn check_fits(op: &str, layout: &Layout, len: usize) -> Result<()> {
+        if layout.storage_extent() > len {
+            return Err(Error::Backend {
+                backend: BACKEND_NAME,
+                msg: format!(
+                    "{op}: layout of shape {} needs {} elements but the storage holds {len}",
+                    layout.shape(),
+                    layout.storage_extent()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The layout's shape followed by its strides, uploaded for a kernel.
@@ -142,12 +181,36 @@ impl Backend for Cuda {
             .collect()
     }
 
-    fn full<E: Element>(&self, _len: usize, _value: E) -> Result<CudaStorage<E>> {
-        Err(not_yet("full"))
+    fn full<E: Element>(&self, len: usize, value: E) -> Result<CudaStorage<E>> {
+        self.bind()?;
+        let out = self.alloc::<E>(len)?;
+        if len > 0 {
+            let name = format!("full_{}", suffix(E::DTYPE));
+            let (mut p, mut n, mut v) = (out.bytes.as_device_ptr(), len as i64, value);
+            self.launch_n(
+                &self.inner.fill_copy,
+                &name,
+                len,
+                &[ptr(&mut p), ptr(&mut n), ptr(&mut v)],
+            )?;
+        }
+        Ok(out)
     }
 
-    fn arange<E: Element>(&self, _start: f64, _step: f64, _len: usize) -> Result<CudaStorage<E>> {
-        Err(not_yet("arange"))
+    fn arange<E: Element>(&self, start: f64, step: f64, len: usize) -> Result<CudaStorage<E>> {
+        self.bind()?;
+        let out = self.alloc::<E>(len)?;
+        if len > 0 {
+            let name = format!("arange_{}", suffix(E::DTYPE));
+            let (mut p, mut n, mut a, mut d) = (out.bytes.as_device_ptr(), len as i64, start, step);
+            self.launch_n(
+                &self.inner.fill_copy,
+                &name,
+                len,
+                &[ptr(&mut p), ptr(&mut n), ptr(&mut a), ptr(&mut d)],
+            )?;
+        }
+        Ok(out)
     }
 
     fn random<E: Float>(
@@ -161,10 +224,37 @@ impl Backend for Cuda {
 
     fn copy_strided<E: Element>(
         &self,
-        _src: &CudaStorage<E>,
-        _layout: &Layout,
+        src: &CudaStorage<E>,
+        layout: &Layout,
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("copy_strided"))
+        Self::check_fits("copy_strided", layout, src.len)?;
+        self.bind()?;
+        let len = layout.numel();
+        let out = self.alloc::<E>(len)?;
+        if len > 0 {
+            let name = format!("copy_strided_{}", suffix(E::DTYPE));
+            let dims = self.upload_dims(layout)?;
+            let mut s_ptr = src.bytes.as_device_ptr();
+            let mut o_ptr = out.bytes.as_device_ptr();
+            let mut n = len as i64;
+            let mut rank = layout.rank() as i32;
+            let mut d_ptr = dims.as_device_ptr();
+            let mut off = layout.offset() as i64;
+            self.launch_n(
+                &self.inner.fill_copy,
+                &name,
+                len,
+                &[
+                    ptr(&mut s_ptr),
+                    ptr(&mut o_ptr),
+                    ptr(&mut n),
+                    ptr(&mut rank),
+                    ptr(&mut d_ptr),
+                    ptr(&mut off),
+                ],
+            )?;
+        }
+        Ok(out)
     }
 
     fn assign<E: Element>(
@@ -179,10 +269,48 @@ impl Backend for Cuda {
 
     fn cast<E: Element, T: Element>(
         &self,
-        _src: &CudaStorage<E>,
-        _layout: &Layout,
+        src: &CudaStorage<E>,
+        layout: &Layout,
     ) -> Result<CudaStorage<T>> {
-        Err(not_yet("cast"))
+        if E::DTYPE == T::DTYPE {
+            // The same type: a bit-exact copy (i64 must not round-trip through f64).
+            let copy = self.copy_strided(src, layout)?;
+            return Ok(CudaStorage {
+                bytes: copy.bytes,
+                len: copy.len,
+                _elem: PhantomData,
+            });
+        }
+        Self::check_fits("cast", layout, src.len)?;
+        self.bind()?;
+        let len = layout.numel();
+        let out = self.alloc::<T>(len)?;
+        if len > 0 {
+            let name = format!("cast_{}_{}", suffix(E::DTYPE), suffix(T::DTYPE));
+            let dims = self.upload_dims(layout)?;
+            let mut s_ptr = src.bytes.as_device_ptr();
+            let mut o_ptr = out.bytes.as_device_ptr();
+            let mut n = len as i64;
+            let mut rank = layout.rank() as i32;
+            let mut d_ptr = dims.as_device_ptr();
+            let mut off = layout.offset() as i64;
+            let mut contiguous = i32::from(layout.is_contiguous());
+            self.launch_n(
+                &self.inner.fill_copy,
+                &name,
+                len,
+                &[
+                    ptr(&mut s_ptr),
+                    ptr(&mut o_ptr),
+                    ptr(&mut n),
+                    ptr(&mut rank),
+                    ptr(&mut d_ptr),
+                    ptr(&mut off),
+                    ptr(&mut contiguous),
+                ],
+            )?;
+        }
+        Ok(out)
     }
 
     fn unary<E: Float>(
@@ -191,6 +319,7 @@ impl Backend for Cuda {
         x: &CudaStorage<E>,
         layout: &Layout,
     ) -> Result<CudaStorage<E>> {
+        Self::check_fits("unary", layout, x.len)?;
         self.bind()?;
         let n = layout.numel();
         let out = self.alloc::<E>(n)?;

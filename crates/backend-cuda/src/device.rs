@@ -23,6 +23,8 @@ pub(crate) struct DeviceInner {
     pub(crate) name: String,
     /// The `unary_*` kernels (kernels/unary.cu), loaded once per context.
     pub(crate) unary: Module,
+    /// The fill, copy and cast kernels (kernels/fill_copy.cu).
+    pub(crate) fill_copy: Module,
     /// The stream every launch goes to (blocking with respect to the legacy default stream, so
     /// synchronous copies order after queued kernels).
     pub(crate) stream: Stream,
@@ -68,11 +70,14 @@ impl DeviceInner {
         let context = Context::new(device).map_err(|e| driver_err("creating a context", e))?;
         let unary = Module::from_ptx(crate::ptx::UNARY, &[])
             .map_err(|e| driver_err("loading kernels/unary.cu's PTX", e))?;
+        let fill_copy = Module::from_ptx(crate::ptx::FILL_COPY, &[])
+            .map_err(|e| driver_err("loading kernels/fill_copy.cu's PTX", e))?;
         let stream = Stream::new(StreamFlags::DEFAULT, None)
             .map_err(|e| driver_err("creating a stream", e))?;
         Ok(DeviceInner {
             name,
             unary,
+            fill_copy,
             stream,
             _context: context,
         })

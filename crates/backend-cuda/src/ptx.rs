@@ -3,3 +3,6 @@
 
 /// `kernels/unary.cu`: `unary_<op>_<f32|f64>` over strided layouts.
 pub const UNARY: &str = include_str!("../ptx/unary.ptx");
+
+/// `kernels/fill_copy.cu`: `full_*`, `arange_*`, `copy_strided_*` and `cast_<from>_<to>`.
+pub const FILL_COPY: &str = include_str!("../ptx/fill_copy.ptx");
