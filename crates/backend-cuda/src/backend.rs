@@ -1,7 +1,8 @@
 //! `impl Backend for Cuda`: device buffers as storage, kernels launched from the embedded PTX.
 //!
 //! Written so far: host transfers (`from_slice`, `to_vec`), `storage_len`, `full`, `arange`,
-//! `copy_strided`, `cast`, `unary` (any strided layout) and `synchronize`. Every other primitive
+//! `copy_strided`, `cast`, `unary`, `binary`, `binary_scalar`, `binary_inplace`,
+//! `scalar_inplace` (any strided or broadcast layout) and `synchronize`. Every other primitive
 //! returns [`Error::Backend`] saying it is not implemented on this backend yet: no silent
 //! host fallback, no panic.
 
@@ -103,6 +104,19 @@ impl Cuda {
         stream
             .synchronize()
             .map_err(|e| driver_err(&format!("running {name}"), e))
+    }
+
+    /// Fails unless two layouts have the same shape.
+    fn check_same_shape(op: &'static str, a: &Layout, b: &Layout) -> Result<()> {
+        if a.shape() != b.shape() {
+            return Err(Error::ShapeMismatch {
+                op,
+                what: "operand shapes differ",
+                lhs: a.shape().clone(),
+                rhs: b.shape().clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Fails unless `layout` stays inside a storage of `len` elements.
@@ -358,45 +372,168 @@ impl Backend for Cuda {
 
     fn binary<E: Element>(
         &self,
-        _op: BinaryOp,
-        _lhs: &CudaStorage<E>,
-        _lhs_layout: &Layout,
-        _rhs: &CudaStorage<E>,
-        _rhs_layout: &Layout,
+        op: BinaryOp,
+        lhs: &CudaStorage<E>,
+        lhs_layout: &Layout,
+        rhs: &CudaStorage<E>,
+        rhs_layout: &Layout,
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("binary"))
+        Self::check_same_shape("binary", lhs_layout, rhs_layout)?;
+        Self::check_fits("binary", lhs_layout, lhs.len)?;
+        Self::check_fits("binary", rhs_layout, rhs.len)?;
+        self.bind()?;
+        let len = lhs_layout.numel();
+        let out = self.alloc::<E>(len)?;
+        if len > 0 {
+            let name = format!("binary_{}_{}", op.name(), suffix(E::DTYPE));
+            let (ld, rd) = (self.upload_dims(lhs_layout)?, self.upload_dims(rhs_layout)?);
+            let mut l_ptr = lhs.bytes.as_device_ptr();
+            let mut r_ptr = rhs.bytes.as_device_ptr();
+            let mut o_ptr = out.bytes.as_device_ptr();
+            let mut n = len as i64;
+            let mut rank = lhs_layout.rank() as i32;
+            let (mut ld_ptr, mut rd_ptr) = (ld.as_device_ptr(), rd.as_device_ptr());
+            let mut loff = lhs_layout.offset() as i64;
+            let mut roff = rhs_layout.offset() as i64;
+            self.launch_n(
+                &self.inner.binary,
+                &name,
+                len,
+                &[
+                    ptr(&mut l_ptr),
+                    ptr(&mut r_ptr),
+                    ptr(&mut o_ptr),
+                    ptr(&mut n),
+                    ptr(&mut rank),
+                    ptr(&mut ld_ptr),
+                    ptr(&mut loff),
+                    ptr(&mut rd_ptr),
+                    ptr(&mut roff),
+                ],
+            )?;
+        }
+        Ok(out)
     }
 
     fn binary_scalar<E: Element>(
         &self,
-        _op: BinaryOp,
-        _x: &CudaStorage<E>,
-        _layout: &Layout,
-        _scalar: E,
-        _side: ScalarSide,
+        op: BinaryOp,
+        x: &CudaStorage<E>,
+        layout: &Layout,
+        scalar: E,
+        side: ScalarSide,
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("binary_scalar"))
+        Self::check_fits("binary_scalar", layout, x.len)?;
+        self.bind()?;
+        let len = layout.numel();
+        let out = self.alloc::<E>(len)?;
+        if len > 0 {
+            let name = format!("binary_scalar_{}_{}", op.name(), suffix(E::DTYPE));
+            let dims = self.upload_dims(layout)?;
+            let mut x_ptr = x.bytes.as_device_ptr();
+            let mut o_ptr = out.bytes.as_device_ptr();
+            let mut n = len as i64;
+            let mut rank = layout.rank() as i32;
+            let mut d_ptr = dims.as_device_ptr();
+            let mut off = layout.offset() as i64;
+            let mut v = scalar;
+            let mut left = i32::from(matches!(side, ScalarSide::Left));
+            self.launch_n(
+                &self.inner.binary,
+                &name,
+                len,
+                &[
+                    ptr(&mut x_ptr),
+                    ptr(&mut o_ptr),
+                    ptr(&mut n),
+                    ptr(&mut rank),
+                    ptr(&mut d_ptr),
+                    ptr(&mut off),
+                    ptr(&mut v),
+                    ptr(&mut left),
+                ],
+            )?;
+        }
+        Ok(out)
     }
 
     fn binary_inplace<E: Element>(
         &self,
-        _op: BinaryOp,
-        _dst: &mut CudaStorage<E>,
-        _dst_layout: &Layout,
-        _rhs: &CudaStorage<E>,
-        _rhs_layout: &Layout,
+        op: BinaryOp,
+        dst: &mut CudaStorage<E>,
+        dst_layout: &Layout,
+        rhs: &CudaStorage<E>,
+        rhs_layout: &Layout,
     ) -> Result<()> {
-        Err(not_yet("binary_inplace"))
+        Self::check_same_shape("binary_inplace", dst_layout, rhs_layout)?;
+        Self::check_fits("binary_inplace", dst_layout, dst.len)?;
+        Self::check_fits("binary_inplace", rhs_layout, rhs.len)?;
+        let len = dst_layout.numel();
+        if len == 0 {
+            return Ok(());
+        }
+        self.bind()?;
+        let name = format!("binary_inplace_{}_{}", op.name(), suffix(E::DTYPE));
+        let (dd, rd) = (self.upload_dims(dst_layout)?, self.upload_dims(rhs_layout)?);
+        let mut d_ptr = dst.bytes.as_device_ptr();
+        let mut n = len as i64;
+        let mut rank = dst_layout.rank() as i32;
+        let mut dd_ptr = dd.as_device_ptr();
+        let mut doff = dst_layout.offset() as i64;
+        let mut r_ptr = rhs.bytes.as_device_ptr();
+        let mut rd_ptr = rd.as_device_ptr();
+        let mut roff = rhs_layout.offset() as i64;
+        self.launch_n(
+            &self.inner.binary,
+            &name,
+            len,
+            &[
+                ptr(&mut d_ptr),
+                ptr(&mut n),
+                ptr(&mut rank),
+                ptr(&mut dd_ptr),
+                ptr(&mut doff),
+                ptr(&mut r_ptr),
+                ptr(&mut rd_ptr),
+                ptr(&mut roff),
+            ],
+        )
     }
 
     fn scalar_inplace<E: Element>(
         &self,
-        _op: BinaryOp,
-        _dst: &mut CudaStorage<E>,
-        _dst_layout: &Layout,
-        _scalar: E,
+        op: BinaryOp,
+        dst: &mut CudaStorage<E>,
+        dst_layout: &Layout,
+        scalar: E,
     ) -> Result<()> {
-        Err(not_yet("scalar_inplace"))
+        Self::check_fits("scalar_inplace", dst_layout, dst.len)?;
+        let len = dst_layout.numel();
+        if len == 0 {
+            return Ok(());
+        }
+        self.bind()?;
+        let name = format!("scalar_inplace_{}_{}", op.name(), suffix(E::DTYPE));
+        let dd = self.upload_dims(dst_layout)?;
+        let mut d_ptr = dst.bytes.as_device_ptr();
+        let mut n = len as i64;
+        let mut rank = dst_layout.rank() as i32;
+        let mut dd_ptr = dd.as_device_ptr();
+        let mut doff = dst_layout.offset() as i64;
+        let mut v = scalar;
+        self.launch_n(
+            &self.inner.binary,
+            &name,
+            len,
+            &[
+                ptr(&mut d_ptr),
+                ptr(&mut n),
+                ptr(&mut rank),
+                ptr(&mut dd_ptr),
+                ptr(&mut doff),
+                ptr(&mut v),
+            ],
+        )
     }
 
     fn where_cond<E: Element>(

@@ -25,6 +25,8 @@ pub(crate) struct DeviceInner {
     pub(crate) unary: Module,
     /// The fill, copy and cast kernels (kernels/fill_copy.cu).
     pub(crate) fill_copy: Module,
+    /// The two-argument kernels (kernels/binary.cu).
+    pub(crate) binary: Module,
     /// The stream every launch goes to (blocking with respect to the legacy default stream, so
     /// synchronous copies order after queued kernels).
     pub(crate) stream: Stream,
@@ -72,12 +74,15 @@ impl DeviceInner {
             .map_err(|e| driver_err("loading kernels/unary.cu's PTX", e))?;
         let fill_copy = Module::from_ptx(crate::ptx::FILL_COPY, &[])
             .map_err(|e| driver_err("loading kernels/fill_copy.cu's PTX", e))?;
+        let binary = Module::from_ptx(crate::ptx::BINARY, &[])
+            .map_err(|e| driver_err("loading kernels/binary.cu's PTX", e))?;
         let stream = Stream::new(StreamFlags::DEFAULT, None)
             .map_err(|e| driver_err("creating a stream", e))?;
         Ok(DeviceInner {
             name,
             unary,
             fill_copy,
+            binary,
             stream,
             _context: context,
         })

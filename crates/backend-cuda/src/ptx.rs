@@ -6,3 +6,6 @@ pub const UNARY: &str = include_str!("../ptx/unary.ptx");
 
 /// `kernels/fill_copy.cu`: `full_*`, `arange_*`, `copy_strided_*` and `cast_<from>_<to>`.
 pub const FILL_COPY: &str = include_str!("../ptx/fill_copy.ptx");
+
+/// `kernels/binary.cu`: `binary_*`, `binary_scalar_*`, `binary_inplace_*`, `scalar_inplace_*`.
+pub const BINARY: &str = include_str!("../ptx/binary.ptx");

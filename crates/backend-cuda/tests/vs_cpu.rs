@@ -91,3 +91,88 @@ fn copies_and_casts_match_cpu() {
         .copy_strided(&small, &Layout::contiguous(vec![3]))
         .is_err());
 }
+
+/// Equal, both NaN, or (floats) within a relative 1e-6: pow's libm may differ in the last bits.
+fn assert_close<E: Element>(got: &[E], want: &[E], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        let (g, w) = (g.to_f64(), w.to_f64());
+        let ok = (g.is_nan() && w.is_nan()) || g == w || (g - w).abs() <= 1e-6 * (1.0 + w.abs());
+        assert!(ok, "{what}: element {k}: cuda {g} vs cpu {w}");
+    }
+}
+
+const BINARY_OPS: [nanotorch_ndarray_core::BinaryOp; 13] = {
+    use nanotorch_ndarray_core::BinaryOp::*;
+    [
+        Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
+    ]
+};
+
+fn binary_family<E: Element + PartialEq + std::fmt::Debug>(cuda: &Cuda, data: &[E], scalar: E) {
+    use nanotorch_ndarray_core::ScalarSide;
+    let cpu = Cpu;
+    let (gs, cs) = (
+        cuda.from_slice(data).unwrap(),
+        cpu.from_slice(data).unwrap(),
+    );
+    let ls = views();
+    for op in BINARY_OPS {
+        // Pair each view with the one after it of the same shape, or with itself.
+        for (i, l) in ls.iter().enumerate() {
+            let r = ls[(i + 1)..]
+                .iter()
+                .find(|r| r.shape() == l.shape())
+                .unwrap_or(l);
+            let out_l = Layout::contiguous(l.shape().clone());
+            let g = cuda.binary(op, &gs, l, &gs, r).unwrap();
+            let c = cpu.binary(op, &cs, l, &cs, r).unwrap();
+            let (g, c) = (
+                cuda.to_vec(&g, &out_l).unwrap(),
+                cpu.to_vec(&c, &out_l).unwrap(),
+            );
+            assert_close(&g, &c, &format!("binary {op:?} on {l:?} and {r:?}"));
+            for side in [ScalarSide::Left, ScalarSide::Right] {
+                let g = cuda.binary_scalar(op, &gs, l, scalar, side).unwrap();
+                let c = cpu.binary_scalar(op, &cs, l, scalar, side).unwrap();
+                let (g, c) = (
+                    cuda.to_vec(&g, &out_l).unwrap(),
+                    cpu.to_vec(&c, &out_l).unwrap(),
+                );
+                assert_close(&g, &c, &format!("binary_scalar {op:?} {side:?} on {l:?}"));
+            }
+        }
+        // In place through a strided destination.
+        let dst_l = Layout::contiguous(vec![4, 6]).transpose(0, 1).unwrap();
+        let src_l = Layout::new(vec![6, 4], vec![1, 0], 0);
+        let (mut gd, mut cd) = (
+            cuda.from_slice(data).unwrap(),
+            cpu.from_slice(data).unwrap(),
+        );
+        cuda.binary_inplace(op, &mut gd, &dst_l, &gs, &src_l)
+            .unwrap();
+        cpu.binary_inplace(op, &mut cd, &dst_l, &cs, &src_l)
+            .unwrap();
+        cuda.scalar_inplace(op, &mut gd, &dst_l, scalar).unwrap();
+        cpu.scalar_inplace(op, &mut cd, &dst_l, scalar).unwrap();
+        let full = Layout::contiguous(vec![24]);
+        assert_close(
+            &cuda.to_vec(&gd, &full).unwrap(),
+            &cpu.to_vec(&cd, &full).unwrap(),
+            &format!("in place {op:?}"),
+        );
+    }
+}
+
+#[test]
+fn binary_ops_match_cpu() {
+    let Some(cuda) = device_or_skip("binary_ops_match_cpu") else {
+        return;
+    };
+    let ints: Vec<i64> = (0..24).map(|i| (i * 7 % 11) - 5).collect();
+    binary_family(&cuda, &ints, 3i64);
+    let f64s: Vec<f64> = ints.iter().map(|&v| v as f64 * 0.5).collect();
+    binary_family(&cuda, &f64s, 2.0f64);
+    let f32s: Vec<f32> = ints.iter().map(|&v| v as f32 * 0.5).collect();
+    binary_family(&cuda, &f32s, 2.0f32);
+}
