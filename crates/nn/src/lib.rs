@@ -38,4 +38,6 @@ pub const DIFFERENTIABLE_LAYERS: &[&str] = &[
     "nll_loss",
     "mse_loss",
     "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
 ];

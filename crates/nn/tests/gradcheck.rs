@@ -4,7 +4,9 @@
 use nanotorch_autograd::{gradcheck, manual_seed, GradcheckOptions, Tensor};
 use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::Result;
-use nanotorch_nn::functional::{cross_entropy, l1_loss, linear, mse_loss, nll_loss};
+use nanotorch_nn::functional::{
+    cross_entropy, huber_loss, l1_loss, linear, mse_loss, nll_loss, smooth_l1_loss,
+};
 use nanotorch_nn::{
     Dropout, Flatten, Identity, Linear, Module, ReLU, Reduction, Sequential, SiLU, Sigmoid, Tanh,
     DIFFERENTIABLE_LAYERS, GELU,
@@ -88,6 +90,18 @@ fn cases() -> Vec<Case> {
             "l1_loss",
             || vec![randn(&[3, 2]), randn(&[3, 2])],
             |x| l1_loss(&x[0], &x[1], Reduction::None),
+        ),
+        (
+            // beta 0.7 and randn inputs: both branches are hit; a kink at |d| = beta is far
+            // from every sample with probability ~1 (the gradient is continuous there anyway).
+            "smooth_l1_loss",
+            || vec![randn(&[3, 4]), randn(&[3, 4])],
+            |x| smooth_l1_loss(&x[0], &x[1], Reduction::Mean, 0.7),
+        ),
+        (
+            "huber_loss",
+            || vec![randn(&[3, 4]), randn(&[3, 4])],
+            |x| huber_loss(&x[0], &x[1], Reduction::Sum, 1.3),
         ),
     ]
 }

@@ -2,7 +2,9 @@
 
 use nanotorch_autograd::{manual_seed, no_grad, Tensor};
 use nanotorch_backend_cpu::Cpu;
-use nanotorch_nn::functional::{cross_entropy, cross_entropy_with, l1_loss, mse_loss};
+use nanotorch_nn::functional::{
+    cross_entropy, cross_entropy_with, huber_loss, l1_loss, mse_loss, smooth_l1_loss,
+};
 use nanotorch_nn::{
     load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes, Dropout, Linear,
     Module, ReLU, Reduction, Sequential, StateDict, Tanh,
@@ -60,6 +62,31 @@ fn regression_losses_match_the_definitions() {
         err.contains("mse_loss") && err.contains("[3]") && err.contains("[1]"),
         "{err}"
     );
+}
+
+#[test]
+fn smooth_l1_and_huber_match_pytorch_formulas() {
+    // d = input − target = [0.25, -2.0, 0.0, 1.0]
+    let a = t(&[1.25, -2.0, 3.0, 1.0], &[4]);
+    let b = t(&[1.0, 0.0, 3.0, 0.0], &[4]);
+    // smooth_l1, beta = 0.5: |d| < 0.5 -> 0.5·d²/0.5 = d², else |d| − 0.25
+    //   [0.0625, 1.75, 0.0, 0.75], sum 2.5625, mean 0.640625
+    let s = smooth_l1_loss(&a, &b, Reduction::None, 0.5).unwrap();
+    let want = [0.0625, 1.75, 0.0, 0.75];
+    for (g, w) in s.to_vec().unwrap().iter().zip(want) {
+        assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+    }
+    let m = smooth_l1_loss(&a, &b, Reduction::Mean, 0.5).unwrap();
+    assert!((m.item().unwrap() - 0.640625).abs() < 1e-12);
+    // beta = 0 is L1: 0.25 + 2 + 0 + 1 = 3.25
+    let l1 = smooth_l1_loss(&a, &b, Reduction::Sum, 0.0).unwrap();
+    assert!((l1.item().unwrap() - 3.25).abs() < 1e-12);
+    // huber, delta = 1.5: |d| < 1.5 -> 0.5·d², else 1.5·(|d| − 0.75)
+    //   [0.03125, 1.5·1.25 = 1.875, 0.0, 0.5], sum 2.40625
+    let h = huber_loss(&a, &b, Reduction::Sum, 1.5).unwrap();
+    assert!((h.item().unwrap() - 2.40625).abs() < 1e-12);
+    assert!(huber_loss(&a, &b, Reduction::Sum, 0.0).is_err());
+    assert!(smooth_l1_loss(&a, &b, Reduction::Sum, -1.0).is_err());
 }
 
 #[test]
