@@ -123,3 +123,19 @@ BINARY_ALL(lt)
 BINARY_ALL(le)
 BINARY_ALL(gt)
 BINARY_ALL(ge)
+
+// where_<dt>(cond, t, f, out, n, rank, cdims, coff, tdims, toff, fdims, foff)
+//     out[i] = cond[c(i)] != 0 ? t[t(i)] : f[f(i)]      (NaN counts as true, as on the CPU)
+#define WHERE_ENTRY(T, S)                                                                       \
+    extern "C" __global__ void where_##S(const T* cond, const T* t, const T* f, T* out, i64 n,  \
+                                         int rank, const i64* cdims, i64 coff, const i64* tdims, \
+                                         i64 toff, const i64* fdims, i64 foff) {                 \
+        GRID_STRIDE_LOOP(i, n) {                                                                \
+            out[i] = cond[strided_offset(i, rank, cdims, coff)] != T(0)                         \
+                         ? t[strided_offset(i, rank, tdims, toff)]                              \
+                         : f[strided_offset(i, rank, fdims, foff)];                             \
+        }                                                                                       \
+    }
+WHERE_ENTRY(float, f32)
+WHERE_ENTRY(double, f64)
+WHERE_ENTRY(i64, i64)

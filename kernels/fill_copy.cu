@@ -4,6 +4,8 @@
 //   arange_<dt>(out, n, start, step)              out[i] = (T)(start + step * i), computed in f64
 //   copy_strided_<dt>(src, out, n, rank, dims, offset)
 //                                                 out[i] = src[layout(i)]
+//   assign_<dt>(dst, n, rank, ddims, doff, src, sdims, soff)
+//                                                 dst[d(i)] = src[s(i)]
 //   cast_<from>_<to>(src, out, n, rank, dims, offset, contiguous)
 //                                                 out[i] = (To)(double)src[layout(i)]
 //
@@ -41,6 +43,13 @@ __device__ void cast_kernel(const From* src, To* out, i64 n, int rank, const i64
     }                                                                                         \
     extern "C" __global__ void arange_##SUFFIX(T* out, i64 n, double start, double step) {    \
         arange_kernel<T>(out, n, start, step);                                                \
+    }                                                                                         \
+    extern "C" __global__ void assign_##SUFFIX(T* dst, i64 n, int rank, const i64* ddims,     \
+                                               i64 doff, const T* src, const i64* sdims,      \
+                                               i64 soff) {                                    \
+        GRID_STRIDE_LOOP(i, n) {                                                              \
+            dst[strided_offset(i, rank, ddims, doff)] = src[strided_offset(i, rank, sdims, soff)]; \
+        }                                                                                     \
     }                                                                                         \
     extern "C" __global__ void copy_strided_##SUFFIX(const T* src, T* out, i64 n, int rank,   \
                                                      const i64* dims, i64 offset) {           \

@@ -2,7 +2,7 @@
 //!
 //! Written so far: host transfers (`from_slice`, `to_vec`), `storage_len`, `full`, `arange`,
 //! `copy_strided`, `cast`, `unary`, `binary`, `binary_scalar`, `binary_inplace`,
-//! `scalar_inplace` (any strided or broadcast layout) and `synchronize`. Every other primitive
+//! `scalar_inplace`, `assign`, `where_cond` (any strided or broadcast layout) and `synchronize`. Every other primitive
 //! returns [`Error::Backend`] saying it is not implemented on this backend yet: no silent
 //! host fallback, no panic.
 
@@ -273,12 +273,44 @@ impl Backend for Cuda {
 
     fn assign<E: Element>(
         &self,
-        _dst: &mut CudaStorage<E>,
-        _dst_layout: &Layout,
-        _src: &CudaStorage<E>,
-        _src_layout: &Layout,
+        dst: &mut CudaStorage<E>,
+        dst_layout: &Layout,
+        src: &CudaStorage<E>,
+        src_layout: &Layout,
     ) -> Result<()> {
-        Err(not_yet("assign"))
+        Self::check_same_shape("assign", dst_layout, src_layout)?;
+        Self::check_fits("assign", dst_layout, dst.len)?;
+        Self::check_fits("assign", src_layout, src.len)?;
+        let len = dst_layout.numel();
+        if len == 0 {
+            return Ok(());
+        }
+        self.bind()?;
+        let name = format!("assign_{}", suffix(E::DTYPE));
+        let (dd, sd) = (self.upload_dims(dst_layout)?, self.upload_dims(src_layout)?);
+        let mut d_ptr = dst.bytes.as_device_ptr();
+        let mut n = len as i64;
+        let mut rank = dst_layout.rank() as i32;
+        let mut dd_ptr = dd.as_device_ptr();
+        let mut doff = dst_layout.offset() as i64;
+        let mut s_ptr = src.bytes.as_device_ptr();
+        let mut sd_ptr = sd.as_device_ptr();
+        let mut soff = src_layout.offset() as i64;
+        self.launch_n(
+            &self.inner.fill_copy,
+            &name,
+            len,
+            &[
+                ptr(&mut d_ptr),
+                ptr(&mut n),
+                ptr(&mut rank),
+                ptr(&mut dd_ptr),
+                ptr(&mut doff),
+                ptr(&mut s_ptr),
+                ptr(&mut sd_ptr),
+                ptr(&mut soff),
+            ],
+        )
     }
 
     fn cast<E: Element, T: Element>(
@@ -538,14 +570,58 @@ impl Backend for Cuda {
 
     fn where_cond<E: Element>(
         &self,
-        _cond: &CudaStorage<E>,
-        _cond_layout: &Layout,
-        _on_true: &CudaStorage<E>,
-        _true_layout: &Layout,
-        _on_false: &CudaStorage<E>,
-        _false_layout: &Layout,
+        cond: &CudaStorage<E>,
+        cond_layout: &Layout,
+        on_true: &CudaStorage<E>,
+        true_layout: &Layout,
+        on_false: &CudaStorage<E>,
+        false_layout: &Layout,
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("where_cond"))
+        Self::check_same_shape("where", cond_layout, true_layout)?;
+        Self::check_same_shape("where", cond_layout, false_layout)?;
+        Self::check_fits("where", cond_layout, cond.len)?;
+        Self::check_fits("where", true_layout, on_true.len)?;
+        Self::check_fits("where", false_layout, on_false.len)?;
+        self.bind()?;
+        let len = cond_layout.numel();
+        let out = self.alloc::<E>(len)?;
+        if len > 0 {
+            let name = format!("where_{}", suffix(E::DTYPE));
+            let cd = self.upload_dims(cond_layout)?;
+            let td = self.upload_dims(true_layout)?;
+            let fd = self.upload_dims(false_layout)?;
+            let mut c_ptr = cond.bytes.as_device_ptr();
+            let mut t_ptr = on_true.bytes.as_device_ptr();
+            let mut f_ptr = on_false.bytes.as_device_ptr();
+            let mut o_ptr = out.bytes.as_device_ptr();
+            let mut n = len as i64;
+            let mut rank = cond_layout.rank() as i32;
+            let (mut cd_ptr, mut td_ptr, mut fd_ptr) =
+                (cd.as_device_ptr(), td.as_device_ptr(), fd.as_device_ptr());
+            let mut coff = cond_layout.offset() as i64;
+            let mut toff = true_layout.offset() as i64;
+            let mut foff = false_layout.offset() as i64;
+            self.launch_n(
+                &self.inner.binary,
+                &name,
+                len,
+                &[
+                    ptr(&mut c_ptr),
+                    ptr(&mut t_ptr),
+                    ptr(&mut f_ptr),
+                    ptr(&mut o_ptr),
+                    ptr(&mut n),
+                    ptr(&mut rank),
+                    ptr(&mut cd_ptr),
+                    ptr(&mut coff),
+                    ptr(&mut td_ptr),
+                    ptr(&mut toff),
+                    ptr(&mut fd_ptr),
+                    ptr(&mut foff),
+                ],
+            )?;
+        }
+        Ok(out)
     }
 
     fn reduce<E: Element>(

@@ -176,3 +176,34 @@ fn binary_ops_match_cpu() {
     let f32s: Vec<f32> = ints.iter().map(|&v| v as f32 * 0.5).collect();
     binary_family(&cuda, &f32s, 2.0f32);
 }
+
+#[test]
+fn where_and_assign_match_cpu() {
+    let Some(cuda) = device_or_skip("where_and_assign_match_cpu") else {
+        return;
+    };
+    let cpu = Cpu;
+    let data: Vec<f32> = (0..24).map(|i| ((i * 5) % 7) as f32 - 3.0).collect();
+    let (gs, cs) = (
+        cuda.from_slice(&data).unwrap(),
+        cpu.from_slice(&data).unwrap(),
+    );
+    let l = Layout::contiguous(vec![6, 4]);
+    let t = Layout::contiguous(vec![4, 6]).transpose(0, 1).unwrap();
+    let b = Layout::new(vec![6, 4], vec![0, 1], 3);
+    let out_l = Layout::contiguous(vec![6, 4]);
+    let g = cuda.where_cond(&gs, &b, &gs, &t, &gs, &l).unwrap();
+    let c = cpu.where_cond(&cs, &b, &cs, &t, &cs, &l).unwrap();
+    assert_eq!(
+        cuda.to_vec(&g, &out_l).unwrap(),
+        cpu.to_vec(&c, &out_l).unwrap()
+    );
+    let (mut gd, mut cd) = (cuda.full(24, 0f32).unwrap(), cpu.full(24, 0f32).unwrap());
+    cuda.assign(&mut gd, &t, &gs, &b).unwrap();
+    cpu.assign(&mut cd, &t, &cs, &b).unwrap();
+    let full = Layout::contiguous(vec![24]);
+    assert_eq!(
+        cuda.to_vec(&gd, &full).unwrap(),
+        cpu.to_vec(&cd, &full).unwrap()
+    );
+}
