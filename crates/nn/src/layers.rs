@@ -42,6 +42,53 @@ activation! {
     Flatten => |x| if x.rank() <= 1 { Ok(x.clone()) } else { x.flatten(1, -1) };
 }
 
+macro_rules! param_activation {
+    ($($(#[$doc:meta])* $name:ident($field:ident: $ty:ty) => |$s:ident, $x:ident| $body:expr;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name {
+            #[doc = concat!("The `", stringify!($field), "` argument, as in PyTorch.")]
+            pub $field: $ty,
+        }
+
+        impl $name {
+            #[doc = concat!("`", stringify!($name), "` with the given `", stringify!($field), "`.")]
+            pub fn new($field: $ty) -> Self {
+                $name { $field }
+            }
+        }
+
+        impl<E: Float, B: Backend> Module<E, B> for $name {
+            fn forward(&self, $x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+                let $s = self;
+                $body
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({}={})", stringify!($name), stringify!($field), self.$field)
+            }
+        }
+    )*};
+}
+
+param_activation! {
+    /// `x` where `x ≥ 0`, else `negative_slope·x` (PyTorch's default slope is 0.01: see
+    /// [`LeakyReLU::default`]).
+    LeakyReLU(negative_slope: f64) => |s, x| x.leaky_relu(E::from_f64(s.negative_slope));
+    /// `softmax` along `dim` (negative counts from the end).
+    Softmax(dim: isize) => |s, x| x.softmax(s.dim);
+    /// `log_softmax` along `dim`: stabler than `softmax().log()`, the input NLL expects.
+    LogSoftmax(dim: isize) => |s, x| x.log_softmax(s.dim);
+}
+
+impl Default for LeakyReLU {
+    fn default() -> Self {
+        LeakyReLU::new(0.01)
+    }
+}
+
 /// Zeroes elements with probability `p` while training (scaling the rest by `1/(1−p)`); the
 /// identity in evaluation mode.
 #[derive(Debug, Clone, Copy)]

@@ -17,7 +17,10 @@ mod module;
 
 pub use checkpoint::{load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes};
 pub use functional::Reduction;
-pub use layers::{Dropout, Flatten, Identity, Layer, ReLU, Sequential, SiLU, Sigmoid, Tanh, GELU};
+pub use layers::{
+    Dropout, Flatten, Identity, Layer, LeakyReLU, LogSoftmax, ReLU, Sequential, SiLU, Sigmoid,
+    Softmax, Tanh, GELU,
+};
 pub use linear::Linear;
 pub use module::{prefixed, Module, StateDict};
 
@@ -31,6 +34,9 @@ pub const DIFFERENTIABLE_LAYERS: &[&str] = &[
     "Sigmoid",
     "GELU",
     "SiLU",
+    "LeakyReLU",
+    "Softmax",
+    "LogSoftmax",
     "Flatten",
     "Identity",
     "Dropout",

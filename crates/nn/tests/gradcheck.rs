@@ -8,8 +8,8 @@ use nanotorch_nn::functional::{
     cross_entropy, huber_loss, l1_loss, linear, mse_loss, nll_loss, smooth_l1_loss,
 };
 use nanotorch_nn::{
-    Dropout, Flatten, Identity, Linear, Module, ReLU, Reduction, Sequential, SiLU, Sigmoid, Tanh,
-    DIFFERENTIABLE_LAYERS, GELU,
+    Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, Module, ReLU, Reduction, Sequential,
+    SiLU, Sigmoid, Softmax, Tanh, DIFFERENTIABLE_LAYERS, GELU,
 };
 
 type T = Tensor<f64, Cpu>;
@@ -53,6 +53,22 @@ fn cases() -> Vec<Case> {
         ),
         ("GELU", || vec![randn(&[3, 4])], |x| GELU.forward(&x[0])),
         ("SiLU", || vec![randn(&[3, 4])], |x| SiLU.forward(&x[0])),
+        (
+            "LeakyReLU",
+            || vec![randn(&[3, 4])],
+            |x| LeakyReLU::new(0.2).forward(&x[0]),
+        ),
+        (
+            "Softmax",
+            || vec![randn(&[3, 4])],
+            // weight the outputs so the gradient is not identically zero (softmax sums to 1)
+            |x| Softmax::new(0).forward(&x[0])?.mul(&x[0]),
+        ),
+        (
+            "LogSoftmax",
+            || vec![randn(&[3, 4])],
+            |x| LogSoftmax::new(-1).forward(&x[0]),
+        ),
         (
             "Flatten",
             || vec![randn(&[2, 3, 2])],

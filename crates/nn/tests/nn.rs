@@ -6,8 +6,8 @@ use nanotorch_nn::functional::{
     cross_entropy, cross_entropy_with, huber_loss, l1_loss, mse_loss, smooth_l1_loss,
 };
 use nanotorch_nn::{
-    load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes, Dropout, Linear,
-    Module, ReLU, Reduction, Sequential, StateDict, Tanh,
+    load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes, Dropout,
+    LeakyReLU, Linear, LogSoftmax, Module, ReLU, Reduction, Sequential, Softmax, StateDict, Tanh,
 };
 
 type T = Tensor<f64, Cpu>;
@@ -87,6 +87,35 @@ fn smooth_l1_and_huber_match_pytorch_formulas() {
     assert!((h.item().unwrap() - 2.40625).abs() < 1e-12);
     assert!(huber_loss(&a, &b, Reduction::Sum, 0.0).is_err());
     assert!(smooth_l1_loss(&a, &b, Reduction::Sum, -1.0).is_err());
+}
+
+#[test]
+fn leaky_relu_softmax_log_softmax_match_their_formulas() {
+    let x = t(&[-2.0, 0.0, 3.0], &[3]);
+    // slope 0.1: [-0.2, 0, 3]; default slope is PyTorch's 0.01
+    let y = LeakyReLU::new(0.1).forward(&x).unwrap().to_vec().unwrap();
+    assert_eq!(y, vec![-0.2, 0.0, 3.0]);
+    assert_eq!(LeakyReLU::default().negative_slope, 0.01);
+    // softmax([0, ln 3]) along dim 1 = [1/4, 3/4]; log of that = [-ln 4, ln 3 - ln 4]
+    let z = t(&[0.0, 3f64.ln(), 0.0, 0.0], &[2, 2]);
+    let s = Softmax::new(1).forward(&z).unwrap().to_vec().unwrap();
+    for (g, w) in s.iter().zip([0.25, 0.75, 0.5, 0.5]) {
+        assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+    }
+    let l = LogSoftmax::new(-1).forward(&z).unwrap().to_vec().unwrap();
+    let want = [
+        -(4f64.ln()),
+        3f64.ln() - 4f64.ln(),
+        -(2f64.ln()),
+        -(2f64.ln()),
+    ];
+    for (g, w) in l.iter().zip(want) {
+        assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+    }
+    assert_eq!(
+        format!("{}", LeakyReLU::new(0.2)),
+        "LeakyReLU(negative_slope=0.2)"
+    );
 }
 
 #[test]
