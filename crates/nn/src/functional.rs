@@ -159,3 +159,63 @@ fn check_same_shape<E: Float, B: Backend>(
         })
     }
 }
+
+/// `softmax` along `dim` (`F.softmax(x, dim)`).
+pub fn softmax<E: Float, B: Backend>(x: &Tensor<E, B>, dim: isize) -> Result<Tensor<E, B>> {
+    x.softmax(dim)
+}
+
+/// `log_softmax` along `dim` (`F.log_softmax(x, dim)`).
+pub fn log_softmax<E: Float, B: Backend>(x: &Tensor<E, B>, dim: isize) -> Result<Tensor<E, B>> {
+    x.log_softmax(dim)
+}
+
+/// Inverted dropout (`F.dropout(x, p, training)`): zeroes with probability `p` and scales the rest
+/// by `1/(1−p)` when `training`, the identity otherwise.
+pub fn dropout<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    p: f64,
+    training: bool,
+) -> Result<Tensor<E, B>> {
+    x.dropout(p, training)
+}
+
+/// `max(x, 0)` (`F.relu`).
+pub fn relu<E: Float, B: Backend>(x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+    x.relu()
+}
+
+/// `x` where `x ≥ 0`, else `negative_slope·x` (`F.leaky_relu`).
+pub fn leaky_relu<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    negative_slope: f64,
+) -> Result<Tensor<E, B>> {
+    x.leaky_relu(E::from_f64(negative_slope))
+}
+
+/// GELU (`F.gelu`): the exact normal-CDF form, or PyTorch's `approximate="tanh"` form.
+pub fn gelu<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    approximate_tanh: bool,
+) -> Result<Tensor<E, B>> {
+    if approximate_tanh {
+        x.gelu_tanh()
+    } else {
+        x.gelu()
+    }
+}
+
+/// `x·σ(x)` (`F.silu`).
+pub fn silu<E: Float, B: Backend>(x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+    x.silu()
+}
+
+/// `1 / (1 + e^−x)` (`torch.sigmoid`).
+pub fn sigmoid<E: Float, B: Backend>(x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+    x.sigmoid()
+}
+
+/// `tanh x` (`torch.tanh`).
+pub fn tanh<E: Float, B: Backend>(x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+    x.tanh()
+}

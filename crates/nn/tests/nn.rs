@@ -119,6 +119,26 @@ fn leaky_relu_softmax_log_softmax_match_their_formulas() {
 }
 
 #[test]
+fn functional_activations_match_their_formulas() {
+    use nanotorch_nn::functional::{gelu, leaky_relu, softmax};
+    let x = t(&[1.0, -3.0], &[2]);
+    // gelu_tanh(1) = 0.5·(1 + tanh(√(2/π)·(1 + 0.044715))) = 0.8411919906082768
+    // gelu(1) = 0.5·(1 + erf(1/√2)) = 0.8413447460685429
+    let g = gelu(&x, true).unwrap().to_vec().unwrap();
+    assert!((g[0] - 0.8411919906082768).abs() < 1e-12, "{}", g[0]);
+    let g = gelu(&x, false).unwrap().to_vec().unwrap();
+    assert!((g[0] - 0.8413447460685429).abs() < 1e-12, "{}", g[0]);
+    // leaky_relu slope 0.5: [1, -1.5]
+    assert_eq!(
+        leaky_relu(&x, 0.5).unwrap().to_vec().unwrap(),
+        vec![1.0, -1.5]
+    );
+    // softmax([1, -3]) = [1, e^-4] / (1 + e^-4)
+    let s = softmax(&x, 0).unwrap().to_vec().unwrap();
+    assert!((s[0] - 1.0 / (1.0 + (-4f64).exp())).abs() < 1e-12);
+}
+
+#[test]
 fn linear_has_pytorch_layout_and_init_bounds() {
     manual_seed(5);
     let layer = Linear::<f32, Cpu>::new(100, 7, &Cpu).unwrap();
