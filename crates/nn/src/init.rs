@@ -82,3 +82,75 @@ pub fn xavier_uniform<E: Float, B: Backend>(
     let bound = gain * (6.0 / (fan_in + fan_out) as f64).sqrt();
     uniform(shape, -bound, bound, backend)
 }
+
+/// Which fan Kaiming init scales by (`mode=` in PyTorch): `FanIn` keeps the forward pass's
+/// variance, `FanOut` the backward pass's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FanMode {
+    /// Scale by the number of inputs (PyTorch's default).
+    #[default]
+    FanIn,
+    /// Scale by the number of outputs.
+    FanOut,
+}
+
+fn kaiming_std(shape: &Shape, mode: FanMode, nonlinearity: &str, a: Option<f64>) -> Result<f64> {
+    let (fan_in, fan_out) = fans(shape)?;
+    let fan = match mode {
+        FanMode::FanIn => fan_in,
+        FanMode::FanOut => fan_out,
+    };
+    if fan == 0 {
+        return Err(Error::invalid("init", "a zero fan (an empty axis)", shape));
+    }
+    Ok(calculate_gain(nonlinearity, a)? / (fan as f64).sqrt())
+}
+
+/// Kaiming uniform with the mode and the leaky-ReLU slope `a` spelled out
+/// (`torch.nn.init.kaiming_uniform_(w, a, mode, nonlinearity)`): `U(±√3·gain/√fan)`.
+pub fn kaiming_uniform_with<E: Float, B: Backend>(
+    shape: impl Into<Shape>,
+    a: Option<f64>,
+    mode: FanMode,
+    nonlinearity: &str,
+    backend: &B,
+) -> Result<Tensor<E, B>> {
+    let shape = shape.into();
+    let bound = 3f64.sqrt() * kaiming_std(&shape, mode, nonlinearity, a)?;
+    uniform(shape, -bound, bound, backend)
+}
+
+/// Kaiming (He) normal init (`torch.nn.init.kaiming_normal_`): `N(0, (gain/√fan)²)`.
+pub fn kaiming_normal<E: Float, B: Backend>(
+    shape: impl Into<Shape>,
+    a: Option<f64>,
+    mode: FanMode,
+    nonlinearity: &str,
+    backend: &B,
+) -> Result<Tensor<E, B>> {
+    let shape = shape.into();
+    let std = kaiming_std(&shape, mode, nonlinearity, a)?;
+    normal(shape, 0.0, std, backend)
+}
+
+/// Xavier (Glorot) normal init: `N(0, (gain·√(2/(fan_in + fan_out)))²)`.
+pub fn xavier_normal<E: Float, B: Backend>(
+    shape: impl Into<Shape>,
+    gain: f64,
+    backend: &B,
+) -> Result<Tensor<E, B>> {
+    let shape = shape.into();
+    let (fan_in, fan_out) = fans(&shape)?;
+    let std = gain * (2.0 / (fan_in + fan_out) as f64).sqrt();
+    normal(shape, 0.0, std, backend)
+}
+
+/// A leaf parameter of zeros (`torch.nn.init.zeros_`).
+pub fn zeros<E: Float, B: Backend>(shape: impl Into<Shape>, backend: &B) -> Result<Tensor<E, B>> {
+    Ok(Tensor::full(shape, E::from_f64(0.0), backend)?.requires_grad_(true))
+}
+
+/// A leaf parameter of ones (`torch.nn.init.ones_`).
+pub fn ones<E: Float, B: Backend>(shape: impl Into<Shape>, backend: &B) -> Result<Tensor<E, B>> {
+    Ok(Tensor::full(shape, E::from_f64(1.0), backend)?.requires_grad_(true))
+}

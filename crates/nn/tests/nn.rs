@@ -139,6 +139,31 @@ fn functional_activations_match_their_formulas() {
 }
 
 #[test]
+fn normal_inits_have_pytorch_std() {
+    use nanotorch_nn::init::{kaiming_normal, ones, xavier_normal, zeros, FanMode};
+    manual_seed(5);
+    let std = |v: Vec<f64>| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    // [out 400, in 100], relu gain √2: fan_in std √2/10 ≈ 0.1414, fan_out std √2/20 ≈ 0.0707
+    let w: T = kaiming_normal([400, 100], None, FanMode::FanIn, "relu", &Cpu).unwrap();
+    let s = std(w.to_vec().unwrap());
+    assert!((s - 2f64.sqrt() / 10.0).abs() < 0.005, "{s}");
+    let w: T = kaiming_normal([400, 100], None, FanMode::FanOut, "relu", &Cpu).unwrap();
+    let s = std(w.to_vec().unwrap());
+    assert!((s - 2f64.sqrt() / 20.0).abs() < 0.0025, "{s}");
+    // xavier gain 1: √(2/500) ≈ 0.0632
+    let w: T = xavier_normal([400, 100], 1.0, &Cpu).unwrap();
+    let s = std(w.to_vec().unwrap());
+    assert!((s - (2.0f64 / 500.0).sqrt()).abs() < 0.0025, "{s}");
+    let z: T = zeros([2, 3], &Cpu).unwrap();
+    assert!(z.requires_grad() && z.to_vec().unwrap().iter().all(|&v| v == 0.0));
+    let o: T = ones([3], &Cpu).unwrap();
+    assert_eq!(o.to_vec().unwrap(), vec![1.0; 3]);
+}
+
+#[test]
 fn linear_has_pytorch_layout_and_init_bounds() {
     manual_seed(5);
     let layer = Linear::<f32, Cpu>::new(100, 7, &Cpu).unwrap();
