@@ -2,7 +2,8 @@
 //!
 //! Written so far: host transfers (`from_slice`, `to_vec`), `storage_len`, `full`, `arange`,
 //! `copy_strided`, `cast`, `unary`, `binary`, `binary_scalar`, `binary_inplace`,
-//! `scalar_inplace`, `assign`, `where_cond` (any strided or broadcast layout) and `synchronize`. Every other primitive
+//! `scalar_inplace`, `assign`, `where_cond`, `reduce` (any strided or broadcast layout) and
+//! `synchronize`. Every other primitive
 //! returns [`Error::Backend`] saying it is not implemented on this backend yet: no silent
 //! host fallback, no panic.
 
@@ -626,12 +627,63 @@ impl Backend for Cuda {
 
     fn reduce<E: Element>(
         &self,
-        _op: ReduceOp,
-        _x: &CudaStorage<E>,
-        _layout: &Layout,
-        _axes: &[usize],
+        op: ReduceOp,
+        x: &CudaStorage<E>,
+        layout: &Layout,
+        axes: &[usize],
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("reduce"))
+        Self::check_fits("reduce", layout, x.len)?;
+        let rank = layout.rank();
+        if let Some(&bad) = axes.iter().find(|&&a| a >= rank) {
+            return Err(Error::AxisOutOfRange {
+                op: "reduce",
+                axis: bad as isize,
+                shape: layout.shape().clone(),
+            });
+        }
+        // Split the layout: kept axes (reduced ones set to size 1) and the reduced axes alone.
+        let mut kept_shape = layout.dims().to_vec();
+        let (mut red_shape, mut red_strides) = (Vec::new(), Vec::new());
+        for &a in axes {
+            kept_shape[a] = 1;
+            red_shape.push(layout.dims()[a]);
+            red_strides.push(layout.strides()[a]);
+        }
+        let kept = Layout::new(kept_shape, layout.strides().to_vec(), layout.offset());
+        let reduced = Layout::new(red_shape, red_strides, 0);
+        self.bind()?;
+        let n_out = kept.numel();
+        let out = self.alloc::<E>(n_out)?;
+        if n_out > 0 {
+            let name = format!("reduce_{}_{}", op.name(), suffix(E::DTYPE));
+            let (kd, rd) = (self.upload_dims(&kept)?, self.upload_dims(&reduced)?);
+            let mut x_ptr = x.bytes.as_device_ptr();
+            let mut o_ptr = out.bytes.as_device_ptr();
+            let mut n = n_out as i64;
+            let mut krank = rank as i32;
+            let mut kd_ptr = kd.as_device_ptr();
+            let mut off = layout.offset() as i64;
+            let mut rrank = reduced.rank() as i32;
+            let mut rd_ptr = rd.as_device_ptr();
+            let mut n_red = reduced.numel() as i64;
+            self.launch_n(
+                &self.inner.reduce,
+                &name,
+                n_out,
+                &[
+                    ptr(&mut x_ptr),
+                    ptr(&mut o_ptr),
+                    ptr(&mut n),
+                    ptr(&mut krank),
+                    ptr(&mut kd_ptr),
+                    ptr(&mut off),
+                    ptr(&mut rrank),
+                    ptr(&mut rd_ptr),
+                    ptr(&mut n_red),
+                ],
+            )?;
+        }
+        Ok(out)
     }
 
     fn arg_reduce<E: Element>(

@@ -27,6 +27,8 @@ pub(crate) struct DeviceInner {
     pub(crate) fill_copy: Module,
     /// The two-argument kernels (kernels/binary.cu).
     pub(crate) binary: Module,
+    /// The reductions over axes (kernels/reduce.cu).
+    pub(crate) reduce: Module,
     /// The stream every launch goes to (blocking with respect to the legacy default stream, so
     /// synchronous copies order after queued kernels).
     pub(crate) stream: Stream,
@@ -76,6 +78,8 @@ impl DeviceInner {
             .map_err(|e| driver_err("loading kernels/fill_copy.cu's PTX", e))?;
         let binary = Module::from_ptx(crate::ptx::BINARY, &[])
             .map_err(|e| driver_err("loading kernels/binary.cu's PTX", e))?;
+        let reduce = Module::from_ptx(crate::ptx::REDUCE, &[])
+            .map_err(|e| driver_err("loading kernels/reduce.cu's PTX", e))?;
         let stream = Stream::new(StreamFlags::DEFAULT, None)
             .map_err(|e| driver_err("creating a stream", e))?;
         Ok(DeviceInner {
@@ -83,6 +87,7 @@ impl DeviceInner {
             unary,
             fill_copy,
             binary,
+            reduce,
             stream,
             _context: context,
         })

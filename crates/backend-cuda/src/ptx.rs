@@ -9,3 +9,6 @@ pub const FILL_COPY: &str = include_str!("../ptx/fill_copy.ptx");
 
 /// `kernels/binary.cu`: `binary_*`, `binary_scalar_*`, `binary_inplace_*`, `scalar_inplace_*`.
 pub const BINARY: &str = include_str!("../ptx/binary.ptx");
+
+/// `kernels/reduce.cu`: `reduce_<sum|prod|max|min>_<dtype>` over any set of axes.
+pub const REDUCE: &str = include_str!("../ptx/reduce.ptx");

@@ -207,3 +207,47 @@ fn where_and_assign_match_cpu() {
         cpu.to_vec(&cd, &full).unwrap()
     );
 }
+
+#[test]
+fn reductions_match_cpu() {
+    use nanotorch_ndarray_core::ReduceOp;
+    let Some(cuda) = device_or_skip("reductions_match_cpu") else {
+        return;
+    };
+    let cpu = Cpu;
+    let data: Vec<f64> = (0..24).map(|i| ((i * 5) % 7) as f64 * 0.3 - 0.8).collect();
+    let ints: Vec<i64> = (0..24).map(|i| (i * 5) % 7 - 3).collect();
+    let (gs, cs) = (
+        cuda.from_slice(&data).unwrap(),
+        cpu.from_slice(&data).unwrap(),
+    );
+    let (gi, ci) = (
+        cuda.from_slice(&ints).unwrap(),
+        cpu.from_slice(&ints).unwrap(),
+    );
+    for layout in views() {
+        for axes in [&[][..], &[0], &[1], &[0, 1]] {
+            let mut out_dims = layout.dims().to_vec();
+            for &a in axes {
+                out_dims[a] = 1;
+            }
+            let out_l = Layout::contiguous(out_dims);
+            for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min] {
+                let g = cuda.reduce(op, &gs, &layout, axes).unwrap();
+                let c = cpu.reduce(op, &cs, &layout, axes).unwrap();
+                assert_close(
+                    &cuda.to_vec(&g, &out_l).unwrap(),
+                    &cpu.to_vec(&c, &out_l).unwrap(),
+                    &format!("reduce {op:?} {axes:?} on {layout:?}"),
+                );
+                let g = cuda.reduce(op, &gi, &layout, axes).unwrap();
+                let c = cpu.reduce(op, &ci, &layout, axes).unwrap();
+                assert_eq!(
+                    cuda.to_vec(&g, &out_l).unwrap(),
+                    cpu.to_vec(&c, &out_l).unwrap(),
+                    "reduce i64 {op:?} {axes:?} on {layout:?}"
+                );
+            }
+        }
+    }
+}
