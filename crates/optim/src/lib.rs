@@ -25,7 +25,7 @@
 //! Where to read: `optimizer.rs` (the [`Optimizer`] trait, parameter groups, the state dict),
 //! then any algorithm (`sgd.rs` first): each is an [`UpdateRule`] — hyper-parameters plus the
 //! update of one parameter, written in place with the helpers of `update.rs`. Then
-//! `scheduler.rs` and `clip.rs`. Chapter 5 of the book (`docs/05b-optimizers.md`) teaches this
+//! `scheduler.rs` and `clip.rs`. Chapter 5 of the book (`docs/05-losses-optimizers.md`, second half; its code runs as doctests in `nanotorch-book`) teaches this
 //! crate.
 #![deny(missing_docs)]
 
@@ -52,8 +52,3 @@ pub use scheduler::{
 pub use sgd::{SgdOptions, SgdState, SGD};
 pub use state::{GroupState, ParamState, SavedValue, StateDict};
 
-/// The book's chapter on this crate, compiled and run as doctests here too, so the chapter is
-/// checked whenever this crate is.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/05b-optimizers.md")]
-mod book {}
