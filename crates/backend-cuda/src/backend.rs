@@ -2,8 +2,8 @@
 //!
 //! Written so far: host transfers (`from_slice`, `to_vec`), `storage_len`, `full`, `arange`,
 //! `copy_strided`, `cast`, `unary`, `binary`, `binary_scalar`, `binary_inplace`,
-//! `scalar_inplace`, `assign`, `where_cond`, `reduce` (any strided or broadcast layout) and
-//! `synchronize`. Every other primitive
+//! `scalar_inplace`, `assign`, `where_cond`, `reduce` (any strided or broadcast layout),
+//! `matmul` (tiled shared-memory kernel) and `synchronize`. Every other primitive
 //! returns [`Error::Backend`] saying it is not implemented on this backend yet: no silent
 //! host fallback, no panic.
 
@@ -105,6 +105,18 @@ impl Cuda {
         stream
             .synchronize()
             .map_err(|e| driver_err(&format!("running {name}"), e))
+    }
+
+    /// Fills `out[0..len]` with zeros (`full_<dt>`).
+    fn launch_full_zero<E: Element>(&self, out: &CudaStorage<E>, len: usize) -> Result<()> {
+        let name = format!("full_{}", suffix(E::DTYPE));
+        let (mut p, mut n, mut v) = (out.bytes.as_device_ptr(), len as i64, E::zeroed());
+        self.launch_n(
+            &self.inner.fill_copy,
+            &name,
+            len,
+            &[ptr(&mut p), ptr(&mut n), ptr(&mut v)],
+        )
     }
 
     /// Fails unless two layouts have the same shape.
@@ -698,12 +710,92 @@ impl Backend for Cuda {
 
     fn matmul<E: Float>(
         &self,
-        _lhs: &CudaStorage<E>,
-        _lhs_layout: &Layout,
-        _rhs: &CudaStorage<E>,
-        _rhs_layout: &Layout,
+        lhs: &CudaStorage<E>,
+        lhs_layout: &Layout,
+        rhs: &CudaStorage<E>,
+        rhs_layout: &Layout,
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("matmul"))
+        let (ld, rd) = (lhs_layout.dims(), rhs_layout.dims());
+        if ld.len() != 3 || rd.len() != 3 || ld[0] != rd[0] || ld[2] != rd[1] {
+            return Err(Error::ShapeMismatch {
+                op: "matmul",
+                what: "expected [b, m, k] and [b, k, n]",
+                lhs: lhs_layout.shape().clone(),
+                rhs: rhs_layout.shape().clone(),
+            });
+        }
+        Self::check_fits("matmul", lhs_layout, lhs.len)?;
+        Self::check_fits("matmul", rhs_layout, rhs.len)?;
+        let (batch, m, k, n) = (ld[0], ld[1], ld[2], rd[2]);
+        const TILE: usize = 16;
+        let (gx, gy) = (n.div_ceil(TILE), m.div_ceil(TILE));
+        if gy > 65_535 || gx > i32::MAX as usize {
+            return Err(Error::Backend {
+                backend: BACKEND_NAME,
+                msg: format!("matmul: {m}x{n} output is too large for one launch"),
+            });
+        }
+        self.bind()?;
+        let out = self.alloc::<E>(batch * m * n)?;
+        if batch * m * n == 0 {
+            return Ok(out);
+        }
+        if k == 0 {
+            // An empty inner dimension: the product is all zeros.
+            self.launch_full_zero(&out, batch * m * n)?;
+            return Ok(out);
+        }
+        let name = format!("matmul_{}", suffix(E::DTYPE));
+        let func = self
+            .inner
+            .matmul
+            .get_function(&name)
+            .map_err(|e| driver_err(&format!("finding kernel {name}"), e))?;
+        let (ls, rs) = (lhs_layout.strides(), rhs_layout.strides());
+        let mut args: [i64; 8] = [
+            lhs_layout.offset() as i64,
+            ls[0] as i64,
+            ls[1] as i64,
+            ls[2] as i64,
+            rhs_layout.offset() as i64,
+            rs[0] as i64,
+            rs[1] as i64,
+            rs[2] as i64,
+        ];
+        let mut sizes: [i64; 4] = [batch as i64, m as i64, k as i64, n as i64];
+        let mut l_ptr = lhs.bytes.as_device_ptr();
+        let mut r_ptr = rhs.bytes.as_device_ptr();
+        let mut o_ptr = out.bytes.as_device_ptr();
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut args;
+        let [b0, b1, b2, b3] = &mut sizes;
+        let params = [
+            ptr(&mut l_ptr),
+            ptr(a0),
+            ptr(a1),
+            ptr(a2),
+            ptr(a3),
+            ptr(&mut r_ptr),
+            ptr(a4),
+            ptr(a5),
+            ptr(a6),
+            ptr(a7),
+            ptr(&mut o_ptr),
+            ptr(b0),
+            ptr(b1),
+            ptr(b2),
+            ptr(b3),
+        ];
+        let grid = (gx as u32, gy as u32, batch.min(65_535) as u32);
+        let block = (TILE as u32, TILE as u32, 1u32);
+        let stream = &self.inner.stream;
+        // SAFETY: the arguments match the kernel's C signature; the kernel reads only inside
+        // the checked layouts and writes `out[0..batch*m*n]`; we wait before returning.
+        unsafe { stream.launch(&func, grid, block, 0, &params) }
+            .map_err(|e| driver_err(&format!("launching {name}"), e))?;
+        stream
+            .synchronize()
+            .map_err(|e| driver_err(&format!("running {name}"), e))?;
+        Ok(out)
     }
 
     fn gather<E: Element>(

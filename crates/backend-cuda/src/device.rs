@@ -29,6 +29,8 @@ pub(crate) struct DeviceInner {
     pub(crate) binary: Module,
     /// The reductions over axes (kernels/reduce.cu).
     pub(crate) reduce: Module,
+    /// The tiled batched matmul (kernels/matmul.cu).
+    pub(crate) matmul: Module,
     /// The stream every launch goes to (blocking with respect to the legacy default stream, so
     /// synchronous copies order after queued kernels).
     pub(crate) stream: Stream,
@@ -80,6 +82,8 @@ impl DeviceInner {
             .map_err(|e| driver_err("loading kernels/binary.cu's PTX", e))?;
         let reduce = Module::from_ptx(crate::ptx::REDUCE, &[])
             .map_err(|e| driver_err("loading kernels/reduce.cu's PTX", e))?;
+        let matmul = Module::from_ptx(crate::ptx::MATMUL, &[])
+            .map_err(|e| driver_err("loading kernels/matmul.cu's PTX", e))?;
         let stream = Stream::new(StreamFlags::DEFAULT, None)
             .map_err(|e| driver_err("creating a stream", e))?;
         Ok(DeviceInner {
@@ -88,6 +92,7 @@ impl DeviceInner {
             fill_copy,
             binary,
             reduce,
+            matmul,
             stream,
             _context: context,
         })

@@ -12,3 +12,6 @@ pub const BINARY: &str = include_str!("../ptx/binary.ptx");
 
 /// `kernels/reduce.cu`: `reduce_<sum|prod|max|min>_<dtype>` over any set of axes.
 pub const REDUCE: &str = include_str!("../ptx/reduce.ptx");
+
+/// `kernels/matmul.cu`: `matmul_<f32|f64>`, the tiled shared-memory batched product.
+pub const MATMUL: &str = include_str!("../ptx/matmul.ptx");

@@ -251,3 +251,33 @@ fn reductions_match_cpu() {
         }
     }
 }
+
+#[test]
+fn matmul_matches_cpu() {
+    let Some(cuda) = device_or_skip("matmul_matches_cpu") else {
+        return;
+    };
+    let cpu = Cpu;
+    // Sizes that are not multiples of the 16-wide tile, a transposed rhs and a broadcast batch.
+    let (b, m, k, n) = (3, 37, 21, 18);
+    let a: Vec<f32> = (0..b * m * k)
+        .map(|i| ((i * 7) % 13) as f32 * 0.1 - 0.6)
+        .collect();
+    let w: Vec<f32> = (0..k * n)
+        .map(|i| ((i * 5) % 11) as f32 * 0.1 - 0.5)
+        .collect();
+    let la = Layout::contiguous(vec![b, m, k]);
+    let lw = Layout::new(vec![b, k, n], vec![0, 1, k], 0); // w stored as [n, k], transposed
+    let (ga, ca) = (cuda.from_slice(&a).unwrap(), cpu.from_slice(&a).unwrap());
+    let (gw, cw) = (cuda.from_slice(&w).unwrap(), cpu.from_slice(&w).unwrap());
+    let g = cuda.matmul(&ga, &la, &gw, &lw).unwrap();
+    let c = cpu.matmul(&ca, &la, &cw, &lw).unwrap();
+    let out_l = Layout::contiguous(vec![b, m, n]);
+    let (g, c) = (
+        cuda.to_vec(&g, &out_l).unwrap(),
+        cpu.to_vec(&c, &out_l).unwrap(),
+    );
+    for (x, y) in g.iter().zip(&c) {
+        assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{x} vs {y}");
+    }
+}
