@@ -6,9 +6,9 @@
 //! `cuda` cargo feature: without it the crate still builds, and [`Cuda::new`] returns an
 //! [`Error::Backend`] saying the crate was built without CUDA.
 //!
-//! Status: with the feature, `Cuda` implements `Backend` over device buffers, but only the host
-//! transfers, `unary` and `synchronize` have kernels so far; every other primitive returns an
-//! [`Error::Backend`] saying it is not implemented yet (see the crate README).
+//! Status: with the feature, `Cuda` implements `Backend` over device buffers; `random`,
+//! `arg_reduce`, `gather`, `scatter_add`, `index_select`, `im2col` and `col2im` have no
+//! kernels yet and return an [`Error::Backend`] saying so (see the crate README).
 #![deny(missing_docs)]
 
 pub use nanotorch_ndarray_core::{Error, Result};
