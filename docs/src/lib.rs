@@ -28,5 +28,6 @@ chapters! {
     ch03_autograd => "03-autograd.md",
     ch05_losses_optimizers => "05-losses-optimizers.md",
     ch06_data => "06-data.md",
+    ch07_training => "07-training.md",
     ch08_gpu_backend => "08-gpu-backend.md",
 }
