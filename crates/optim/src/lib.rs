@@ -51,4 +51,3 @@ pub use scheduler::{
 };
 pub use sgd::{SgdOptions, SgdState, SGD};
 pub use state::{GroupState, ParamState, SavedValue, StateDict};
-
