@@ -1,15 +1,15 @@
 //! `impl Backend for Cuda`: device buffers as storage, kernels launched from the embedded PTX.
 //!
-//! Written so far: host transfers (`from_slice`, `to_vec`), `storage_len`, `full`, `arange`,
-//! `copy_strided`, `cast`, `unary`, `binary`, `binary_scalar`, `binary_inplace`,
-//! `scalar_inplace`, `assign`, `where_cond`, `reduce` (any strided or broadcast layout),
-//! `matmul` (tiled shared-memory kernel) and `synchronize`. Every other primitive
-//! returns [`Error::Backend`] saying it is not implemented on this backend yet: no silent
-//! host fallback, no panic.
+//! Every primitive of the trait runs on the device (no silent host fallback): host transfers,
+//! fills and counter-based random fills, strided copies and casts, element-wise unary and
+//! binary ops (scalar, in-place and `where` forms), reductions and arg-reductions over axes,
+//! the tiled matmul, gather / scatter-add / index-select (indices checked on the device first
+//! and reported as [`Error::IndexOutOfBounds`]), and im2col / col2im. Driver errors become
+//! [`Error::Backend`]; nothing panics.
 
 use crate::device::driver_err;
 use crate::{Cuda, Error, Result, BACKEND_NAME};
-use cust::memory::{CopyDestination, DeviceBuffer};
+use cust::memory::{CopyDestination, DeviceBuffer, DeviceCopy};
 use cust::module::Module;
 use cust::prelude::*;
 use nanotorch_ndarray_core::{
@@ -47,12 +47,82 @@ fn suffix(d: DType) -> &'static str {
     }
 }
 
-/// The error for a primitive that has no CUDA kernel yet.
-fn not_yet(op: &str) -> Error {
-    Error::Backend {
-        backend: BACKEND_NAME,
-        msg: format!("{op} is not implemented on the cuda backend yet"),
+/// One kernel argument, held by value so that the driver can be handed a pointer to it.
+#[derive(Debug, Clone, Copy)]
+enum Arg {
+    /// A device pointer (as its raw address) or an `unsigned long long`.
+    U64(u64),
+    /// A `long long`.
+    I64(i64),
+    /// An `int`.
+    I32(i32),
+    /// A `double`.
+    F64(f64),
+}
+
+/// The device address of a storage, as a kernel argument.
+fn storage_arg<E: Element>(s: &CudaStorage<E>) -> Arg {
+    Arg::U64(s.bytes.as_device_ptr().as_raw())
+}
+
+/// The device address of a buffer, as a kernel argument.
+fn buffer_arg<T: DeviceCopy>(b: &DeviceBuffer<T>) -> Arg {
+    Arg::U64(b.as_device_ptr().as_raw())
+}
+
+/// `layout`'s strides over `shape`'s shape with `axis`'s stride set to 0: the storage offset of
+/// "the same position with the axis coordinate 0", walked in step with a layout of `shape`
+/// (as the CPU backend's `companion`).
+fn companion(layout: &Layout, shape: &Layout, axis: usize) -> Layout {
+    let mut strides = layout.strides().to_vec();
+    strides[axis] = 0;
+    Layout::new(shape.shape().clone(), strides, layout.offset())
+}
+
+/// Fails unless `index` has `src`'s rank and, off `axis`, no larger sizes (as the CPU does).
+fn check_index_layout(op: &'static str, src: &Layout, index: &Layout, axis: usize) -> Result<()> {
+    let ok = axis < src.rank()
+        && index.rank() == src.rank()
+        && (0..src.rank()).all(|i| i == axis || index.dims()[i] <= src.dims()[i]);
+    if !ok {
+        return Err(Error::ShapeMismatch {
+            op,
+            what: "index must have the input's rank and no larger sizes off the axis",
+            lhs: src.shape().clone(),
+            rhs: index.shape().clone(),
+        });
     }
+    Ok(())
+}
+
+/// The output height and width of `window` over `dims = [n, c, h, w]`, or the CPU's error.
+fn window_output(op: &'static str, dims: [usize; 4], window: &Window2d) -> Result<(usize, usize)> {
+    let [_, _, h, w] = dims;
+    window.output_size(h, w).ok_or_else(|| {
+        Error::invalid(
+            op,
+            format!("window {window:?} does not fit"),
+            &dims.to_vec().into(),
+        )
+    })
+}
+
+/// The window arguments shared by `im2col_*` and `col2im_*`, in their order:
+/// `kh, kw, oh, ow, sh, sw, ph, pw, dh, dw`.
+fn window_args(window: &Window2d, oh: usize, ow: usize) -> [Arg; 10] {
+    [
+        window.kernel.0,
+        window.kernel.1,
+        oh,
+        ow,
+        window.stride.0,
+        window.stride.1,
+        window.padding.0,
+        window.padding.1,
+        window.dilation.0,
+        window.dilation.1,
+    ]
+    .map(|v| Arg::I64(v as i64))
 }
 
 /// A kernel argument as the driver wants it: a pointer to the value.
@@ -78,7 +148,13 @@ impl Cuda {
     fn alloc<E: Element>(&self, len: usize) -> Result<CudaStorage<E>> {
         let nbytes = len
             .checked_mul(std::mem::size_of::<E>())
-            .ok_or_else(|| not_yet("allocation over usize::MAX bytes"))?;
+            .ok_or_else(|| Error::Backend {
+                backend: BACKEND_NAME,
+                msg: format!(
+                    "cannot allocate {len} elements of {:?}: too many bytes",
+                    E::DTYPE
+                ),
+            })?;
         // SAFETY: u8 has no invalid bit patterns; every caller writes all elements before
         // they are read.
         let bytes = unsafe { DeviceBuffer::<u8>::uninitialized(nbytes) }
@@ -105,6 +181,64 @@ impl Cuda {
         stream
             .synchronize()
             .map_err(|e| driver_err(&format!("running {name}"), e))
+    }
+
+    /// [`Cuda::launch_n`] with the arguments given by value.
+    fn launch_args(&self, module: &Module, name: &str, n: usize, args: &mut [Arg]) -> Result<()> {
+        let params: Vec<*mut c_void> = args
+            .iter_mut()
+            .map(|a| match a {
+                Arg::U64(v) => ptr(v),
+                Arg::I64(v) => ptr(v),
+                Arg::I32(v) => ptr(v),
+                Arg::F64(v) => ptr(v),
+            })
+            .collect();
+        self.launch_n(module, name, n, &params)
+    }
+
+    /// Checks every element of `index` (read through `layout`) against `0..size` on the device
+    /// (`index_check`) and reports the first one outside, in row-major order, as
+    /// [`Error::IndexOutOfBounds`], exactly as the CPU backend does.
+    fn check_indices(
+        &self,
+        op: &'static str,
+        index: &CudaStorage<i64>,
+        layout: &Layout,
+        axis: usize,
+        size: usize,
+    ) -> Result<()> {
+        let n = layout.numel();
+        if n == 0 {
+            return Ok(());
+        }
+        let bad = DeviceBuffer::from_slice(&[u64::MAX])
+            .map_err(|e| driver_err("allocating the index-check flag", e))?;
+        let dims = self.upload_dims(layout)?;
+        let mut args = [
+            storage_arg(index),
+            Arg::I64(n as i64),
+            Arg::I32(layout.rank() as i32),
+            buffer_arg(&dims),
+            Arg::I64(layout.offset() as i64),
+            Arg::I64(size as i64),
+            buffer_arg(&bad),
+        ];
+        self.launch_args(&self.inner.index, "index_check", n, &mut args)?;
+        let mut first = [0u64];
+        bad.copy_to(&mut first[..])
+            .map_err(|e| driver_err("reading the index-check flag", e))?;
+        if first[0] == u64::MAX {
+            return Ok(());
+        }
+        // The error path: fetch the offending value to name it.
+        let values = self.to_vec(index, layout)?;
+        Err(Error::IndexOutOfBounds {
+            op,
+            index: values.get(first[0] as usize).copied().unwrap_or(-1),
+            axis,
+            size,
+        })
     }
 
     /// Fills `out[0..len]` with zeros (`full_<dt>`).
@@ -155,6 +289,25 @@ impl Cuda {
             dims.push(0); // a valid pointer even for rank 0
         }
         DeviceBuffer::from_slice(&dims).map_err(|e| driver_err("uploading a layout", e))
+    }
+}
+
+impl Cuda {
+    /// A new storage holding a copy of all of `src`, made by the driver's device-to-device
+    /// memcpy (`cuMemcpyDtoD`), no kernel involved. Benchmarks use it for the device's copy
+    /// bandwidth, the ceiling every memory-bound kernel is measured against.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] with the driver's error.
+    pub fn copy_device<E: Element>(&self, src: &CudaStorage<E>) -> Result<CudaStorage<E>> {
+        self.bind()?;
+        let mut out = self.alloc::<E>(src.len)?;
+        if src.len > 0 {
+            out.bytes
+                .copy_from(&src.bytes)
+                .map_err(|e| driver_err("copying device to device", e))?;
+        }
+        Ok(out)
     }
 }
 
@@ -240,13 +393,22 @@ impl Backend for Cuda {
         Ok(out)
     }
 
-    fn random<E: Float>(
-        &self,
-        _len: usize,
-        _dist: RandomDist,
-        _seed: u64,
-    ) -> Result<CudaStorage<E>> {
-        Err(not_yet("random"))
+    fn random<E: Float>(&self, len: usize, dist: RandomDist, seed: u64) -> Result<CudaStorage<E>> {
+        self.bind()?;
+        let out = self.alloc::<E>(len)?;
+        if len == 0 {
+            return Ok(out);
+        }
+        let (kind, params) = match dist {
+            RandomDist::Uniform { low, high } => ("uniform", vec![Arg::F64(low), Arg::F64(high)]),
+            RandomDist::Normal { mean, std } => ("normal", vec![Arg::F64(mean), Arg::F64(std)]),
+            RandomDist::Bernoulli { p } => ("bernoulli", vec![Arg::F64(p)]),
+        };
+        let mut args = vec![storage_arg(&out), Arg::I64(len as i64), Arg::U64(seed)];
+        args.extend(params);
+        let name = format!("random_{kind}_{}", suffix(E::DTYPE));
+        self.launch_args(&self.inner.random, &name, len, &mut args)?;
+        Ok(out)
     }
 
     fn copy_strided<E: Element>(
@@ -700,12 +862,44 @@ impl Backend for Cuda {
 
     fn arg_reduce<E: Element>(
         &self,
-        _op: ArgReduceOp,
-        _x: &CudaStorage<E>,
-        _layout: &Layout,
-        _axis: usize,
+        op: ArgReduceOp,
+        x: &CudaStorage<E>,
+        layout: &Layout,
+        axis: usize,
     ) -> Result<CudaStorage<i64>> {
-        Err(not_yet("arg_reduce"))
+        Self::check_fits(op.name(), layout, x.len)?;
+        if axis >= layout.rank() || layout.dims()[axis] == 0 {
+            return Err(Error::invalid(
+                op.name(),
+                format!("axis {axis} must exist and be non-empty"),
+                layout.shape(),
+            ));
+        }
+        // The layout without the reduced axis maps output i to the start of its row.
+        let mut dims = layout.dims().to_vec();
+        let mut strides = layout.strides().to_vec();
+        let len = dims.remove(axis);
+        let stride = strides.remove(axis);
+        let outer = Layout::new(dims, strides, layout.offset());
+        self.bind()?;
+        let n_out = outer.numel();
+        let out = self.alloc::<i64>(n_out)?;
+        if n_out > 0 {
+            let name = format!("arg_reduce_{}_{}", op.name(), suffix(E::DTYPE));
+            let od = self.upload_dims(&outer)?;
+            let mut args = [
+                storage_arg(x),
+                storage_arg(&out),
+                Arg::I64(n_out as i64),
+                Arg::I32(outer.rank() as i32),
+                buffer_arg(&od),
+                Arg::I64(layout.offset() as i64),
+                Arg::I64(len as i64),
+                Arg::I64(stride as i64),
+            ];
+            self.launch_args(&self.inner.arg_reduce, &name, n_out, &mut args)?;
+        }
+        Ok(out)
     }
 
     fn matmul<E: Float>(
@@ -800,57 +994,208 @@ impl Backend for Cuda {
 
     fn gather<E: Element>(
         &self,
-        _src: &CudaStorage<E>,
-        _src_layout: &Layout,
-        _index: &CudaStorage<i64>,
-        _index_layout: &Layout,
-        _axis: usize,
+        src: &CudaStorage<E>,
+        src_layout: &Layout,
+        index: &CudaStorage<i64>,
+        index_layout: &Layout,
+        axis: usize,
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("gather"))
+        Self::check_fits("gather", src_layout, src.len)?;
+        Self::check_fits("gather", index_layout, index.len)?;
+        check_index_layout("gather", src_layout, index_layout, axis)?;
+        let size = src_layout.dims()[axis];
+        self.bind()?;
+        self.check_indices("gather", index, index_layout, axis, size)?;
+        let n = index_layout.numel();
+        let out = self.alloc::<E>(n)?;
+        if n > 0 {
+            let view = companion(src_layout, index_layout, axis);
+            let (id, vd) = (self.upload_dims(index_layout)?, self.upload_dims(&view)?);
+            let mut args = [
+                storage_arg(src),
+                storage_arg(&out),
+                Arg::I64(n as i64),
+                Arg::I32(index_layout.rank() as i32),
+                buffer_arg(&id),
+                Arg::I64(index_layout.offset() as i64),
+                storage_arg(index),
+                buffer_arg(&vd),
+                Arg::I64(view.offset() as i64),
+                Arg::I64(src_layout.strides()[axis] as i64),
+            ];
+            let name = format!("gather_{}", suffix(E::DTYPE));
+            self.launch_args(&self.inner.index, &name, n, &mut args)?;
+        }
+        Ok(out)
     }
 
     fn scatter_add<E: Element>(
         &self,
-        _dst: &mut CudaStorage<E>,
-        _dst_layout: &Layout,
-        _index: &CudaStorage<i64>,
-        _index_layout: &Layout,
-        _src: &CudaStorage<E>,
-        _src_layout: &Layout,
-        _axis: usize,
+        dst: &mut CudaStorage<E>,
+        dst_layout: &Layout,
+        index: &CudaStorage<i64>,
+        index_layout: &Layout,
+        src: &CudaStorage<E>,
+        src_layout: &Layout,
+        axis: usize,
     ) -> Result<()> {
-        Err(not_yet("scatter_add"))
+        Self::check_fits("scatter_add", dst_layout, dst.len)?;
+        Self::check_fits("scatter_add", index_layout, index.len)?;
+        Self::check_fits("scatter_add", src_layout, src.len)?;
+        Self::check_same_shape("scatter_add", index_layout, src_layout)?;
+        check_index_layout("scatter_add", dst_layout, index_layout, axis)?;
+        let size = dst_layout.dims()[axis];
+        self.bind()?;
+        // Every index is checked before anything is added, so an error leaves `dst` untouched.
+        self.check_indices("scatter_add", index, index_layout, axis, size)?;
+        let n = index_layout.numel();
+        if n == 0 {
+            return Ok(());
+        }
+        let view = companion(dst_layout, index_layout, axis);
+        let id = self.upload_dims(index_layout)?;
+        let sd = self.upload_dims(src_layout)?;
+        let vd = self.upload_dims(&view)?;
+        let mut args = [
+            storage_arg(dst),
+            Arg::I64(n as i64),
+            Arg::I32(index_layout.rank() as i32),
+            buffer_arg(&id),
+            Arg::I64(index_layout.offset() as i64),
+            storage_arg(index),
+            buffer_arg(&sd),
+            Arg::I64(src_layout.offset() as i64),
+            storage_arg(src),
+            buffer_arg(&vd),
+            Arg::I64(view.offset() as i64),
+            Arg::I64(dst_layout.strides()[axis] as i64),
+        ];
+        let name = format!("scatter_add_{}", suffix(E::DTYPE));
+        self.launch_args(&self.inner.index, &name, n, &mut args)
     }
 
     fn index_select<E: Element>(
         &self,
-        _src: &CudaStorage<E>,
-        _src_layout: &Layout,
-        _index: &CudaStorage<i64>,
-        _index_layout: &Layout,
-        _axis: usize,
+        src: &CudaStorage<E>,
+        src_layout: &Layout,
+        index: &CudaStorage<i64>,
+        index_layout: &Layout,
+        axis: usize,
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("index_select"))
+        Self::check_fits("index_select", src_layout, src.len)?;
+        Self::check_fits("index_select", index_layout, index.len)?;
+        if axis >= src_layout.rank() || index_layout.rank() != 1 {
+            return Err(Error::invalid(
+                "index_select",
+                "needs a 1-D index and an axis in range",
+                src_layout.shape(),
+            ));
+        }
+        let size = src_layout.dims()[axis];
+        self.bind()?;
+        self.check_indices("index_select", index, index_layout, axis, size)?;
+        let nidx = index_layout.numel();
+        // Read through the source with the axis stride 0, then add `index[j] * stride`.
+        let mut dims = src_layout.dims().to_vec();
+        dims[axis] = nidx;
+        let mut strides = src_layout.strides().to_vec();
+        strides[axis] = 0;
+        let inner: usize = dims[axis + 1..].iter().product();
+        let view = Layout::new(dims, strides, src_layout.offset());
+        let len = view.numel();
+        let out = self.alloc::<E>(len)?;
+        if len > 0 {
+            let vd = self.upload_dims(&view)?;
+            let mut args = [
+                storage_arg(src),
+                storage_arg(&out),
+                Arg::I64(len as i64),
+                Arg::I32(view.rank() as i32),
+                buffer_arg(&vd),
+                Arg::I64(view.offset() as i64),
+                storage_arg(index),
+                Arg::I64(index_layout.offset() as i64),
+                Arg::I64(index_layout.strides()[0] as i64),
+                Arg::I64(inner.max(1) as i64),
+                Arg::I64(nidx.max(1) as i64),
+                Arg::I64(src_layout.strides()[axis] as i64),
+            ];
+            let name = format!("index_select_{}", suffix(E::DTYPE));
+            self.launch_args(&self.inner.index, &name, len, &mut args)?;
+        }
+        Ok(out)
     }
 
     fn im2col<E: Float>(
         &self,
-        _x: &CudaStorage<E>,
-        _layout: &Layout,
-        _window: &Window2d,
+        x: &CudaStorage<E>,
+        layout: &Layout,
+        window: &Window2d,
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("im2col"))
+        Self::check_fits("im2col", layout, x.len)?;
+        let dims: [usize; 4] = layout.dims().try_into().map_err(|_| {
+            Error::invalid("im2col", "expects a [n, c, h, w] array", layout.shape())
+        })?;
+        let [n, c, h, w] = dims;
+        let (oh, ow) = window_output("im2col", dims, window)?;
+        let (kh, kw) = window.kernel;
+        let len = n * c * kh * kw * oh * ow;
+        self.bind()?;
+        let out = self.alloc::<E>(len)?;
+        if len > 0 {
+            let st = layout.strides();
+            let mut args = vec![
+                storage_arg(x),
+                storage_arg(&out),
+                Arg::I64(len as i64),
+                Arg::I64(layout.offset() as i64),
+            ];
+            args.extend([st[0], st[1], st[2], st[3], c, h, w].map(|v| Arg::I64(v as i64)));
+            args.extend(window_args(window, oh, ow));
+            let name = format!("im2col_{}", suffix(E::DTYPE));
+            self.launch_args(&self.inner.im2col, &name, len, &mut args)?;
+        }
+        Ok(out)
     }
 
     fn col2im<E: Float>(
         &self,
-        _cols: &CudaStorage<E>,
-        _cols_layout: &Layout,
-        _channels: usize,
-        _image_hw: (usize, usize),
-        _window: &Window2d,
+        cols: &CudaStorage<E>,
+        cols_layout: &Layout,
+        channels: usize,
+        image_hw: (usize, usize),
+        window: &Window2d,
     ) -> Result<CudaStorage<E>> {
-        Err(not_yet("col2im"))
+        Self::check_fits("col2im", cols_layout, cols.len)?;
+        let (h, w) = image_hw;
+        let n = cols_layout.dims().first().copied().unwrap_or(0);
+        let (oh, ow) = window_output("col2im", [n, channels, h, w], window)?;
+        let (kh, kw) = window.kernel;
+        let cd = cols_layout.dims();
+        if !(cols_layout.rank() == 3 && cd[1] == channels * kh * kw && cd[2] == oh * ow) {
+            return Err(Error::invalid(
+                "col2im",
+                format!("columns do not match {channels} channels of {h}x{w} with {window:?}"),
+                cols_layout.shape(),
+            ));
+        }
+        let len = n * channels * h * w;
+        self.bind()?;
+        let out = self.alloc::<E>(len)?;
+        if len > 0 {
+            let st = cols_layout.strides();
+            let mut args = vec![
+                storage_arg(cols),
+                storage_arg(&out),
+                Arg::I64(len as i64),
+                Arg::I64(cols_layout.offset() as i64),
+            ];
+            args.extend([st[0], st[1], st[2], channels, h, w].map(|v| Arg::I64(v as i64)));
+            args.extend(window_args(window, oh, ow));
+            let name = format!("col2im_{}", suffix(E::DTYPE));
+            self.launch_args(&self.inner.im2col, &name, len, &mut args)?;
+        }
+        Ok(out)
     }
 
     fn synchronize(&self) -> Result<()> {

@@ -31,6 +31,14 @@ pub(crate) struct DeviceInner {
     pub(crate) reduce: Module,
     /// The tiled batched matmul (kernels/matmul.cu).
     pub(crate) matmul: Module,
+    /// The counter-based random fills (kernels/random.cu).
+    pub(crate) random: Module,
+    /// argmax / argmin along one axis (kernels/arg_reduce.cu).
+    pub(crate) arg_reduce: Module,
+    /// The index check, gather, scatter-add and index-select (kernels/index.cu).
+    pub(crate) index: Module,
+    /// im2col and col2im (kernels/im2col.cu).
+    pub(crate) im2col: Module,
     /// The stream every launch goes to (blocking with respect to the legacy default stream, so
     /// synchronous copies order after queued kernels).
     pub(crate) stream: Stream,
@@ -84,6 +92,14 @@ impl DeviceInner {
             .map_err(|e| driver_err("loading kernels/reduce.cu's PTX", e))?;
         let matmul = Module::from_ptx(crate::ptx::MATMUL, &[])
             .map_err(|e| driver_err("loading kernels/matmul.cu's PTX", e))?;
+        let random = Module::from_ptx(crate::ptx::RANDOM, &[])
+            .map_err(|e| driver_err("loading kernels/random.cu's PTX", e))?;
+        let arg_reduce = Module::from_ptx(crate::ptx::ARG_REDUCE, &[])
+            .map_err(|e| driver_err("loading kernels/arg_reduce.cu's PTX", e))?;
+        let index = Module::from_ptx(crate::ptx::INDEX, &[])
+            .map_err(|e| driver_err("loading kernels/index.cu's PTX", e))?;
+        let im2col = Module::from_ptx(crate::ptx::IM2COL, &[])
+            .map_err(|e| driver_err("loading kernels/im2col.cu's PTX", e))?;
         let stream = Stream::new(StreamFlags::DEFAULT, None)
             .map_err(|e| driver_err("creating a stream", e))?;
         Ok(DeviceInner {
@@ -93,6 +109,10 @@ impl DeviceInner {
             binary,
             reduce,
             matmul,
+            random,
+            arg_reduce,
+            index,
+            im2col,
             stream,
             _context: context,
         })
@@ -100,6 +120,21 @@ impl DeviceInner {
 }
 
 impl DeviceInner {
+    /// Every loaded module, for kernel look-ups by name.
+    pub(crate) fn modules(&self) -> [&Module; 9] {
+        [
+            &self.unary,
+            &self.fill_copy,
+            &self.binary,
+            &self.reduce,
+            &self.matmul,
+            &self.random,
+            &self.arg_reduce,
+            &self.index,
+            &self.im2col,
+        ]
+    }
+
     /// Makes this context current on the calling thread (kernels may be launched from any
     /// thread that holds a handle).
     pub(crate) fn bind(&self) -> Result<()> {

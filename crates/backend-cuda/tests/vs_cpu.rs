@@ -281,3 +281,340 @@ fn matmul_matches_cpu() {
         assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{x} vs {y}");
     }
 }
+
+#[test]
+fn random_matches_cpu() {
+    use nanotorch_ndarray_core::RandomDist;
+    let Some(cuda) = device_or_skip("random_matches_cpu") else {
+        return;
+    };
+    let cpu = Cpu;
+    let dists = [
+        RandomDist::Uniform {
+            low: -2.0,
+            high: 3.0,
+        },
+        RandomDist::Normal {
+            mean: 0.5,
+            std: 2.0,
+        },
+        RandomDist::Bernoulli { p: 0.3 },
+    ];
+    let len = 1001;
+    let l = Layout::contiguous(vec![len]);
+    for seed in [0u64, 7, u64::MAX] {
+        for dist in dists {
+            let exact = !matches!(dist, RandomDist::Normal { .. });
+            // f64: uniform and Bernoulli bit for bit; normal within the device libm's ulps.
+            let g = cuda.random::<f64>(len, dist, seed).unwrap();
+            let c = cpu.random::<f64>(len, dist, seed).unwrap();
+            let (g, c) = (cuda.to_vec(&g, &l).unwrap(), cpu.to_vec(&c, &l).unwrap());
+            for (k, (x, y)) in g.iter().zip(&c).enumerate() {
+                let ok = if exact {
+                    x == y
+                } else {
+                    (x - y).abs() <= 1e-13 * (1.0 + y.abs())
+                };
+                assert!(
+                    ok,
+                    "random f64 {dist:?} seed {seed} element {k}: {x} vs {y}"
+                );
+            }
+            // f32: the same f64 values rounded, so normal is within one f32 ulp.
+            let g = cuda.random::<f32>(len, dist, seed).unwrap();
+            let c = cpu.random::<f32>(len, dist, seed).unwrap();
+            let (g, c) = (cuda.to_vec(&g, &l).unwrap(), cpu.to_vec(&c, &l).unwrap());
+            for (k, (x, y)) in g.iter().zip(&c).enumerate() {
+                let ok = if exact {
+                    x == y
+                } else {
+                    (x - y).abs() <= 2e-7 * (1.0 + y.abs())
+                };
+                assert!(
+                    ok,
+                    "random f32 {dist:?} seed {seed} element {k}: {x} vs {y}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        cuda.storage_len(&cuda.random::<f32>(0, dists[0], 1).unwrap()),
+        0
+    );
+}
+
+#[test]
+fn arg_reduce_matches_cpu() {
+    use nanotorch_ndarray_core::ArgReduceOp;
+    let Some(cuda) = device_or_skip("arg_reduce_matches_cpu") else {
+        return;
+    };
+    let cpu = Cpu;
+    // Ties (first occurrence wins) and, in the f64 data, NaNs (the first NaN wins).
+    let ints: Vec<i64> = (0..24).map(|i| (i * 5) % 7 - 3).collect();
+    let f32s: Vec<f32> = ints.iter().map(|&v| v as f32 * 0.5).collect();
+    let mut f64s: Vec<f64> = ints.iter().map(|&v| v as f64 * 0.25).collect();
+    f64s[3] = f64::NAN;
+    f64s[14] = f64::NAN;
+    fn family<E: Element + std::fmt::Debug>(cuda: &Cuda, data: &[E]) {
+        let cpu = Cpu;
+        let (gs, cs) = (
+            cuda.from_slice(data).unwrap(),
+            cpu.from_slice(data).unwrap(),
+        );
+        for layout in views() {
+            for axis in 0..layout.rank() {
+                let mut out_dims = layout.dims().to_vec();
+                out_dims[axis] = 1;
+                let out_l = Layout::contiguous(out_dims);
+                for op in [ArgReduceOp::ArgMax, ArgReduceOp::ArgMin] {
+                    let g = cuda.arg_reduce(op, &gs, &layout, axis).unwrap();
+                    let c = cpu.arg_reduce(op, &cs, &layout, axis).unwrap();
+                    assert_eq!(
+                        cuda.to_vec(&g, &out_l).unwrap(),
+                        cpu.to_vec(&c, &out_l).unwrap(),
+                        "{op:?} axis {axis} on {layout:?} ({:?})",
+                        E::DTYPE
+                    );
+                }
+            }
+        }
+        // An empty axis or an axis out of range is an error, as on the CPU.
+        let empty = Layout::contiguous(vec![3, 0]);
+        assert!(cuda
+            .arg_reduce(ArgReduceOp::ArgMax, &gs, &empty, 1)
+            .is_err());
+        let l = Layout::contiguous(vec![4, 6]);
+        assert!(cuda.arg_reduce(ArgReduceOp::ArgMin, &gs, &l, 2).is_err());
+    }
+    family(&cuda, &ints);
+    family(&cuda, &f32s);
+    family(&cuda, &f64s);
+    let _ = cpu;
+}
+
+/// Runs `f` on both backends and checks they agree: equal values, or errors with one message.
+fn both<E: Element + std::fmt::Debug>(
+    what: &str,
+    g: nanotorch_ndarray_core::Result<Vec<E>>,
+    c: nanotorch_ndarray_core::Result<Vec<E>>,
+) {
+    match (g, c) {
+        (Ok(g), Ok(c)) => assert_close(&g, &c, what),
+        (Err(g), Err(c)) => assert_eq!(g.to_string(), c.to_string(), "{what}: errors differ"),
+        (g, c) => panic!("{what}: cuda {g:?} vs cpu {c:?}"),
+    }
+}
+
+fn indexing_family<E: Element + std::fmt::Debug>(cuda: &Cuda, data: &[E]) {
+    let cpu = Cpu;
+    let (gs, cs) = (
+        cuda.from_slice(data).unwrap(),
+        cpu.from_slice(data).unwrap(),
+    );
+    // Indices in 0..4 (out of range on the views' shorter axes too), then with -1 or 9 mixed in.
+    let good: Vec<i64> = (0..24).map(|i| (i * 7 + 1) % 4).collect();
+    for bad_value in [None, Some(-1i64), Some(9)] {
+        let mut idx = good.clone();
+        if let Some(v) = bad_value {
+            idx[5] = v;
+            idx[17] = v;
+        }
+        let (gi, ci) = (
+            cuda.from_slice(&idx).unwrap(),
+            cpu.from_slice(&idx).unwrap(),
+        );
+        for layout in views() {
+            for axis in 0..2 {
+                // An index of the source's rank, sizes off the axis no larger than the source's.
+                let mut idims = layout.dims().to_vec();
+                idims[axis] = 3;
+                idims[1 - axis] = idims[1 - axis].saturating_sub(1).max(1);
+                let il_c = Layout::contiguous(idims.clone());
+                let il_t = Layout::contiguous(vec![idims[1], idims[0]])
+                    .transpose(0, 1)
+                    .unwrap();
+                for il in [il_c, il_t] {
+                    let out_l = Layout::contiguous(il.shape().clone());
+                    let what = format!("gather axis {axis} {layout:?} index {il:?} {bad_value:?}");
+                    let g = cuda
+                        .gather(&gs, &layout, &gi, &il, axis)
+                        .and_then(|s| cuda.to_vec(&s, &out_l));
+                    let c = cpu
+                        .gather(&cs, &layout, &ci, &il, axis)
+                        .and_then(|s| cpu.to_vec(&s, &out_l));
+                    both(&what, g, c);
+
+                    // scatter_add into a contiguous (or transposed) destination of the source's
+                    // shape; src has the index's shape (read through the same view).
+                    let dl = Layout::contiguous(layout.shape().clone());
+                    let (mut gd, mut cd) = (
+                        cuda.full(24, E::zeroed()).unwrap(),
+                        cpu.full(24, E::zeroed()).unwrap(),
+                    );
+                    let sl = Layout::contiguous(il.shape().clone());
+                    let what = format!("scatter_add axis {axis} {dl:?} index {il:?} {bad_value:?}");
+                    let g = cuda.scatter_add(&mut gd, &dl, &gi, &il, &gs, &sl, axis);
+                    let c = cpu.scatter_add(&mut cd, &dl, &ci, &il, &cs, &sl, axis);
+                    assert_eq!(g.is_ok(), c.is_ok(), "{what}: {g:?} vs {c:?}");
+                    if let (Err(g), Err(c)) = (&g, &c) {
+                        assert_eq!(g.to_string(), c.to_string(), "{what}");
+                    }
+                    // On an error the destination is untouched (all zero) on both.
+                    let full = Layout::contiguous(vec![24]);
+                    both(&what, cuda.to_vec(&gd, &full), cpu.to_vec(&cd, &full));
+                }
+                // index_select with a strided 1-D index of 5 (positions 0, 3, 6, …).
+                let il = Layout::new(vec![5], vec![3], 1);
+                let mut out_dims = layout.dims().to_vec();
+                out_dims[axis] = 5;
+                let out_l = Layout::contiguous(out_dims);
+                let what = format!("index_select axis {axis} {layout:?} {bad_value:?}");
+                let g = cuda
+                    .index_select(&gs, &layout, &gi, &il, axis)
+                    .and_then(|s| cuda.to_vec(&s, &out_l));
+                let c = cpu
+                    .index_select(&cs, &layout, &ci, &il, axis)
+                    .and_then(|s| cpu.to_vec(&s, &out_l));
+                both(&what, g, c);
+            }
+        }
+    }
+}
+
+#[test]
+fn indexing_matches_cpu() {
+    let Some(cuda) = device_or_skip("indexing_matches_cpu") else {
+        return;
+    };
+    // Small integers, so float scatter-adds are exact whatever order the atomics take.
+    let ints: Vec<i64> = (0..24).map(|i| (i * 5) % 7 - 3).collect();
+    indexing_family(&cuda, &ints);
+    let f32s: Vec<f32> = ints.iter().map(|&v| v as f32 * 0.5).collect();
+    indexing_family(&cuda, &f32s);
+    let f64s: Vec<f64> = ints.iter().map(|&v| v as f64 * 0.25).collect();
+    indexing_family(&cuda, &f64s);
+}
+
+#[test]
+fn scatter_add_accumulates_collisions() {
+    let Some(cuda) = device_or_skip("scatter_add_accumulates_collisions") else {
+        return;
+    };
+    // 10 000 ones into 3 slots: atomics must not lose updates.
+    let n = 10_000;
+    let idx: Vec<i64> = (0..n).map(|i| (i % 3) as i64).collect();
+    let ones = vec![1i64; n];
+    let il = Layout::contiguous(vec![n]);
+    let gi = cuda.from_slice(&idx).unwrap();
+    let gs = cuda.from_slice(&ones).unwrap();
+    let mut gd = cuda.full(3, 0i64).unwrap();
+    let dl = Layout::contiguous(vec![3]);
+    cuda.scatter_add(&mut gd, &dl, &gi, &il, &gs, &il, 0)
+        .unwrap();
+    assert_eq!(cuda.to_vec(&gd, &dl).unwrap(), vec![3334, 3333, 3333]);
+    let gs = cuda.from_slice(&vec![0.5f64; n]).unwrap();
+    let mut gd = cuda.full(3, 0f64).unwrap();
+    cuda.scatter_add(&mut gd, &dl, &gi, &il, &gs, &il, 0)
+        .unwrap();
+    assert_eq!(cuda.to_vec(&gd, &dl).unwrap(), vec![1667.0, 1666.5, 1666.5]);
+}
+
+fn windows() -> Vec<nanotorch_ndarray_core::Window2d> {
+    use nanotorch_ndarray_core::Window2d;
+    vec![
+        Window2d::new((3, 3)),
+        Window2d {
+            kernel: (2, 3),
+            stride: (2, 1),
+            padding: (1, 2),
+            dilation: (1, 2),
+        },
+        // 1-D: a height-1 kernel over a height-1 image.
+        Window2d {
+            kernel: (1, 3),
+            stride: (1, 2),
+            padding: (0, 1),
+            dilation: (1, 2),
+        },
+        Window2d {
+            kernel: (1, 1),
+            stride: (3, 3),
+            padding: (0, 0),
+            dilation: (1, 1),
+        },
+        // Does not fit: both backends must refuse.
+        Window2d::new((9, 9)),
+    ]
+}
+
+fn im2col_family<E: nanotorch_ndarray_core::Float + std::fmt::Debug>(cuda: &Cuda) {
+    let cpu = Cpu;
+    let (n, c, h, w) = (2usize, 3usize, 5usize, 7usize);
+    let data: Vec<E> = (0..n * c * h * w)
+        .map(|i| E::from_f64(((i * 37) % 17) as f64 * 0.25 - 2.0))
+        .collect();
+    let (gs, cs) = (
+        cuda.from_slice(&data).unwrap(),
+        cpu.from_slice(&data).unwrap(),
+    );
+    let contiguous = Layout::contiguous(vec![n, c, h, w]);
+    // The same storage read as [n, c, w, h]-transposed and as a 1-D (height-1) image.
+    let transposed = Layout::contiguous(vec![n, c, w, h])
+        .transpose(2, 3)
+        .unwrap();
+    let one_d = Layout::contiguous(vec![n, c, h, w])
+        .narrow(2, 2, 1)
+        .unwrap();
+    for layout in [contiguous, transposed, one_d] {
+        let (ih, iw) = (layout.dims()[2], layout.dims()[3]);
+        for window in windows() {
+            let what = format!("im2col {window:?} on {layout:?}");
+            let (kh, kw) = window.kernel;
+            let Some((oh, ow)) = window.output_size(ih, iw) else {
+                assert!(cuda.im2col(&gs, &layout, &window).is_err(), "{what}");
+                assert!(cpu.im2col(&cs, &layout, &window).is_err(), "{what}");
+                continue;
+            };
+            let cols_l = Layout::contiguous(vec![n, c * kh * kw, oh * ow]);
+            let g = cuda.im2col(&gs, &layout, &window).unwrap();
+            let cc = cpu.im2col(&cs, &layout, &window).unwrap();
+            let (gv, cv) = (
+                cuda.to_vec(&g, &cols_l).unwrap(),
+                cpu.to_vec(&cc, &cols_l).unwrap(),
+            );
+            assert_eq!(gv, cv, "{what}");
+            // col2im of those columns, read contiguously and through a transposed view.
+            let gi = cuda.col2im(&g, &cols_l, c, (ih, iw), &window).unwrap();
+            let ci = cpu.col2im(&cc, &cols_l, c, (ih, iw), &window).unwrap();
+            let img_l = Layout::contiguous(vec![n, c, ih, iw]);
+            assert_eq!(
+                cuda.to_vec(&gi, &img_l).unwrap(),
+                cpu.to_vec(&ci, &img_l).unwrap(),
+                "col2im {window:?} ({ih}x{iw})"
+            );
+            let t_l = Layout::contiguous(vec![n, oh * ow, c * kh * kw])
+                .transpose(1, 2)
+                .unwrap();
+            let gi = cuda.col2im(&g, &t_l, c, (ih, iw), &window).unwrap();
+            let ci = cpu.col2im(&cc, &t_l, c, (ih, iw), &window).unwrap();
+            assert_eq!(
+                cuda.to_vec(&gi, &img_l).unwrap(),
+                cpu.to_vec(&ci, &img_l).unwrap(),
+                "col2im through a transposed view, {window:?}"
+            );
+            // Mismatched columns are refused by both.
+            assert!(cuda.col2im(&g, &cols_l, c + 1, (ih, iw), &window).is_err());
+            assert!(cpu.col2im(&cc, &cols_l, c + 1, (ih, iw), &window).is_err());
+        }
+    }
+}
+
+#[test]
+fn im2col_col2im_match_cpu() {
+    let Some(cuda) = device_or_skip("im2col_col2im_match_cpu") else {
+        return;
+    };
+    im2col_family::<f32>(&cuda);
+    im2col_family::<f64>(&cuda);
+}

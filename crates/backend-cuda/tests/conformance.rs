@@ -1,0 +1,53 @@
+//! The shared backend conformance suite (`nanotorch_ndarray_core::conformance`), run for `Cuda`,
+//! one test per family. Each skips, saying why, when device 0 cannot be opened.
+//!
+//! `random` is the one family left out: the suite demands bit-equal normal draws, and the
+//! device's `log`/`cos` may differ from glibc's in the last bit of an f64. `random_matches_cpu`
+//! in `vs_cpu.rs` checks random fills instead (uniform and Bernoulli bit for bit, normal within
+//! a relative 1e-13).
+#![cfg(feature = "cuda")]
+
+use nanotorch_backend_cuda::Cuda;
+use nanotorch_ndarray_core::conformance as c;
+
+/// Device 0, or `None` after printing why the test is skipped.
+fn device_or_skip(test: &str) -> Option<Cuda> {
+    match Cuda::new(0) {
+        Ok(dev) => Some(dev),
+        Err(e) => {
+            println!("SKIPPED conformance {test}: no CUDA device: {e}");
+            None
+        }
+    }
+}
+
+macro_rules! family {
+    ($($name:ident => $check:path),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                if let Some(dev) = device_or_skip(stringify!($name)) {
+                    $check(&dev);
+                }
+            }
+        )*
+    };
+}
+
+family! {
+    creation => c::check_creation,
+    copy => c::check_copy,
+    cast => c::check_cast,
+    unary => c::check_unary,
+    binary => c::check_binary,
+    scalar => c::check_scalar,
+    inplace => c::check_inplace,
+    axpby => c::check_axpby,
+    where_cond => c::check_where,
+    reduce => c::check_reduce,
+    arg_reduce => c::check_arg_reduce,
+    matmul => c::check_matmul,
+    indexing => c::check_indexing,
+    im2col => c::check_im2col,
+    large => c::check_large,
+}
