@@ -52,10 +52,16 @@ pub fn bench(args: &[String]) -> Result<()> {
         return Err(missing_venv(&python).into());
     }
 
+    // On cuda: the GPU-sized cases and the copy bandwidth first; without a GPU they say so and
+    // the facade's workloads are skipped.
+    if device == "cuda" && !crate::cuda::bench_device(only.as_deref(), repeat.as_deref())? {
+        return Ok(());
+    }
     let mut cmd = cargo();
     cmd.args(["bench", "-p", "nanotorch", "--bench", "workloads"]);
     if device == "cuda" {
         cmd.args(["--features", "cuda"]);
+        crate::cuda::link_env(&mut cmd)?;
     }
     cmd.args(["--", "--device", &device, "--threads", &threads.to_string()]);
     if let Some(only) = &only {

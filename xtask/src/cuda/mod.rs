@@ -8,7 +8,10 @@
 //! - `cargo xtask test-cuda [--build-only]` builds the backend's tests with the `cuda` feature,
 //!   linking against a stub `libcuda.so.1` generated from the wheel's `cuda.h` (every driver
 //!   entry point returns CUDA_ERROR_NO_DEVICE), and runs them with that stub, so they take the
-//!   skip path here and load the real driver on a GPU machine.
+//!   skip path here and load the real driver on a GPU machine (where a system libcuda.so.1
+//!   exists, the stub is used only to link).
+//! - `cargo xtask bench --device cuda` runs [`bench_device`] first (GPU-sized cases next to the
+//!   copy bandwidth) and, when it finds a GPU, the facade's workloads on cuda.
 
 use crate::util::{cargo, root, run, Result};
 use std::fs;
@@ -69,8 +72,12 @@ pub fn test_cuda(args: &[String]) -> Result<()> {
     let stub = make_libcuda_stub()?;
     let mut cmd = cargo();
     cmd.args(["test", "-p", "nanotorch-backend-cuda", "--features", "cuda"])
-        .env("CUDA_LIBRARY_PATH", &stub)
-        .env("LD_LIBRARY_PATH", join_path(&stub.join("lib64")));
+        .env("CUDA_LIBRARY_PATH", &stub);
+    // Run against the stub only where the system has no driver: on a GPU machine the same
+    // binaries load the real libcuda.so.1 (the stub only stood in at link time).
+    if !system_has_libcuda() {
+        cmd.env("LD_LIBRARY_PATH", join_path(&stub.join("lib64")));
+    }
     if build_only {
         cmd.arg("--no-run");
     } else {
@@ -78,6 +85,73 @@ pub fn test_cuda(args: &[String]) -> Result<()> {
         cmd.args(["--", "--nocapture"]);
     }
     run(&mut cmd)
+}
+
+/// Sets up `cmd` (a cargo build of something with the `cuda` feature) to link: unless the caller
+/// chose a CUDA_LIBRARY_PATH, it links against the generated stub, and runs against it only
+/// where the system has no libcuda.so.1 (so a GPU machine runs on its real driver). Without
+/// `cuda.h` for the stub, `cmd` is left as it is (a CUDA toolkit then has to be found by cust).
+pub fn link_env(cmd: &mut Command) -> Result<()> {
+    if std::env::var_os("CUDA_LIBRARY_PATH").is_some() || find_cuda_include().is_none() {
+        return Ok(());
+    }
+    let stub = make_libcuda_stub()?;
+    cmd.env("CUDA_LIBRARY_PATH", &stub);
+    if !system_has_libcuda() {
+        cmd.env("LD_LIBRARY_PATH", join_path(&stub.join("lib64")));
+    }
+    Ok(())
+}
+
+/// The GPU part of `cargo xtask bench --device cuda`: `nanotorch-backend-cuda`'s `device` bench
+/// (copy bandwidth, sgemm up to 4096, element-wise at 16M and 256M, reductions), its lines
+/// echoed. Returns false when it skipped (no GPU), after saying so.
+pub fn bench_device(only: Option<&str>, repeat: Option<&str>) -> Result<bool> {
+    let mut cmd = cargo();
+    cmd.args([
+        "bench",
+        "-p",
+        "nanotorch-backend-cuda",
+        "--features",
+        "cuda",
+        "--bench",
+        "device",
+        "--",
+    ]);
+    if let Some(only) = only {
+        cmd.args(["--only", only]);
+    }
+    if let Some(r) = repeat {
+        cmd.args(["--repeat", r]);
+    }
+    link_env(&mut cmd)?;
+    let out = crate::util::output(&mut cmd)?;
+    print!("{out}");
+    if out.lines().any(|l| l.starts_with("SKIPPED")) {
+        println!(
+            "bench --device cuda: no GPU here, so the facade's workloads on cuda are skipped too"
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Whether the dynamic loader can find a system libcuda.so.1 (an NVIDIA driver is installed).
+fn system_has_libcuda() -> bool {
+    let cached = Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("libcuda.so.1"))
+        .unwrap_or(false);
+    cached
+        || [
+            "/usr/lib/x86_64-linux-gnu/libcuda.so.1",
+            "/usr/lib/aarch64-linux-gnu/libcuda.so.1",
+            "/usr/lib64/libcuda.so.1",
+            "/usr/lib/wsl/lib/libcuda.so.1",
+        ]
+        .iter()
+        .any(|p| Path::new(p).is_file())
 }
 
 /// The CUDA steps of `test-all`: the PTX freshness check when nvcc is at hand (saying plainly
