@@ -349,7 +349,6 @@ fn arg_reduce_matches_cpu() {
     let Some(cuda) = device_or_skip("arg_reduce_matches_cpu") else {
         return;
     };
-    let cpu = Cpu;
     // Ties (first occurrence wins) and, in the f64 data, NaNs (the first NaN wins).
     let ints: Vec<i64> = (0..24).map(|i| (i * 5) % 7 - 3).collect();
     let f32s: Vec<f32> = ints.iter().map(|&v| v as f32 * 0.5).collect();
@@ -390,7 +389,6 @@ fn arg_reduce_matches_cpu() {
     family(&cuda, &ints);
     family(&cuda, &f32s);
     family(&cuda, &f64s);
-    let _ = cpu;
 }
 
 /// Runs `f` on both backends and checks they agree: equal values, or errors with one message.
