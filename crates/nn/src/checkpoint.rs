@@ -157,11 +157,19 @@ fn parse_entry(entry: &Value, data: &[u8]) -> std::result::Result<(Vec<f64>, Vec
         .get("dtype")
         .and_then(Value::as_str)
         .ok_or("missing dtype")?;
-    let size = match dtype {
-        "F32" => 4,
-        "F64" => 8,
-        other => return Err(format!("dtype {other} is not supported (F32 and F64 are)")),
+    // I64 appears in PyTorch checkpoints as BatchNorm's `num_batches_tracked`; it is read as a
+    // float like every other state-dict value here.
+    let decode: fn(&[u8]) -> f64 = match dtype {
+        "F32" => |c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64,
+        "F64" => |c| f64::from_le_bytes(c.try_into().expect("8 bytes")),
+        "I64" => |c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f64,
+        other => {
+            return Err(format!(
+                "dtype {other} is not supported (F32, F64 and I64 are)"
+            ))
+        }
     };
+    let size = if dtype == "F32" { 4 } else { 8 };
     let shape: Vec<usize> = entry
         .get("shape")
         .and_then(Value::as_array)
@@ -204,14 +212,5 @@ fn parse_entry(entry: &Value, data: &[u8]) -> std::result::Result<(Vec<f64>, Vec
         ));
     }
     let raw = &data[begin as usize..end as usize];
-    let values = if size == 4 {
-        raw.chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)
-            .collect()
-    } else {
-        raw.chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect()
-    };
-    Ok((values, shape))
+    Ok((raw.chunks_exact(size).map(decode).collect(), shape))
 }

@@ -154,3 +154,74 @@ pub fn zeros<E: Float, B: Backend>(shape: impl Into<Shape>, backend: &B) -> Resu
 pub fn ones<E: Float, B: Backend>(shape: impl Into<Shape>, backend: &B) -> Result<Tensor<E, B>> {
     Ok(Tensor::full(shape, E::from_f64(1.0), backend)?.requires_grad_(true))
 }
+
+/// A (semi-)orthogonal matrix scaled by `gain` (`torch.nn.init.orthogonal_`): the weight,
+/// flattened to `[shape[0], ∏rest]`, has orthonormal rows (or columns, whichever are fewer).
+/// Like PyTorch, it orthogonalises a standard-normal draw with a QR decomposition whose `R` has
+/// a positive diagonal, so the result is uniformly (Haar) distributed.
+pub fn orthogonal<E: Float, B: Backend>(
+    shape: impl Into<Shape>,
+    gain: f64,
+    backend: &B,
+) -> Result<Tensor<E, B>> {
+    let shape = shape.into();
+    if shape.rank() < 2 {
+        return Err(Error::invalid(
+            "init::orthogonal",
+            "needs at least 2 axes",
+            &shape,
+        ));
+    }
+    let rows = shape.dims()[0];
+    let cols = shape.numel() / rows.max(1);
+    let draw = Tensor::<f64, B>::random(
+        [rows, cols],
+        RandomDist::Normal {
+            mean: 0.0,
+            std: 1.0,
+        },
+        backend,
+    )?
+    .to_vec()?;
+    // Orthonormalise the columns of the tall orientation (m ≥ n) by modified Gram–Schmidt: its
+    // R has a positive diagonal, which is the sign convention PyTorch applies to its QR.
+    let (m, n, tall) = if rows >= cols {
+        (rows, cols, true)
+    } else {
+        (cols, rows, false)
+    };
+    let at = |i: usize, j: usize| {
+        if tall {
+            draw[i * cols + j]
+        } else {
+            draw[j * cols + i]
+        }
+    };
+    let mut q: Vec<Vec<f64>> = (0..n).map(|j| (0..m).map(|i| at(i, j)).collect()).collect();
+    for j in 0..n {
+        let (done, rest) = q.split_at_mut(j);
+        let column = &mut rest[0];
+        for previous in done.iter() {
+            let dot: f64 = column.iter().zip(previous).map(|(a, b)| a * b).sum();
+            column
+                .iter_mut()
+                .zip(previous)
+                .for_each(|(c, p)| *c -= dot * p);
+        }
+        let norm = column.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return Err(Error::msg(
+                "init::orthogonal: the random draw was rank deficient",
+            ));
+        }
+        column.iter_mut().for_each(|v| *v /= norm);
+    }
+    let values = (0..rows * cols)
+        .map(|flat| {
+            let (r, c) = (flat / cols, flat % cols);
+            let v = if tall { q[c][r] } else { q[r][c] };
+            E::from_f64(gain * v)
+        })
+        .collect();
+    Ok(Tensor::from_vec(values, shape, backend)?.requires_grad_(true))
+}

@@ -1,7 +1,6 @@
-//! Parameter-free layers: activations, `Flatten`, `Dropout`, `Identity`, and the `Sequential`
-//! container.
+//! Parameter-free layers: activations, `Flatten`, `Dropout`, `Identity`.
 
-use crate::{prefixed, Module};
+use crate::Module;
 use nanotorch_autograd::Tensor;
 use nanotorch_ndarray_core::{Backend, Float, Result};
 
@@ -32,8 +31,6 @@ activation! {
     Tanh => |x| x.tanh();
     /// `1 / (1 + e^−x)`.
     Sigmoid => |x| x.sigmoid();
-    /// GELU with the exact normal CDF.
-    GELU => |x| x.gelu();
     /// `x·σ(x)`.
     SiLU => |x| x.silu();
     /// Passes its input through unchanged.
@@ -89,6 +86,49 @@ impl Default for LeakyReLU {
     }
 }
 
+/// GELU (`nn.GELU`): `x·Φ(x)` with the exact normal CDF by default, or PyTorch's
+/// `approximate="tanh"` form with [`GELU::tanh`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GELU {
+    /// Whether the tanh approximation is used.
+    pub tanh_approximation: bool,
+}
+
+impl GELU {
+    /// The exact form (`nn.GELU()`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The tanh approximation (`nn.GELU(approximate="tanh")`).
+    pub fn tanh() -> Self {
+        GELU {
+            tanh_approximation: true,
+        }
+    }
+}
+
+impl<E: Float, B: Backend> Module<E, B> for GELU {
+    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+        if self.tanh_approximation {
+            x.gelu_tanh()
+        } else {
+            x.gelu()
+        }
+    }
+}
+
+impl std::fmt::Display for GELU {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let approximate = if self.tanh_approximation {
+            "tanh"
+        } else {
+            "none"
+        };
+        write!(f, "GELU(approximate='{approximate}')")
+    }
+}
+
 /// Zeroes elements with probability `p` while training (scaling the rest by `1/(1−p)`); the
 /// identity in evaluation mode.
 #[derive(Debug, Clone, Copy)]
@@ -118,84 +158,5 @@ impl<E: Float, B: Backend> Module<E, B> for Dropout {
 impl std::fmt::Display for Dropout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Dropout(p={})", self.p)
-    }
-}
-
-/// A module that can also print itself (every layer here can), so containers print their tree.
-pub trait Layer<E: Float, B: Backend>: Module<E, B> + std::fmt::Display {}
-
-impl<E: Float, B: Backend, M: Module<E, B> + std::fmt::Display> Layer<E, B> for M {}
-
-/// Modules applied one after another; children are named `0`, `1`, … as in PyTorch.
-pub struct Sequential<E: Float, B: Backend> {
-    layers: Vec<Box<dyn Layer<E, B>>>,
-}
-
-impl<E: Float, B: Backend> Default for Sequential<E, B> {
-    fn default() -> Self {
-        Sequential { layers: Vec::new() }
-    }
-}
-
-impl<E: Float, B: Backend> Sequential<E, B> {
-    /// An empty container.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Appends a layer (builder style).
-    pub fn append(mut self, layer: impl Layer<E, B> + 'static) -> Self {
-        self.layers.push(Box::new(layer));
-        self
-    }
-
-    /// Number of layers.
-    pub fn len(&self) -> usize {
-        self.layers.len()
-    }
-
-    /// Whether there are no layers.
-    pub fn is_empty(&self) -> bool {
-        self.layers.is_empty()
-    }
-}
-
-impl<E: Float, B: Backend> Module<E, B> for Sequential<E, B> {
-    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
-        self.layers
-            .iter()
-            .try_fold(x.clone(), |h, layer| layer.forward(&h))
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        self.layers
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| prefixed(&i.to_string(), l.named_parameters()))
-            .collect()
-    }
-
-    fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
-        self.layers
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| prefixed(&i.to_string(), l.named_buffers()))
-            .collect()
-    }
-
-    fn set_training(&mut self, training: bool) {
-        for layer in &mut self.layers {
-            layer.set_training(training);
-        }
-    }
-}
-
-impl<E: Float, B: Backend> std::fmt::Display for Sequential<E, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "Sequential(")?;
-        for (i, layer) in self.layers.iter().enumerate() {
-            writeln!(f, "  ({i}): {layer}")?;
-        }
-        write!(f, ")")
     }
 }

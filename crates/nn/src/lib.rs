@@ -9,20 +9,31 @@
 #![deny(missing_docs)]
 
 mod checkpoint;
+mod containers;
+mod embedding;
 pub mod functional;
 pub mod init;
 mod layers;
 mod linear;
+mod loss;
+mod loss_modules;
 mod module;
+mod norm;
 
 pub use checkpoint::{load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes};
-pub use functional::Reduction;
+pub use containers::{Layer, ModuleList, Sequential};
+pub use embedding::Embedding;
+pub use functional::{CrossEntropyOptions, KlReduction, NllLossOptions, Reduction};
 pub use layers::{
-    Dropout, Flatten, Identity, Layer, LeakyReLU, LogSoftmax, ReLU, Sequential, SiLU, Sigmoid,
-    Softmax, Tanh, GELU,
+    Dropout, Flatten, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh, GELU,
 };
 pub use linear::Linear;
+pub use loss_modules::{
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CrossEntropyTarget, HuberLoss, KLDivLoss, L1Loss,
+    MSELoss, NLLLoss, SmoothL1Loss,
+};
 pub use module::{prefixed, Module, StateDict};
+pub use norm::{BatchNorm1d, LayerNorm, RunningStats};
 
 /// Every layer and loss of this crate with parameters or a gradient rule of its own composition.
 /// `tests/gradcheck.rs` fails if any name here has no gradcheck case.
@@ -40,10 +51,22 @@ pub const DIFFERENTIABLE_LAYERS: &[&str] = &[
     "Flatten",
     "Identity",
     "Dropout",
+    "LayerNorm",
+    "BatchNorm1d",
+    "Embedding",
+    "layer_norm",
+    "batch_norm",
+    "embedding",
     "cross_entropy",
     "nll_loss",
     "mse_loss",
     "l1_loss",
     "smooth_l1_loss",
     "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
+    "cross_entropy_opts",
+    "cross_entropy_probs",
+    "nll_loss_opts",
 ];

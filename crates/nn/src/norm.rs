@@ -1,0 +1,381 @@
+//! Normalisation layers: `LayerNorm` (statistics per sample) and `BatchNorm1d` (statistics per
+//! channel over the batch, with running averages for evaluation).
+
+use crate::{init, Module};
+use nanotorch_autograd::{no_grad, Tensor};
+use nanotorch_ndarray_core::{Backend, Error, Float, Result, Shape};
+
+/// `(x − mean) / √(var + eps) · weight + bias` over the trailing `normalized_shape` axes of `x`
+/// (`F.layer_norm`; the variance is the biased one, as PyTorch's).
+pub fn layer_norm<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    normalized_shape: &[usize],
+    weight: Option<&Tensor<E, B>>,
+    bias: Option<&Tensor<E, B>>,
+    eps: f64,
+) -> Result<Tensor<E, B>> {
+    let k = normalized_shape.len();
+    if k == 0 || x.rank() < k || x.dims()[x.rank() - k..] != *normalized_shape {
+        return Err(Error::ShapeMismatch {
+            op: "layer_norm",
+            what: "the input's trailing axes must equal normalized_shape",
+            lhs: x.shape().clone(),
+            rhs: Shape::from(normalized_shape.to_vec()),
+        });
+    }
+    let axes: Vec<isize> = (1..=k as isize).map(|i| -i).collect();
+    let centered = x.sub(&x.mean_dims(&axes, true)?)?;
+    let var = centered.square()?.mean_dims(&axes, true)?;
+    let normed = centered.mul(&var.add_scalar(E::from_f64(eps))?.rsqrt()?)?;
+    affine(normed, weight, bias)
+}
+
+fn affine<E: Float, B: Backend>(
+    x: Tensor<E, B>,
+    weight: Option<&Tensor<E, B>>,
+    bias: Option<&Tensor<E, B>>,
+) -> Result<Tensor<E, B>> {
+    let x = match weight {
+        Some(w) => x.mul(w)?,
+        None => x,
+    };
+    match bias {
+        Some(b) => x.add(b),
+        None => Ok(x),
+    }
+}
+
+/// Layer normalisation (`nn.LayerNorm`) with a learnable per-element affine transform.
+pub struct LayerNorm<E: Float, B: Backend> {
+    normalized_shape: Vec<usize>,
+    /// Added to the variance before the square root.
+    pub eps: f64,
+    /// Scale, shaped like `normalized_shape`, initialised to ones (`None` without affine).
+    pub weight: Option<Tensor<E, B>>,
+    /// Shift, shaped like `normalized_shape`, initialised to zeros.
+    pub bias: Option<Tensor<E, B>>,
+}
+
+impl<E: Float, B: Backend> LayerNorm<E, B> {
+    /// PyTorch's defaults: `eps = 1e-5`, elementwise affine with a bias.
+    pub fn new(normalized_shape: impl Into<Vec<usize>>, backend: &B) -> Result<Self> {
+        Self::with_options(normalized_shape, 1e-5, true, true, backend)
+    }
+
+    /// Every option of `nn.LayerNorm(normalized_shape, eps, elementwise_affine, bias)`.
+    pub fn with_options(
+        normalized_shape: impl Into<Vec<usize>>,
+        eps: f64,
+        elementwise_affine: bool,
+        bias: bool,
+        backend: &B,
+    ) -> Result<Self> {
+        let normalized_shape = normalized_shape.into();
+        if normalized_shape.is_empty() {
+            return Err(Error::msg("LayerNorm: normalized_shape must not be empty"));
+        }
+        let shape = normalized_shape.clone();
+        let weight = elementwise_affine
+            .then(|| init::ones(shape.clone(), backend))
+            .transpose()?;
+        let bias = (elementwise_affine && bias)
+            .then(|| init::zeros(shape, backend))
+            .transpose()?;
+        Ok(LayerNorm {
+            normalized_shape,
+            eps,
+            weight,
+            bias,
+        })
+    }
+
+    /// The trailing shape normalised over.
+    pub fn normalized_shape(&self) -> &[usize] {
+        &self.normalized_shape
+    }
+}
+
+impl<E: Float, B: Backend> Module<E, B> for LayerNorm<E, B> {
+    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+        layer_norm(
+            x,
+            &self.normalized_shape,
+            self.weight.as_ref(),
+            self.bias.as_ref(),
+            self.eps,
+        )
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
+        let weight = self
+            .weight
+            .iter()
+            .map(|w| ("weight".to_string(), w.clone()));
+        let bias = self.bias.iter().map(|b| ("bias".to_string(), b.clone()));
+        weight.chain(bias).collect()
+    }
+}
+
+impl<E: Float, B: Backend> std::fmt::Display for LayerNorm<E, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LayerNorm({:?}, eps={}, elementwise_affine={})",
+            self.normalized_shape,
+            self.eps,
+            self.weight.is_some()
+        )
+    }
+}
+
+/// Running statistics that `batch_norm` reads in evaluation and updates in training.
+pub struct RunningStats<'a, E: Float, B: Backend> {
+    /// Per-channel mean, `[C]`.
+    pub mean: &'a Tensor<E, B>,
+    /// Per-channel (unbiased) variance, `[C]`.
+    pub var: &'a Tensor<E, B>,
+    /// Weight of the new batch in the running average: `running = (1 − m)·running + m·batch`.
+    pub momentum: f64,
+}
+
+/// Batch normalisation of `[N, C]` or `[N, C, L]` (`F.batch_norm`). In training (or without
+/// running statistics) each channel is normalised by its batch mean and biased variance, and
+/// `running` (if given) moves toward the batch mean and *unbiased* variance; in evaluation the
+/// running statistics are used instead.
+pub fn batch_norm<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    running: Option<RunningStats<'_, E, B>>,
+    weight: Option<&Tensor<E, B>>,
+    bias: Option<&Tensor<E, B>>,
+    training: bool,
+    eps: f64,
+) -> Result<Tensor<E, B>> {
+    if !(2..=3).contains(&x.rank()) {
+        return Err(Error::invalid(
+            "batch_norm",
+            "expected input [N, C] or [N, C, L]",
+            x.shape(),
+        ));
+    }
+    let channels = x.dims()[1];
+    // Per-channel tensors `[C]` become `[C]` or `[C, 1]` so they broadcast against the input.
+    let channel_shape = if x.rank() == 3 {
+        vec![channels, 1]
+    } else {
+        vec![channels]
+    };
+    let per_channel = |t: &Tensor<E, B>, name: &'static str| {
+        if t.dims() != [channels] {
+            return Err(Error::ShapeMismatch {
+                op: "batch_norm",
+                what: name,
+                lhs: x.shape().clone(),
+                rhs: t.shape().clone(),
+            });
+        }
+        t.reshape(channel_shape.clone())
+    };
+    // Every shape is checked before the running statistics are touched.
+    let weight = weight
+        .map(|w| per_channel(w, "weight must be [C]"))
+        .transpose()?;
+    let bias = bias
+        .map(|b| per_channel(b, "bias must be [C]"))
+        .transpose()?;
+    let running_shaped = running
+        .as_ref()
+        .map(|stats| -> Result<_> {
+            Ok((
+                per_channel(stats.mean, "running_mean must be [C]")?,
+                per_channel(stats.var, "running_var must be [C]")?,
+            ))
+        })
+        .transpose()?;
+    let axes: &[isize] = if x.rank() == 3 { &[0, 2] } else { &[0] };
+    let (mean, var) = match (running_shaped, training) {
+        (Some(shaped), false) => shaped,
+        _ => {
+            let count = x.numel() / channels.max(1);
+            if count <= 1 {
+                return Err(Error::invalid(
+                    "batch_norm",
+                    "training needs more than one value per channel",
+                    x.shape(),
+                ));
+            }
+            let mean = x.mean_dims(axes, false)?;
+            let var = x.var_dims(axes, 0, false)?;
+            if let Some(stats) = &running {
+                let m = stats.momentum;
+                let unbiased = count as f64 / (count as f64 - 1.0);
+                no_grad(|| -> Result<()> {
+                    let new_mean = stats
+                        .mean
+                        .mul_scalar(E::from_f64(1.0 - m))?
+                        .add(&mean.mul_scalar(E::from_f64(m))?)?;
+                    let new_var = stats
+                        .var
+                        .mul_scalar(E::from_f64(1.0 - m))?
+                        .add(&var.mul_scalar(E::from_f64(m * unbiased))?)?;
+                    stats.mean.array().assign(new_mean.array())?;
+                    stats.var.array().assign(new_var.array())
+                })?;
+            }
+            (
+                mean.reshape(channel_shape.clone())?,
+                var.reshape(channel_shape.clone())?,
+            )
+        }
+    };
+    let normed = x
+        .sub(&mean)?
+        .mul(&var.add_scalar(E::from_f64(eps))?.rsqrt()?)?;
+    affine(normed, weight.as_ref(), bias.as_ref())
+}
+
+/// Batch normalisation over `[N, C]` or `[N, C, L]` (`nn.BatchNorm1d`), with running statistics
+/// as buffers (`running_mean`, `running_var`, `num_batches_tracked`) in the state dict.
+pub struct BatchNorm1d<E: Float, B: Backend> {
+    num_features: usize,
+    /// Added to the variance before the square root.
+    pub eps: f64,
+    /// Weight of each new batch in the running averages; `None` is a cumulative average
+    /// (PyTorch's `momentum=None`).
+    pub momentum: Option<f64>,
+    /// Scale `[C]`, initialised to ones (`None` without affine).
+    pub weight: Option<Tensor<E, B>>,
+    /// Shift `[C]`, initialised to zeros.
+    pub bias: Option<Tensor<E, B>>,
+    running: Option<[Tensor<E, B>; 3]>,
+    training: bool,
+}
+
+impl<E: Float, B: Backend> BatchNorm1d<E, B> {
+    /// PyTorch's defaults: `eps = 1e-5`, `momentum = 0.1`, affine, tracking running stats.
+    pub fn new(num_features: usize, backend: &B) -> Result<Self> {
+        Self::with_options(num_features, 1e-5, Some(0.1), true, true, backend)
+    }
+
+    /// Every option of `nn.BatchNorm1d(num_features, eps, momentum, affine, track_running_stats)`.
+    pub fn with_options(
+        num_features: usize,
+        eps: f64,
+        momentum: Option<f64>,
+        affine: bool,
+        track_running_stats: bool,
+        backend: &B,
+    ) -> Result<Self> {
+        let weight = affine
+            .then(|| init::ones([num_features], backend))
+            .transpose()?;
+        let bias = affine
+            .then(|| init::zeros([num_features], backend))
+            .transpose()?;
+        let running = if track_running_stats {
+            Some([
+                Tensor::zeros([num_features], backend)?,
+                Tensor::ones([num_features], backend)?,
+                Tensor::zeros(Shape::scalar(), backend)?,
+            ])
+        } else {
+            None
+        };
+        Ok(BatchNorm1d {
+            num_features,
+            eps,
+            momentum,
+            weight,
+            bias,
+            running,
+            training: true,
+        })
+    }
+
+    /// `C`.
+    pub fn num_features(&self) -> usize {
+        self.num_features
+    }
+
+    /// The running mean `[C]`, if tracked.
+    pub fn running_mean(&self) -> Option<&Tensor<E, B>> {
+        self.running.as_ref().map(|r| &r[0])
+    }
+
+    /// The running (unbiased) variance `[C]`, if tracked.
+    pub fn running_var(&self) -> Option<&Tensor<E, B>> {
+        self.running.as_ref().map(|r| &r[1])
+    }
+}
+
+impl<E: Float, B: Backend> Module<E, B> for BatchNorm1d<E, B> {
+    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+        let Some([mean, var, count]) = &self.running else {
+            return batch_norm(
+                x,
+                None,
+                self.weight.as_ref(),
+                self.bias.as_ref(),
+                true,
+                self.eps,
+            );
+        };
+        // The counter advances once per training batch; a cumulative average (momentum None)
+        // weighs batch n by 1/n.
+        let batches = count.item()?.to_f64() + 1.0;
+        let momentum = self.momentum.unwrap_or(1.0 / batches);
+        let stats = RunningStats {
+            mean,
+            var,
+            momentum,
+        };
+        let out = batch_norm(
+            x,
+            Some(stats),
+            self.weight.as_ref(),
+            self.bias.as_ref(),
+            self.training,
+            self.eps,
+        )?;
+        if self.training {
+            let advanced = Tensor::scalar(E::from_f64(batches), x.backend())?;
+            count.array().assign(advanced.array())?;
+        }
+        Ok(out)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
+        let weight = self
+            .weight
+            .iter()
+            .map(|w| ("weight".to_string(), w.clone()));
+        let bias = self.bias.iter().map(|b| ("bias".to_string(), b.clone()));
+        weight.chain(bias).collect()
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
+        let names = ["running_mean", "running_var", "num_batches_tracked"];
+        self.running
+            .iter()
+            .flat_map(|r| names.iter().zip(r.iter()))
+            .map(|(name, t)| (name.to_string(), t.clone()))
+            .collect()
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+}
+
+impl<E: Float, B: Backend> std::fmt::Display for BatchNorm1d<E, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "BatchNorm1d({}, eps={}, momentum={:?}, affine={}, track_running_stats={})",
+            self.num_features,
+            self.eps,
+            self.momentum,
+            self.weight.is_some(),
+            self.running.is_some()
+        )
+    }
+}
