@@ -26,6 +26,7 @@ chapters! {
     ch01_arrays => "01-arrays.md",
     ch02_backend => "02-backend.md",
     ch03_autograd => "03-autograd.md",
+    ch04_modules => "04-modules.md",
     ch05_losses_optimizers => "05-losses-optimizers.md",
     ch06_data => "06-data.md",
     ch07_training => "07-training.md",
