@@ -1,5 +1,9 @@
 //! Gradient checks of every layer and loss in `DIFFERENTIABLE_LAYERS`, in f64 against central
-//! differences. Layer parameters are checked by passing them in as inputs.
+//! differences. Layer parameters are checked by passing them in as inputs. `cases()` covers every
+//! name on fixed shapes; the `proptest!` block below re-checks the layers whose arithmetic depends
+//! on shape (batch axes, normalised axes, broadcasting weights) on proptest-chosen shapes.
+//!
+//! Case count of the proptest block: `NANOTORCH_PROPTEST_CASES` (default 12 per test).
 
 use nanotorch_autograd::{gradcheck, manual_seed, GradcheckOptions, Tensor};
 use nanotorch_backend_cpu::Cpu;
@@ -293,6 +297,141 @@ fn gradcheck_every_layer() {
             if let Err(e) = gradcheck(f, &inputs, GradcheckOptions::default()) {
                 panic!("gradcheck of {name} (seed {seed}) failed: {e}");
             }
+        }
+    }
+}
+
+fn proptest_cases() -> u32 {
+    std::env::var("NANOTORCH_PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12)
+}
+
+/// Runs gradcheck with inputs drawn from the seeded generator, reporting the shapes on failure.
+fn check_drawn(
+    name: &str,
+    seed: u64,
+    shapes: &[Vec<usize>],
+    f: impl Fn(&[T]) -> Result<T>,
+) -> std::result::Result<(), proptest::test_runner::TestCaseError> {
+    manual_seed(seed);
+    let inputs: Vec<T> = shapes.iter().map(|s| randn(s)).collect();
+    gradcheck(f, &inputs, GradcheckOptions::default()).map_err(|e| {
+        proptest::test_runner::TestCaseError::fail(format!("{name} on shapes {shapes:?}: {e}"))
+    })
+}
+
+mod over_shapes {
+    use super::*;
+    use nanotorch_nn::functional::{
+        binary_cross_entropy_with_logits, cross_entropy_opts, CrossEntropyOptions,
+    };
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: proptest_cases(),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn linear_with_batch_axes(
+            batch in prop::collection::vec(1usize..=3, 0..=2),
+            sizes in (1usize..=4, 1usize..=3),
+            seed in 0u64..10_000,
+        ) {
+            let (inputs, outputs) = sizes;
+            let mut x = batch.clone();
+            x.push(inputs);
+            let shapes = [x, vec![outputs, inputs], vec![outputs]];
+            check_drawn("linear", seed, &shapes, |t| linear(&t[0], &t[1], Some(&t[2])))?;
+        }
+
+        #[test]
+        fn layer_norm_over_trailing_axes(
+            shape in prop::collection::vec(1usize..=3, 1..=3),
+            normalised in 1usize..=3,
+            seed in 0u64..10_000,
+        ) {
+            let k = normalised.min(shape.len());
+            let trailing = shape[shape.len() - k..].to_vec();
+            // a single normalised element has a zero output: nothing to check but zeros
+            prop_assume!(trailing.iter().product::<usize>() > 1);
+            let shapes = [shape, trailing.clone(), trailing.clone()];
+            check_drawn("layer_norm", seed, &shapes, |t| {
+                layer_norm(&t[0], &trailing, Some(&t[1]), Some(&t[2]), 1e-5)?.mul(&t[0])
+            })?;
+        }
+
+        #[test]
+        fn batch_norm_two_and_three_d(
+            n in 2usize..=4,
+            c in 1usize..=3,
+            length in prop::option::of(1usize..=3),
+            seed in 0u64..10_000,
+        ) {
+            let mut x = vec![n, c];
+            x.extend(length);
+            let shapes = [x, vec![c], vec![c]];
+            check_drawn("batch_norm", seed, &shapes, |t| {
+                batch_norm(&t[0], None, Some(&t[1]), Some(&t[2]), true, 1e-5)?.mul(&t[0])
+            })?;
+        }
+
+        #[test]
+        fn embedding_with_any_id_shape(
+            table in (1usize..=5, 1usize..=3),
+            id_shape in prop::collection::vec(1usize..=3, 0..=2),
+            seed in 0u64..10_000,
+        ) {
+            let (num, dim) = table;
+            let count: usize = id_shape.iter().product();
+            let ids: Vec<i64> = (0..count).map(|i| ((i as u64 * 7 + seed) % num as u64) as i64).collect();
+            let ids = Tensor::from_vec(ids, id_shape, &Cpu).unwrap();
+            check_drawn("embedding", seed, &[vec![num, dim]], |t| embedding(&ids, &t[0], None))?;
+        }
+
+        #[test]
+        fn cross_entropy_with_spatial_axes_and_options(
+            n in 1usize..=3,
+            classes in 2usize..=4,
+            spatial in prop::collection::vec(1usize..=2, 0..=2),
+            smoothing in 0.0f64..0.5,
+            seed in 0u64..10_000,
+        ) {
+            let mut logits = vec![n, classes];
+            logits.extend(&spatial);
+            let mut target_shape = vec![n];
+            target_shape.extend(&spatial);
+            let count: usize = target_shape.iter().product();
+            // every third target is ignored; the first never is, so the mean has a divisor
+            let targets: Vec<i64> = (0..count)
+                .map(|i| if i % 3 == 2 { -100 } else { ((i as u64 + seed) % classes as u64) as i64 })
+                .collect();
+            let targets = Tensor::from_vec(targets, target_shape, &Cpu).unwrap();
+            // class weights are constants (PyTorch gives them no gradient either), all positive
+            let weight: Vec<f64> = (0..classes).map(|c| 0.5 + ((c as u64 + seed) % 3) as f64 * 0.5).collect();
+            let opts = CrossEntropyOptions::new()
+                .weight(Tensor::from_vec(weight, [classes], &Cpu).unwrap())
+                .label_smoothing(smoothing);
+            check_drawn("cross_entropy_opts", seed, &[logits], |t| {
+                cross_entropy_opts(&t[0], &targets, &opts)
+            })?;
+        }
+
+        #[test]
+        fn bce_with_logits_broadcasting_pos_weight(
+            shape in prop::collection::vec(1usize..=3, 1..=3),
+            seed in 0u64..10_000,
+        ) {
+            let classes = *shape.last().unwrap();
+            let shapes = [shape.clone(), shape, vec![classes]];
+            check_drawn("binary_cross_entropy_with_logits", seed, &shapes, |t| {
+                let target = t[1].sigmoid()?; // targets in (0, 1), differentiable too
+                binary_cross_entropy_with_logits(&t[0], &target, None, Some(&t[2].exp()?), Reduction::Mean)
+            })?;
         }
     }
 }
