@@ -57,7 +57,7 @@ pub mod prelude {
     pub use crate::data::{DataLoader, Dataset};
     pub use crate::ndarray::{Backend, Shape};
     pub use crate::nn::functional::{cross_entropy, mse_loss};
-    pub use crate::nn::{Linear, Module, ReLU, Sequential};
+    pub use crate::nn::{CrossEntropyLoss, Dropout, Linear, Module, ReLU, Reduction, Sequential};
     pub use crate::optim::{Adam, AdamOptions, Optimizer, SgdOptions, SGD};
     pub use crate::{Cpu, Tensor};
 }
