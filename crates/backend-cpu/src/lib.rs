@@ -4,6 +4,7 @@
 mod kernels;
 mod parallel;
 mod storage;
+mod workers;
 
 pub use storage::{pool_bytes, set_pool_limit, CpuStorage, DEFAULT_LIMIT};
 

@@ -1,29 +1,34 @@
-//! Splitting work across cores with `std::thread::scope`, and the row walker every strided kernel
-//! uses (it walks rows with the one shared iterator, `Layout::strided_index`).
+//! Splitting work across cores (on the worker threads of `crate::workers`), and the row walker
+//! every strided kernel uses (it walks rows with the one shared iterator, `Layout::strided_index`).
 
 use nanotorch_ndarray_core::{Layout, StridedIndex};
 use std::mem::MaybeUninit;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Below this much work (output elements × a per-op cost: 1 for memory-bound ops such as add,
 /// copy or sum, `TRANSCENDENTAL_COST` = 16 for exp/log/tanh/pow/random fills) an op runs on one
 /// thread.
 ///
-/// Measured with a throwaway timing program (release, contiguous f32, median of 200, this
-/// 2-core machine while other builds were running, so load average ≈ 2):
+/// Measured with a throwaway timing program (release, contiguous f32, median of 200 after 3
+/// warm-up calls, output dropped inside the timed region, this 2-core machine with nothing else
+/// running), with the worker threads of `crate::workers`:
 ///
 /// | n     | add 1 thread | add 2 threads | exp 1 thread | exp 2 threads |
 /// |-------|--------------|---------------|--------------|---------------|
-/// | 64K   | 10.6 µs      | 8.2 µs        | 233 µs       | 173 µs        |
-/// | 128K  | 18.8 µs      | 90 µs         | 354 µs       | 249 µs        |
-/// | 1M    | 156 µs       | 178 µs        | 2.8 ms       | 1.5 ms        |
-/// | 16M   | 7.6 ms       | 7.8-10.8 ms   | 67 ms        | 45 ms         |
+/// | 128K  | 18 µs        | 17-18 µs      | 152 µs       | 119-134 µs    |
+/// | 256K  | 102-105 µs   | 111 µs        | 309-333 µs   | 229-235 µs    |
+/// | 512K  | 225 µs       | 146-151 µs    | 614-680 µs   | 367-411 µs    |
+/// | 1M    | 450 µs       | 277 µs        | 1.29-1.33 ms | 0.69-0.71 ms  |
 ///
-/// A scoped spawn costs tens of µs here, and memory-bound ops gain nothing from a second core
-/// on this machine (one core already saturates its memory bandwidth), while exp gains from
-/// 64K elements on. Hence 1M work units: add/mul/copy go parallel only above 1M elements,
-/// transcendental ops above 64K.
-pub(crate) const PAR_THRESHOLD: usize = 1 << 20;
+/// A second core does pay for memory-bound ops once the operands leave the 2 MiB L2 (the jump
+/// between 128K and 256K above), but waking a sleeping helper takes some 50-100 µs here, so at
+/// 256K elements an add is mostly done before the helper joins. Hence 512K work units: add, mul
+/// and copy go parallel from 512K elements, transcendental ops from 32K.
+///
+/// When the machine is busy (two compilers on both cores) a second thread gains nothing, and
+/// costs 2-5% at these sizes: the caller does the pieces the helper does not get to.
+pub(crate) const PAR_THRESHOLD: usize = 1 << 19;
 
 /// Number of worker threads to split large ops across.
 pub(crate) fn num_threads() -> usize {
@@ -37,48 +42,58 @@ pub(crate) fn num_threads() -> usize {
     })
 }
 
-/// How many pieces to cut `work` units into (1 below the threshold).
+/// How many pieces to cut `work` units into (1 below the threshold): pieces of about
+/// `PAR_THRESHOLD / 2` work each, at most `PIECES_PER_THREAD` per thread. More pieces than
+/// threads, because pieces are claimed as threads come free: when a helper is slow to wake (or
+/// the machine is busy) the caller takes over its share instead of waiting for it.
 pub(crate) fn pieces(work: usize) -> usize {
     if work < PAR_THRESHOLD {
         1
     } else {
-        num_threads().min(work / (PAR_THRESHOLD / 2)).max(1)
+        (num_threads() * PIECES_PER_THREAD)
+            .min(work / (PAR_THRESHOLD / 2))
+            .max(1)
     }
 }
 
+/// See [`pieces`]: small enough that a late helper costs at most a quarter of its share.
+const PIECES_PER_THREAD: usize = 4;
+
+/// A chunk of `par_chunks`' output and its start, until a thread claims it.
+type Slot<'a, T> = Mutex<Option<(usize, &'a mut [T])>>;
+
 /// Calls `f(start, chunk)` on consecutive chunks of `out`, each a multiple of `unit` long (except
-/// possibly the last), on up to `pieces` threads. `work` is the total cost, in elements.
+/// possibly the last), spread over the worker threads (`crate::workers`) when `work`, the total
+/// cost in elements, is large enough.
 pub(crate) fn par_chunks<T: Send>(
     out: &mut [T],
     unit: usize,
     work: usize,
     f: impl Fn(usize, &mut [T]) + Sync,
 ) {
+    let unit = unit.max(1);
     let n = pieces(work);
-    let units = out.len().div_ceil(unit.max(1));
+    let units = out.len().div_ceil(unit);
     if n <= 1 || units <= 1 {
         f(0, out);
         return;
     }
-    let per = units.div_ceil(n) * unit.max(1);
-    std::thread::scope(|s| {
-        let mut rest = out;
-        let mut start = 0;
-        let f = &f;
-        let mut chunks = Vec::new();
-        while !rest.is_empty() {
-            let take = per.min(rest.len());
-            let (head, tail) = rest.split_at_mut(take);
-            chunks.push((start, head));
-            start += take;
-            rest = tail;
-        }
-        let last = chunks.pop();
-        for (st, c) in chunks {
-            s.spawn(move || f(st, c));
-        }
-        if let Some((st, c)) = last {
-            f(st, c);
+    let per = units.div_ceil(n) * unit;
+    // Each chunk sits in its own slot; whoever claims slot `i` (the counter hands every index out
+    // once) takes the chunk out and fills it. The chunks are disjoint `&mut` slices, so no two
+    // threads ever write the same element, and the mutex is only ever locked once per chunk.
+    let slots: Vec<Slot<'_, T>> = out
+        .chunks_mut(per)
+        .enumerate()
+        .map(|(i, c)| Mutex::new(Some((i * per, c))))
+        .collect();
+    let next = AtomicUsize::new(0);
+    crate::workers::run(&|| loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = slots.get(i) else { break };
+        let chunk = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some((start, c)) = chunk {
+            f(start, c);
         }
     });
 }
@@ -188,5 +203,76 @@ impl<const N: usize> Rows<N> {
             let bases: [usize; N] = std::array::from_fn(|k| iters[k].next().unwrap_or(0));
             f(bases);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fills `len` slots through `par_chunks` with each slot's own index and checks that every
+    /// chunk starts at a multiple of `unit` and that every slot was written exactly once.
+    fn fill_by_index(len: usize, unit: usize, work: usize) {
+        let mut out = vec![usize::MAX; len];
+        par_chunks(&mut out, unit, work, |start, chunk| {
+            assert_eq!(start % unit, 0, "chunk start {start} is not a whole unit");
+            for (i, o) in chunk.iter_mut().enumerate() {
+                assert_eq!(*o, usize::MAX, "slot {} written twice", start + i);
+                *o = start + i;
+            }
+        });
+        assert!(out.iter().enumerate().all(|(i, &o)| i == o), "len {len}");
+    }
+
+    #[test]
+    fn par_chunks_covers_every_element_once() {
+        for len in [0, 1, 7, 1000, PAR_THRESHOLD, 3 * PAR_THRESHOLD + 17] {
+            fill_by_index(len, 1, len);
+            // Whole rows of 1000, and a cost weight that asks for many pieces.
+            fill_by_index(len, 1000, len * 16);
+        }
+    }
+
+    #[test]
+    fn par_chunks_from_many_threads_at_once() {
+        // One job is posted at a time; the others run on their own threads, so all finish.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..20 {
+                        fill_by_index(2 * PAR_THRESHOLD + 5, 3, 2 * PAR_THRESHOLD);
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn par_chunks_nested_runs_inner_job_inline() {
+        let mut out = vec![0usize; 2 * PAR_THRESHOLD];
+        par_chunks(&mut out, 1, 2 * PAR_THRESHOLD, |start, chunk| {
+            let len = chunk.len();
+            par_chunks(chunk, 1, 2 * PAR_THRESHOLD, |s, c| {
+                for (i, o) in c.iter_mut().enumerate() {
+                    *o = start + s + i;
+                }
+            });
+            assert_eq!(chunk.len(), len);
+        });
+        assert!(out.iter().enumerate().all(|(i, &o)| i == o));
+    }
+
+    #[test]
+    fn a_panic_in_a_piece_reaches_the_caller_and_the_workers_survive() {
+        let mut out = vec![0u8; 4 * PAR_THRESHOLD];
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            par_chunks(&mut out, 1, 4 * PAR_THRESHOLD, |start, _| {
+                if start > 0 {
+                    panic!("piece at {start}");
+                }
+            })
+        }));
+        assert!(r.is_err());
+        fill_by_index(4 * PAR_THRESHOLD, 1, 4 * PAR_THRESHOLD);
     }
 }
