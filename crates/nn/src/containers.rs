@@ -10,91 +10,6 @@ pub trait Layer<E: Float, B: Backend>: Module<E, B> + std::fmt::Display {}
 
 impl<E: Float, B: Backend, M: Module<E, B> + std::fmt::Display> Layer<E, B> for M {}
 
-fn named_children<E: Float, B: Backend>(
-    layers: &[Box<dyn Layer<E, B>>],
-    of_child: impl Fn(&dyn Layer<E, B>) -> Vec<(String, Tensor<E, B>)>,
-) -> Vec<(String, Tensor<E, B>)> {
-    layers
-        .iter()
-        .enumerate()
-        .flat_map(|(i, l)| prefixed(&i.to_string(), of_child(l.as_ref())))
-        .collect()
-}
-
-fn print_children<E: Float, B: Backend>(
-    f: &mut std::fmt::Formatter<'_>,
-    name: &str,
-    layers: &[Box<dyn Layer<E, B>>],
-) -> std::fmt::Result {
-    writeln!(f, "{name}(")?;
-    for (i, layer) in layers.iter().enumerate() {
-        writeln!(f, "  ({i}): {layer}")?;
-    }
-    write!(f, ")")
-}
-
-/// Modules applied one after another; children are named `0`, `1`, … as in PyTorch.
-pub struct Sequential<E: Float, B: Backend> {
-    layers: Vec<Box<dyn Layer<E, B>>>,
-}
-
-impl<E: Float, B: Backend> Default for Sequential<E, B> {
-    fn default() -> Self {
-        Sequential { layers: Vec::new() }
-    }
-}
-
-impl<E: Float, B: Backend> Sequential<E, B> {
-    /// An empty container.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Appends a layer (builder style).
-    pub fn append(mut self, layer: impl Layer<E, B> + 'static) -> Self {
-        self.layers.push(Box::new(layer));
-        self
-    }
-
-    /// Number of layers.
-    pub fn len(&self) -> usize {
-        self.layers.len()
-    }
-
-    /// Whether there are no layers.
-    pub fn is_empty(&self) -> bool {
-        self.layers.is_empty()
-    }
-}
-
-impl<E: Float, B: Backend> Module<E, B> for Sequential<E, B> {
-    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
-        self.layers
-            .iter()
-            .try_fold(x.clone(), |h, layer| layer.forward(&h))
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        named_children(&self.layers, |l| l.named_parameters())
-    }
-
-    fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
-        named_children(&self.layers, |l| l.named_buffers())
-    }
-
-    fn set_training(&mut self, training: bool) {
-        for layer in &mut self.layers {
-            layer.set_training(training);
-        }
-    }
-}
-
-impl<E: Float, B: Backend> std::fmt::Display for Sequential<E, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        print_children(f, "Sequential", &self.layers)
-    }
-}
-
 /// An indexed list of modules (`nn.ModuleList`): it registers its children's parameters under
 /// `0.`, `1.`, …, and the module that owns it decides how to run them.
 pub struct ModuleList<E: Float, B: Backend> {
@@ -137,6 +52,26 @@ impl<E: Float, B: Backend> ModuleList<E, B> {
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
     }
+
+    /// Each child's tensors (parameters or buffers) with the child's index as prefix.
+    fn named_children(
+        &self,
+        of_child: impl Fn(&dyn Layer<E, B>) -> Vec<(String, Tensor<E, B>)>,
+    ) -> Vec<(String, Tensor<E, B>)> {
+        self.iter()
+            .enumerate()
+            .flat_map(|(i, l)| prefixed(&i.to_string(), of_child(l)))
+            .collect()
+    }
+
+    /// Prints the children as PyTorch's `repr` does, under the container's `name`.
+    fn print_as(&self, f: &mut std::fmt::Formatter<'_>, name: &str) -> std::fmt::Result {
+        writeln!(f, "{name}(")?;
+        for (i, layer) in self.iter().enumerate() {
+            writeln!(f, "  ({i}): {layer}")?;
+        }
+        write!(f, ")")
+    }
 }
 
 impl<E: Float, B: Backend> Module<E, B> for ModuleList<E, B> {
@@ -148,11 +83,11 @@ impl<E: Float, B: Backend> Module<E, B> for ModuleList<E, B> {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        named_children(&self.layers, |l| l.named_parameters())
+        self.named_children(|l| l.named_parameters())
     }
 
     fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
-        named_children(&self.layers, |l| l.named_buffers())
+        self.named_children(|l| l.named_buffers())
     }
 
     fn set_training(&mut self, training: bool) {
@@ -164,6 +99,69 @@ impl<E: Float, B: Backend> Module<E, B> for ModuleList<E, B> {
 
 impl<E: Float, B: Backend> std::fmt::Display for ModuleList<E, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        print_children(f, "ModuleList", &self.layers)
+        self.print_as(f, "ModuleList")
+    }
+}
+
+/// Modules applied one after another (`nn.Sequential`): a [`ModuleList`] whose forward runs
+/// its children in order.
+pub struct Sequential<E: Float, B: Backend> {
+    layers: ModuleList<E, B>,
+}
+
+impl<E: Float, B: Backend> Default for Sequential<E, B> {
+    fn default() -> Self {
+        Sequential {
+            layers: ModuleList::new(),
+        }
+    }
+}
+
+impl<E: Float, B: Backend> Sequential<E, B> {
+    /// An empty container.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a layer (builder style).
+    pub fn append(mut self, layer: impl Layer<E, B> + 'static) -> Self {
+        self.layers.push(layer);
+        self
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether there are no layers.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+impl<E: Float, B: Backend> Module<E, B> for Sequential<E, B> {
+    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+        self.layers
+            .iter()
+            .try_fold(x.clone(), |h, layer| layer.forward(&h))
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
+        self.layers.named_parameters()
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
+        self.layers.named_buffers()
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.layers.set_training(training);
+    }
+}
+
+impl<E: Float, B: Backend> std::fmt::Display for Sequential<E, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.layers.print_as(f, "Sequential")
     }
 }

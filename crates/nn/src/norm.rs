@@ -45,6 +45,16 @@ fn affine<E: Float, B: Backend>(
     }
 }
 
+/// `weight` and `bias`, where present, under PyTorch's names.
+fn affine_parameters<E: Float, B: Backend>(
+    weight: &Option<Tensor<E, B>>,
+    bias: &Option<Tensor<E, B>>,
+) -> Vec<(String, Tensor<E, B>)> {
+    let weight = weight.iter().map(|w| ("weight".to_string(), w.clone()));
+    let bias = bias.iter().map(|b| ("bias".to_string(), b.clone()));
+    weight.chain(bias).collect()
+}
+
 /// Layer normalisation (`nn.LayerNorm`) with a learnable per-element affine transform.
 pub struct LayerNorm<E: Float, B: Backend> {
     normalized_shape: Vec<usize>,
@@ -107,12 +117,7 @@ impl<E: Float, B: Backend> Module<E, B> for LayerNorm<E, B> {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        let weight = self
-            .weight
-            .iter()
-            .map(|w| ("weight".to_string(), w.clone()));
-        let bias = self.bias.iter().map(|b| ("bias".to_string(), b.clone()));
-        weight.chain(bias).collect()
+        affine_parameters(&self.weight, &self.bias)
     }
 }
 
@@ -344,12 +349,7 @@ impl<E: Float, B: Backend> Module<E, B> for BatchNorm1d<E, B> {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        let weight = self
-            .weight
-            .iter()
-            .map(|w| ("weight".to_string(), w.clone()));
-        let bias = self.bias.iter().map(|b| ("bias".to_string(), b.clone()));
-        weight.chain(bias).collect()
+        affine_parameters(&self.weight, &self.bias)
     }
 
     fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
