@@ -845,29 +845,6 @@ fn check_index(op: &'static str, v: i64, axis: usize, size: usize) -> Result<usi
     Ok(v as usize)
 }
 
-/// `layout`'s strides over `shape`, with `axis`'s stride 0: the offset of "the same position
-/// with the axis coordinate set to 0", walked in step with another layout of `shape`.
-fn companion(layout: &Layout, shape: &Layout, axis: usize) -> Layout {
-    let mut strides = layout.strides().to_vec();
-    strides[axis] = 0;
-    Layout::new(shape.shape().clone(), strides, layout.offset())
-}
-
-fn check_index_layout(op: &'static str, src: &Layout, index: &Layout, axis: usize) -> Result<()> {
-    let ok = axis < src.rank()
-        && index.rank() == src.rank()
-        && (0..src.rank()).all(|i| i == axis || index.dims()[i] <= src.dims()[i]);
-    if !ok {
-        return Err(Error::ShapeMismatch {
-            op,
-            what: "index must have the input's rank and no larger sizes off the axis",
-            lhs: src.shape().clone(),
-            rhs: index.shape().clone(),
-        });
-    }
-    Ok(())
-}
-
 pub(crate) fn gather<E: Element>(
     src: &[E],
     sl: &Layout,
@@ -875,10 +852,9 @@ pub(crate) fn gather<E: Element>(
     il: &Layout,
     axis: usize,
 ) -> Result<CpuStorage<E>> {
-    check_index_layout("gather", sl, il, axis)?;
+    let view = sl.index_companion("gather", il, axis)?;
     let size = sl.dims()[axis];
     let stride = sl.strides()[axis];
-    let view = companion(sl, il, axis);
     let mut out = Vec::with_capacity(il.numel());
     for (io, so) in il.strided_index().zip(view.strided_index()) {
         let i = check_index("gather", index[io], axis, size)?;
@@ -896,14 +872,13 @@ pub(crate) fn scatter_add<E: Element>(
     sl: &Layout,
     axis: usize,
 ) -> Result<()> {
-    check_index_layout("scatter_add", dl, il, axis)?;
+    let view = dl.index_companion("scatter_add", il, axis)?;
     let size = dl.dims()[axis];
     let stride = dl.strides()[axis];
     // Validate every index first, so an error leaves `dst` untouched.
     for io in il.strided_index() {
         check_index("scatter_add", index[io], axis, size)?;
     }
-    let view = companion(dl, il, axis);
     for ((io, so), d) in il
         .strided_index()
         .zip(sl.strided_index())

@@ -70,31 +70,6 @@ fn buffer_arg<T: DeviceCopy>(b: &DeviceBuffer<T>) -> Arg {
     Arg::U64(b.as_device_ptr().as_raw())
 }
 
-/// `layout`'s strides over `shape`'s shape with `axis`'s stride set to 0: the storage offset of
-/// "the same position with the axis coordinate 0", walked in step with a layout of `shape`
-/// (as the CPU backend's `companion`).
-fn companion(layout: &Layout, shape: &Layout, axis: usize) -> Layout {
-    let mut strides = layout.strides().to_vec();
-    strides[axis] = 0;
-    Layout::new(shape.shape().clone(), strides, layout.offset())
-}
-
-/// Fails unless `index` has `src`'s rank and, off `axis`, no larger sizes (as the CPU does).
-fn check_index_layout(op: &'static str, src: &Layout, index: &Layout, axis: usize) -> Result<()> {
-    let ok = axis < src.rank()
-        && index.rank() == src.rank()
-        && (0..src.rank()).all(|i| i == axis || index.dims()[i] <= src.dims()[i]);
-    if !ok {
-        return Err(Error::ShapeMismatch {
-            op,
-            what: "index must have the input's rank and no larger sizes off the axis",
-            lhs: src.shape().clone(),
-            rhs: index.shape().clone(),
-        });
-    }
-    Ok(())
-}
-
 /// The output height and width of `window` over `dims = [n, c, h, w]`, or the CPU's error.
 fn window_output(op: &'static str, dims: [usize; 4], window: &Window2d) -> Result<(usize, usize)> {
     let [_, _, h, w] = dims;
@@ -1002,14 +977,13 @@ impl Backend for Cuda {
     ) -> Result<CudaStorage<E>> {
         Self::check_fits("gather", src_layout, src.len)?;
         Self::check_fits("gather", index_layout, index.len)?;
-        check_index_layout("gather", src_layout, index_layout, axis)?;
+        let view = src_layout.index_companion("gather", index_layout, axis)?;
         let size = src_layout.dims()[axis];
         self.bind()?;
         self.check_indices("gather", index, index_layout, axis, size)?;
         let n = index_layout.numel();
         let out = self.alloc::<E>(n)?;
         if n > 0 {
-            let view = companion(src_layout, index_layout, axis);
             let (id, vd) = (self.upload_dims(index_layout)?, self.upload_dims(&view)?);
             let mut args = [
                 storage_arg(src),
@@ -1043,7 +1017,7 @@ impl Backend for Cuda {
         Self::check_fits("scatter_add", index_layout, index.len)?;
         Self::check_fits("scatter_add", src_layout, src.len)?;
         Self::check_same_shape("scatter_add", index_layout, src_layout)?;
-        check_index_layout("scatter_add", dst_layout, index_layout, axis)?;
+        let view = dst_layout.index_companion("scatter_add", index_layout, axis)?;
         let size = dst_layout.dims()[axis];
         self.bind()?;
         // Every index is checked before anything is added, so an error leaves `dst` untouched.
@@ -1052,7 +1026,6 @@ impl Backend for Cuda {
         if n == 0 {
             return Ok(());
         }
-        let view = companion(dst_layout, index_layout, axis);
         let id = self.upload_dims(index_layout)?;
         let sd = self.upload_dims(src_layout)?;
         let vd = self.upload_dims(&view)?;

@@ -230,6 +230,32 @@ impl Layout {
         self.permute(&perm)
     }
 
+    /// For gather and scatter: this layout's strides and offset walked over `index`'s shape with
+    /// `axis`'s stride set to 0, so position `p` of the index maps to the storage offset of "`p`
+    /// with the axis coordinate 0"; adding `index[p] · stride[axis]` gives the element. First
+    /// checks what the `Backend` contract asks of the index: this layout's rank and, off
+    /// `axis`, no larger sizes (`op` names the caller in the error).
+    pub fn index_companion(&self, op: &'static str, index: &Layout, axis: usize) -> Result<Layout> {
+        let fits = axis < self.rank()
+            && index.rank() == self.rank()
+            && (0..self.rank()).all(|i| i == axis || index.dims()[i] <= self.dims()[i]);
+        if !fits {
+            return Err(Error::ShapeMismatch {
+                op,
+                what: "index must have the input's rank and no larger sizes off the axis",
+                lhs: self.shape.clone(),
+                rhs: index.shape.clone(),
+            });
+        }
+        let mut strides = self.strides.clone();
+        strides[axis] = 0;
+        Ok(Layout {
+            shape: index.shape.clone(),
+            strides,
+            offset: self.offset,
+        })
+    }
+
     /// Broadcasts to `to` by giving new and size-1 axes stride 0 (PyTorch's `expand`).
     pub fn broadcast_to(&self, op: &'static str, to: &Shape) -> Result<Layout> {
         let err = || Error::Broadcast {
