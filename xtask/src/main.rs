@@ -34,6 +34,10 @@ fn main() {
         std::process::exit(2);
     };
     let rest = &args[1..];
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return;
+    }
     let rest_no_dashes: Vec<String> = rest.iter().filter(|a| *a != "--").cloned().collect();
     let result: Result<()> = match command.as_str() {
         "test-all" => test_all::test_all(rest),
