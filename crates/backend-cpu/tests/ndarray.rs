@@ -188,3 +188,24 @@ fn buffer_pool_stays_bounded() {
     assert!(nanotorch_backend_cpu::pool_bytes() <= 64 << 20);
     nanotorch_backend_cpu::set_pool_limit(nanotorch_backend_cpu::DEFAULT_LIMIT);
 }
+
+/// Full reductions of long arrays fold fixed-size blocks on several threads; each result is
+/// checked against a plain left fold (in f64, where the sums are exact).
+#[test]
+fn long_full_reductions_match_a_plain_fold() {
+    let n = 100_003; // three blocks and a ragged end
+    let values: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64 - 500.0).collect();
+    let x = NDArray::<f64, Cpu>::from_vec(values.clone(), [n], &Cpu).unwrap();
+    let sum = x.sum_all().unwrap().to_scalar().unwrap();
+    assert_eq!(sum, values.iter().sum::<f64>(), "integers in f64: every order is exact");
+    let max = x.max(&[], false).unwrap().to_scalar().unwrap();
+    assert_eq!(max, values.iter().cloned().fold(f64::MIN, f64::max));
+    let min = x.min(&[], false).unwrap().to_scalar().unwrap();
+    assert_eq!(min, values.iter().cloned().fold(f64::MAX, f64::min));
+
+    let ones = NDArray::<f32, Cpu>::ones([3, 1_000_000], &Cpu).unwrap();
+    assert_eq!(ones.sum_all().unwrap().to_scalar().unwrap(), 3_000_000.0);
+    // a view with an offset (the second row) takes the same path
+    let row = ones.narrow(0, 1, 1).unwrap();
+    assert_eq!(row.sum_all().unwrap().to_scalar().unwrap(), 1_000_000.0);
+}
