@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod gemm;
 mod kernels;
 mod parallel;
 mod storage;
@@ -316,7 +317,7 @@ impl Backend for Cpu {
                 rhs: rhs_layout.shape().clone(),
             });
         }
-        kernels::matmul(lhs.as_slice(), lhs_layout, rhs.as_slice(), rhs_layout)
+        gemm::matmul(lhs.as_slice(), lhs_layout, rhs.as_slice(), rhs_layout)
     }
 
     fn gather<E: Element>(

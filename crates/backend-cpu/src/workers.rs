@@ -14,7 +14,16 @@
 
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
+
+/// How long a helper that finished a job keeps watching for the next one before it sleeps.
+/// A training step is a chain of ops a few µs to a few hundred µs apart; a sleeping helper takes
+/// 50-100 µs to wake, so without this window it joins each mid-sized op (a 128×784 @ 784×256
+/// GEMM takes ~0.2 ms) late or not at all. OpenMP runtimes spin after a parallel region for the
+/// same reason. Bounded, so an idle program stops using the core almost at once.
+const SPIN: Duration = Duration::from_micros(200);
 
 /// The job as the helpers see it. Its real lifetime is the caller's stack frame; `run` erases it
 /// and guarantees no helper touches it after `run` returns.
@@ -39,6 +48,8 @@ struct Workers {
     left: Condvar,
     /// Held by the thread whose job is posted: one job at a time.
     owner: Mutex<()>,
+    /// `State::generation`, readable without the lock, for helpers spinning between jobs.
+    latest: AtomicU64,
 }
 
 impl Workers {
@@ -61,6 +72,7 @@ fn workers() -> &'static Workers {
             posted: Condvar::new(),
             left: Condvar::new(),
             owner: Mutex::new(()),
+            latest: AtomicU64::new(0),
         }));
         for i in 0..crate::parallel::num_threads() - 1 {
             // A helper that cannot be spawned is only a lost core: jobs run on the caller anyway.
@@ -72,14 +84,17 @@ fn workers() -> &'static Workers {
     })
 }
 
-/// A helper's life: sleep until a new job is posted, run it, report back, repeat.
+/// A helper's life: wait (spinning for `SPIN`, then asleep) until a new job is posted, run it,
+/// report back, repeat.
 fn helper_loop(w: &'static Workers) {
     let mut seen = 0;
+    let mut spun = false;
     let mut st = w.lock();
     loop {
         match st.job {
             Some(job) if st.generation != seen => {
                 seen = st.generation;
+                spun = false;
                 st.helping += 1;
                 drop(st);
                 let result = catch_unwind(AssertUnwindSafe(job));
@@ -91,6 +106,15 @@ fn helper_loop(w: &'static Workers) {
                 if st.helping == 0 {
                     w.left.notify_all();
                 }
+            }
+            _ if !spun => {
+                drop(st);
+                let start = Instant::now();
+                while w.latest.load(Ordering::Acquire) == seen && start.elapsed() < SPIN {
+                    std::hint::spin_loop();
+                }
+                spun = true;
+                st = w.lock();
             }
             _ => st = w.posted.wait(st).unwrap_or_else(PoisonError::into_inner),
         }
@@ -122,6 +146,7 @@ pub(crate) fn run(job: &(dyn Fn() + Sync)) {
         let mut st = w.lock();
         st.job = Some(erased);
         st.generation += 1;
+        w.latest.store(st.generation, Ordering::Release);
     }
     w.posted.notify_all();
     // Caught so that the job is taken back before unwinding frees what it borrows.

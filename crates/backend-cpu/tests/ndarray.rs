@@ -197,7 +197,11 @@ fn long_full_reductions_match_a_plain_fold() {
     let values: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64 - 500.0).collect();
     let x = NDArray::<f64, Cpu>::from_vec(values.clone(), [n], &Cpu).unwrap();
     let sum = x.sum_all().unwrap().to_scalar().unwrap();
-    assert_eq!(sum, values.iter().sum::<f64>(), "integers in f64: every order is exact");
+    assert_eq!(
+        sum,
+        values.iter().sum::<f64>(),
+        "integers in f64: every order is exact"
+    );
     let max = x.max(&[], false).unwrap().to_scalar().unwrap();
     assert_eq!(max, values.iter().cloned().fold(f64::MIN, f64::max));
     let min = x.min(&[], false).unwrap().to_scalar().unwrap();
@@ -208,4 +212,47 @@ fn long_full_reductions_match_a_plain_fold() {
     // a view with an offset (the second row) takes the same path
     let row = ones.narrow(0, 1, 1).unwrap();
     assert_eq!(row.sum_all().unwrap().to_scalar().unwrap(), 1_000_000.0);
+}
+
+/// Naive `[m, k] @ [k, n]` of row-major data.
+fn naive_matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+        }
+    }
+    c
+}
+
+/// GEMMs big enough to be cut into tiles for the worker threads (by rows when m ≥ n, by
+/// columns otherwise), with a transposed operand and a broadcast batch, against a naive product.
+/// Entries are small integers, so every summation order gives the exact result.
+#[test]
+fn tiled_gemm_matches_a_naive_product() {
+    let small_ints = |len: usize, salt: usize| -> Vec<f64> {
+        (0..len)
+            .map(|i| ((i * 31 + salt) % 7) as f64 - 3.0)
+            .collect()
+    };
+    for (m, k, n) in [(300, 200, 100), (40, 150, 800), (17, 1000, 300)] {
+        let a = small_ints(m * k, 1);
+        let b = small_ints(k * n, 2);
+        let want = naive_matmul(&a, &b, m, k, n);
+        let a_arr = NDArray::<f64, Cpu>::from_vec(a.clone(), [m, k], &Cpu).unwrap();
+        // B given as the transpose of an [n, k] array: a strided view, no copy
+        let bt: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let b_view = NDArray::<f64, Cpu>::from_vec(bt, [n, k], &Cpu)
+            .unwrap()
+            .t()
+            .unwrap();
+        let got = a_arr.matmul(&b_view).unwrap();
+        assert_eq!(got.to_vec().unwrap(), want, "[{m}, {k}] @ [{k}, {n}]");
+        // the same A twice in a batch against one (broadcast) B
+        let batched = NDArray::<f64, Cpu>::from_vec([a.clone(), a].concat(), [2, m, k], &Cpu)
+            .unwrap()
+            .matmul(&b_view)
+            .unwrap();
+        assert_eq!(batched.to_vec().unwrap(), [want.clone(), want].concat());
+    }
 }

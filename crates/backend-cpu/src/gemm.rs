@@ -1,0 +1,187 @@
+//! Batched matmul: `matrixmultiply`'s single-threaded GEMM, split into tiles that the worker
+//! threads share.
+//!
+//! Why not matrixmultiply's own threading: measured on the 2-core dev machine it *slowed* the
+//! shapes small models use (sgemm 128³: 0.073 ms on 2 threads, 0.034 ms on 1;
+//! 128×784 @ 784×256: 0.40 vs 0.39 ms), and it cannot be told per call to stay on one thread.
+//! Here each tile is an independent GEMM on a block of output rows (or columns) and the caller
+//! works from the first moment (see `crate::workers`). A tile packs its own copy of the operand
+//! it shares with the others, so we split the dimension whose shared operand is the smaller one.
+//! Each output element is computed by the same kernel over the same k-blocks whatever the
+//! split, so the result is the same bits on any number of threads.
+
+use crate::storage::CpuStorage;
+use nanotorch_ndarray_core::{DType, Error, Float, Layout, Result};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Below this many multiply-adds a GEMM runs on one thread. Measured (2 cores, medians, noisy):
+/// 128³ (2M) took 0.034 ms on one thread and 0.05-0.10 ms split in two (the tiles are too short
+/// to hide a helper's wake-up); 256³ (16M) 0.23 ms on one, 0.13-0.19 ms split; 128×784×256 (26M)
+/// 0.39 ms on one, 0.22-0.28 ms split.
+const PAR_MACS: usize = 1 << 22;
+
+/// Output rows or columns per tile at least: narrower tiles waste the 8-to-16-wide micro-kernel.
+const MIN_TILE: usize = 16;
+
+/// One GEMM tile: rows `rows` and columns `cols` of batch `batch`'s output.
+#[derive(Clone, Copy)]
+struct Tile {
+    batch: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+}
+
+/// Cuts `batch` GEMMs of `m×n` outputs into about `threads` tiles or more, so every thread has
+/// work: whole batches when there are enough of them, else slices of rows (when `m ≥ n`: the
+/// tiles then share B, the smaller operand) or of columns.
+fn tiles(batch: usize, m: usize, n: usize, threads: usize) -> Vec<Tile> {
+    let per_batch = threads.div_ceil(batch).max(1);
+    let split_rows = m >= n;
+    let dim = if split_rows { m } else { n };
+    let parts = per_batch.min(dim / MIN_TILE).max(1);
+    let step = dim.div_ceil(parts);
+    let mut out = Vec::with_capacity(batch * parts);
+    for b in 0..batch {
+        for start in (0..dim).step_by(step) {
+            let range = (start, (start + step).min(dim));
+            out.push(Tile {
+                batch: b,
+                rows: if split_rows { range } else { (0, m) },
+                cols: if split_rows { (0, n) } else { range },
+            });
+        }
+    }
+    out
+}
+
+/// `[batch, m, k] @ [batch, k, n]` for strided views `la`, `lb` (batch axis first; a broadcast
+/// batch has stride 0) into a new contiguous `[batch, m, n]`.
+pub(crate) fn matmul<E: Float>(
+    a: &[E],
+    la: &Layout,
+    b: &[E],
+    lb: &Layout,
+) -> Result<CpuStorage<E>> {
+    let (batch, m, k) = (la.dims()[0], la.dims()[1], la.dims()[2]);
+    let n = lb.dims()[2];
+    let len = batch * m * n;
+    if len == 0 {
+        return Ok(CpuStorage::build(0, |_| {}));
+    }
+    if k == 0 {
+        return Ok(crate::kernels::generate(len, 1, |_| E::ZERO));
+    }
+    if E::DTYPE != DType::F32 && E::DTYPE != DType::F64 {
+        return Err(Error::Backend {
+            backend: "cpu",
+            msg: format!("matmul: unsupported dtype {}", E::DTYPE),
+        });
+    }
+    let mut out = crate::storage::take_vec::<E>(len);
+    // Addresses as integers so the tile closure is `Sync`; each tile writes a disjoint block.
+    let c = out.spare_capacity_mut().as_mut_ptr() as usize;
+    let run_tile = |t: Tile| {
+        let (r0, r1) = t.rows;
+        let (c0, c1) = t.cols;
+        let pa = la.offset() + t.batch * la.strides()[0] + r0 * la.strides()[1];
+        let pb = lb.offset() + t.batch * lb.strides()[0] + c0 * lb.strides()[2];
+        let pc = t.batch * m * n + r0 * n + c0;
+        // SAFETY: `check_fits` verified both layouts lie inside their storage, so every element
+        // read (rows r0..r1 × k of a, k × cols c0..c1 of b) is in bounds; `out` has room for
+        // `len` elements and this tile writes only rows r0..r1 × cols c0..c1 of batch
+        // `t.batch`, which no other tile touches. With beta = 0 matrixmultiply never reads C,
+        // so the uninitialised output is fine.
+        unsafe {
+            gemm::<E>(
+                (r1 - r0, k, c1 - c0),
+                a.as_ptr().add(pa),
+                (la.strides()[1], la.strides()[2]),
+                b.as_ptr().add(pb),
+                (lb.strides()[1], lb.strides()[2]),
+                (c as *mut E).add(pc),
+                n,
+            )
+        }
+    };
+    let threads = crate::parallel::num_threads();
+    if threads <= 1 || batch * m * n * k < PAR_MACS {
+        for batch_index in 0..batch {
+            run_tile(Tile {
+                batch: batch_index,
+                rows: (0, m),
+                cols: (0, n),
+            });
+        }
+    } else {
+        let tiles = tiles(batch, m, n, threads);
+        let next = AtomicUsize::new(0);
+        crate::workers::run(&|| {
+            while let Some(&t) = tiles.get(next.fetch_add(1, Ordering::Relaxed)) {
+                run_tile(t);
+            }
+        });
+    }
+    // SAFETY: the tiles cover every batch's m·n outputs (k > 0 here).
+    unsafe { out.set_len(len) };
+    Ok(CpuStorage::from_vec(out))
+}
+
+/// `C = A·B` for one block through `matrixmultiply` (f32 or f64; `E` is one of them, checked by
+/// the caller). Strides are in elements; C is row-major with row stride `ldc`.
+///
+/// # Safety
+/// The pointers must address `m×k`, `k×n` and `m×n` blocks that are in bounds at the given
+/// strides, and no other thread may write the C block.
+unsafe fn gemm<E: Float>(
+    (m, k, n): (usize, usize, usize),
+    a: *const E,
+    (rsa, csa): (usize, usize),
+    b: *const E,
+    (rsb, csb): (usize, usize),
+    c: *mut E,
+    ldc: usize,
+) {
+    // Strides fit isize: they index storages that fit in memory.
+    let (rsa, csa, rsb, csb, ldc) = (
+        rsa as isize,
+        csa as isize,
+        rsb as isize,
+        csb as isize,
+        ldc as isize,
+    );
+    if E::DTYPE == DType::F32 {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a as *const f32,
+            rsa,
+            csa,
+            b as *const f32,
+            rsb,
+            csb,
+            0.0,
+            c as *mut f32,
+            ldc,
+            1,
+        );
+    } else {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a as *const f64,
+            rsa,
+            csa,
+            b as *const f64,
+            rsb,
+            csb,
+            0.0,
+            c as *mut f64,
+            ldc,
+            1,
+        );
+    }
+}
