@@ -917,6 +917,27 @@ fn tap(o: usize, k: usize, stride: usize, dil: usize, pad: usize, len: usize) ->
     (o * stride + k * dil).checked_sub(pad).filter(|&i| i < len)
 }
 
+/// The outputs `lo..hi` (of `out_len`) whose tap `k` lands inside the input (`tap` is `Some`),
+/// and the input position of the first: each row of im2col/col2im is then zeros (padding), a
+/// strided run of the input, and zeros again, with no per-element test.
+fn valid_span(
+    k: usize,
+    stride: usize,
+    dil: usize,
+    pad: usize,
+    len: usize,
+    out_len: usize,
+) -> (usize, usize, usize) {
+    let reach = k * dil;
+    let lo = pad.saturating_sub(reach).div_ceil(stride).min(out_len);
+    let hi = (len + pad)
+        .saturating_sub(reach)
+        .div_ceil(stride)
+        .min(out_len);
+    let hi = hi.max(lo);
+    (lo, hi, (lo * stride + reach).saturating_sub(pad))
+}
+
 pub(crate) fn im2col<E: Float>(
     x: &[E],
     layout: &Layout,
@@ -937,10 +958,19 @@ pub(crate) fn im2col<E: Float>(
                 let nc = start / plane.max(1) + p;
                 let (ni, ci) = (nc / g.c, nc % g.c);
                 let base = layout.offset() + ni * st[0] + ci * st[1];
-                let mut o = 0;
+                let mut rows = block.chunks_mut(g.ow.max(1));
                 for ki in 0..kh {
                     for kj in 0..kw {
+                        let (lo, hi, ix0) = valid_span(
+                            kj,
+                            window.stride.1,
+                            window.dilation.1,
+                            window.padding.1,
+                            g.w,
+                            g.ow,
+                        );
                         for oy in 0..g.oh {
+                            let Some(row) = rows.next() else { return };
                             let iy = tap(
                                 oy,
                                 ki,
@@ -949,21 +979,21 @@ pub(crate) fn im2col<E: Float>(
                                 window.padding.0,
                                 g.h,
                             );
-                            for ox in 0..g.ow {
-                                let ix = tap(
-                                    ox,
-                                    kj,
-                                    window.stride.1,
-                                    window.dilation.1,
-                                    window.padding.1,
-                                    g.w,
-                                );
-                                let v = match (iy, ix) {
-                                    (Some(y), Some(xx)) => x[base + y * st[2] + xx * st[3]],
-                                    _ => E::ZERO,
-                                };
-                                block[o].write(v);
-                                o += 1;
+                            let Some(y) = iy.filter(|_| lo < hi) else {
+                                row.iter_mut().for_each(|o| {
+                                    o.write(E::ZERO);
+                                });
+                                continue;
+                            };
+                            let (left, rest) = row.split_at_mut(lo);
+                            let (mid, right) = rest.split_at_mut(hi - lo);
+                            left.iter_mut().chain(right).for_each(|o| {
+                                o.write(E::ZERO);
+                            });
+                            let first = base + y * st[2] + ix0 * st[3];
+                            let step = window.stride.1 * st[3]; // 0 for a broadcast width axis
+                            for (j, o) in mid.iter_mut().enumerate() {
+                                o.write(x[first + j * step]);
                             }
                         }
                     }
@@ -1009,6 +1039,17 @@ pub(crate) fn col2im<E: Float>(
                     for kj in 0..kw {
                         let row = (ci * kh + ki) * kw + kj;
                         let base = cl.offset() + ni * st[0] + row * st[1];
+                        let (lo, hi, ix0) = valid_span(
+                            kj,
+                            window.stride.1,
+                            window.dilation.1,
+                            window.padding.1,
+                            w,
+                            g.ow,
+                        );
+                        if lo == hi {
+                            continue;
+                        }
                         for oy in 0..g.oh {
                             let Some(y) = tap(
                                 oy,
@@ -1020,18 +1061,10 @@ pub(crate) fn col2im<E: Float>(
                             ) else {
                                 continue;
                             };
-                            for ox in 0..g.ow {
-                                if let Some(xx) = tap(
-                                    ox,
-                                    kj,
-                                    window.stride.1,
-                                    window.dilation.1,
-                                    window.padding.1,
-                                    w,
-                                ) {
-                                    img[y * w + xx] =
-                                        img[y * w + xx] + cols[base + (oy * g.ow + ox) * st[2]];
-                                }
+                            let dst = img[y * w + ix0..].iter_mut().step_by(window.stride.1);
+                            let first = base + (oy * g.ow + lo) * st[2];
+                            for (j, d) in dst.take(hi - lo).enumerate() {
+                                *d = *d + cols[first + j * st[2]];
                             }
                         }
                     }

@@ -110,8 +110,15 @@ fn helper_loop(w: &'static Workers) {
             _ if !spun => {
                 drop(st);
                 let start = Instant::now();
-                while w.latest.load(Ordering::Acquire) == seen && start.elapsed() < SPIN {
-                    std::hint::spin_loop();
+                'spin: while start.elapsed() < SPIN {
+                    // Reading the clock costs more than a check; look at the job often, the
+                    // clock now and then.
+                    for _ in 0..64 {
+                        if w.latest.load(Ordering::Acquire) != seen {
+                            break 'spin;
+                        }
+                        std::hint::spin_loop();
+                    }
                 }
                 spun = true;
                 st = w.lock();

@@ -994,15 +994,15 @@ pub fn check_im2col<B: Backend>(b: &B) {
         let window = if one_d {
             Window2d {
                 kernel: (1, pick(&mut rng, 1, 3)),
-                stride: (1, pick(&mut rng, 1, 2)),
-                padding: (0, pick(&mut rng, 0, 1)),
+                stride: (1, pick(&mut rng, 1, 3)),
+                padding: (0, pick(&mut rng, 0, 2)),
                 dilation: (1, pick(&mut rng, 1, 2)),
             }
         } else {
             Window2d {
                 kernel: (pick(&mut rng, 1, 3), pick(&mut rng, 1, 3)),
-                stride: (pick(&mut rng, 1, 2), pick(&mut rng, 1, 2)),
-                padding: (pick(&mut rng, 0, 1), pick(&mut rng, 0, 1)),
+                stride: (pick(&mut rng, 1, 3), pick(&mut rng, 1, 3)),
+                padding: (pick(&mut rng, 0, 2), pick(&mut rng, 0, 2)),
                 dilation: (pick(&mut rng, 1, 2), pick(&mut rng, 1, 2)),
             }
         };
