@@ -3,7 +3,7 @@
 //! Each chapter of `docs/` is included below as the documentation of an empty module, so that
 //! `cargo test --workspace` (and so `cargo xtask test-all`) compiles and runs every Rust code block
 //! in it as a doctest. A chapter is in the build exactly when it is listed here: adding one is one
-//! line in [`chapters!`]; a chapter that is not written yet is simply not listed.
+//! line in `chapters!` below; a chapter that is not written yet is simply not listed.
 //!
 //! Code blocks follow rustdoc's rules: ```` ```rust ```` blocks run, ```` ```rust,ignore ````
 //! blocks are shown but not compiled, ```` ```text ```` blocks are prose; lines starting with `# `
