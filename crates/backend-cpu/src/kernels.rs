@@ -992,8 +992,16 @@ pub(crate) fn im2col<E: Float>(
                             });
                             let first = base + y * st[2] + ix0 * st[3];
                             let step = window.stride.1 * st[3]; // 0 for a broadcast width axis
-                            for (j, o) in mid.iter_mut().enumerate() {
-                                o.write(x[first + j * step]);
+                            if step == 1 {
+                                // the common case (stride 1, contiguous rows): a copy
+                                let src = &x[first..first + mid.len()];
+                                for (o, &v) in mid.iter_mut().zip(src) {
+                                    o.write(v);
+                                }
+                            } else {
+                                for (j, o) in mid.iter_mut().enumerate() {
+                                    o.write(x[first + j * step]);
+                                }
                             }
                         }
                     }
@@ -1061,10 +1069,19 @@ pub(crate) fn col2im<E: Float>(
                             ) else {
                                 continue;
                             };
-                            let dst = img[y * w + ix0..].iter_mut().step_by(window.stride.1);
                             let first = base + (oy * g.ow + lo) * st[2];
-                            for (j, d) in dst.take(hi - lo).enumerate() {
-                                *d = *d + cols[first + j * st[2]];
+                            let count = hi - lo;
+                            if window.stride.1 == 1 && st[2] == 1 {
+                                // the common case: add one contiguous run into another
+                                let dst = &mut img[y * w + ix0..y * w + ix0 + count];
+                                for (d, &v) in dst.iter_mut().zip(&cols[first..first + count]) {
+                                    *d = *d + v;
+                                }
+                            } else {
+                                let dst = img[y * w + ix0..].iter_mut().step_by(window.stride.1);
+                                for (j, d) in dst.take(count).enumerate() {
+                                    *d = *d + cols[first + j * st[2]];
+                                }
                             }
                         }
                     }
