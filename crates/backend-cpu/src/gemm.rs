@@ -64,7 +64,32 @@ pub(crate) fn matmul<E: Float>(
 ) -> Result<CpuStorage<E>> {
     let (batch, m, k) = (la.dims()[0], la.dims()[1], la.dims()[2]);
     let n = lb.dims()[2];
-    let len = batch * m * n;
+    let too_big = || {
+        Error::invalid(
+            "matmul",
+            "the product has more elements than a usize counts",
+            la.shape(),
+        )
+    };
+    let len = batch
+        .checked_mul(m)
+        .and_then(|bm| bm.checked_mul(n))
+        .ok_or_else(too_big)?;
+    let macs = len.checked_mul(k).ok_or_else(too_big)?;
+    // matrixmultiply takes isize strides; bounds-checked layouts of real storages always fit,
+    // but a stride on a size-1 axis is not bounded by the storage.
+    if la
+        .strides()
+        .iter()
+        .chain(lb.strides())
+        .any(|&s| s > isize::MAX as usize)
+    {
+        return Err(Error::invalid(
+            "matmul",
+            "a stride does not fit in isize",
+            la.shape(),
+        ));
+    }
     if len == 0 {
         return Ok(CpuStorage::build(0, |_| {}));
     }
@@ -104,7 +129,7 @@ pub(crate) fn matmul<E: Float>(
         }
     };
     let threads = crate::parallel::num_threads();
-    if threads <= 1 || batch * m * n * k < PAR_MACS {
+    if threads <= 1 || macs < PAR_MACS {
         for batch_index in 0..batch {
             run_tile(Tile {
                 batch: batch_index,

@@ -908,6 +908,20 @@ fn geometry(op: &'static str, dims: [usize; 4], window: &Window2d) -> Result<Geo
             &vec![n, c, h, w].into(),
         )
     })?;
+    // Both sides of the transform must be countable (huge padding makes huge column arrays).
+    let (kh, kw) = window.kernel;
+    let counts: [&[usize]; 2] = [&[n, c, kh, kw, oh, ow], &[n, c, h, w]];
+    if counts.iter().any(|dims| {
+        dims.iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .is_none()
+    }) {
+        return Err(Error::invalid(
+            op,
+            format!("window {window:?} gives more elements than a usize counts"),
+            &vec![n, c, h, w].into(),
+        ));
+    }
     Ok(Geometry { n, c, h, w, oh, ow })
 }
 

@@ -256,3 +256,35 @@ fn tiled_gemm_matches_a_naive_product() {
         assert_eq!(batched.to_vec().unwrap(), [want.clone(), want].concat());
     }
 }
+
+/// Sizes that do not fit in a `usize` are errors, never a wrapped count, a panic or a read
+/// outside the storage.
+#[test]
+fn absurd_sizes_and_strides_are_errors() {
+    use nanotorch_ndarray_core::{Backend, Layout, Window2d};
+    let one = A::ones([1, 1], &Cpu).unwrap();
+    let err = err_text(one.broadcast_to([1usize << 40, 1 << 40]));
+    assert!(err.contains("more elements than a usize"), "{err}");
+    // a hand-made layout whose extent overflows: the bounds check must fail, not wrap to 0
+    let storage = Cpu.from_vec(vec![1.0f32]).unwrap();
+    let huge = Layout::new([1, 3, 1], vec![0, 1 << 63, 1], 0);
+    assert_eq!(huge.storage_extent(), usize::MAX);
+    let small = Layout::new([1, 1, 1], vec![1, 1, 1], 0);
+    assert!(Cpu.matmul(&storage, &huge, &storage, &small).is_err());
+    // a window whose arithmetic would wrap around
+    let image = A::ones([1, 1, 2, 2], &Cpu).unwrap();
+    let wrapping = Window2d {
+        kernel: (2, 1),
+        stride: (1, 1),
+        padding: (0, 0),
+        dilation: (usize::MAX, 1),
+    };
+    assert!(image.im2col(&wrapping).is_err());
+    let huge_padding = Window2d {
+        kernel: (1, 1),
+        stride: (1, 1),
+        padding: (1 << 40, 1 << 40),
+        dilation: (1, 1),
+    };
+    assert!(image.im2col(&huge_padding).is_err());
+}

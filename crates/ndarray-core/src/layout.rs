@@ -25,7 +25,11 @@ impl Layout {
         }
     }
 
-    /// A layout from raw parts. Strides must have one entry per axis.
+    /// A layout from raw parts. Nothing is checked against a storage here: backends check a
+    /// layout's [`storage_extent`](Layout::storage_extent) before they read through it.
+    ///
+    /// # Panics
+    /// If `strides` does not have one entry per axis of `shape` (a programming error, not data).
     pub fn new(shape: impl Into<Shape>, strides: Vec<usize>, offset: usize) -> Self {
         let shape = shape.into();
         assert_eq!(
@@ -97,19 +101,22 @@ impl Layout {
     }
 
     /// One past the largest storage index this layout touches (0 for an empty array): how big
-    /// the storage must be.
+    /// the storage must be. `usize::MAX` when that does not fit in a `usize` (absurd strides from
+    /// a hand-made layout), so a bounds check against any real storage fails.
     pub fn storage_extent(&self) -> usize {
-        if self.numel() == 0 {
+        if self.dims().contains(&0) {
             return 0;
         }
-        self.offset
-            + self
-                .dims()
-                .iter()
-                .zip(&self.strides)
-                .map(|(&d, &s)| (d - 1) * s)
-                .sum::<usize>()
-            + 1
+        self.dims()
+            .iter()
+            .zip(&self.strides)
+            .try_fold(self.offset, |acc, (&d, &s)| {
+                (d - 1)
+                    .checked_mul(s)
+                    .and_then(|reach| acc.checked_add(reach))
+            })
+            .and_then(|last| last.checked_add(1))
+            .unwrap_or(usize::MAX)
     }
 
     /// Iterates the storage offsets of every logical element, in row-major logical order.
@@ -265,6 +272,14 @@ impl Layout {
         };
         if to.rank() < self.rank() {
             return Err(err());
+        }
+        if to.checked_numel().is_none() {
+            // A broadcast view costs no memory, so only here can an absurd shape appear.
+            return Err(Error::invalid(
+                op,
+                "the broadcast shape has more elements than a usize can count",
+                to,
+            ));
         }
         let lead = to.rank() - self.rank();
         let mut strides = vec![0; to.rank()];

@@ -410,8 +410,9 @@ impl Window2d {
             if s == 0 || d == 0 || k == 0 {
                 return None;
             }
-            let span = d * (k - 1) + 1;
-            let padded = len + 2 * p;
+            // Checked: a window from user input must not wrap around into one that "fits".
+            let span = d.checked_mul(k - 1)?.checked_add(1)?;
+            let padded = p.checked_mul(2)?.checked_add(len)?;
             (padded >= span).then(|| (padded - span) / s + 1)
         };
         Some((

@@ -33,6 +33,11 @@ impl Shape {
         self.0.iter().product()
     }
 
+    /// [`numel`](Shape::numel), or `None` if the count overflows a `usize`.
+    pub fn checked_numel(&self) -> Option<usize> {
+        self.0.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+    }
+
     /// Row-major (C order) strides for this shape, in elements.
     pub fn contiguous_strides(&self) -> Vec<usize> {
         let mut strides = vec![0; self.rank()];

@@ -38,10 +38,13 @@ pub fn save_safetensors<E: Float, B: Backend>(
     let name = path
         .file_name()
         .ok_or_else(|| err(&shown, "not a file path"))?;
+    // Unique per process and per call, so concurrent saves to one path never share a temp file.
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{}",
         name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;

@@ -76,12 +76,54 @@ pub fn one_hot<B: Backend>(
                 ids.shape(),
             ))
         }
-        None => (ids.array().max(&[], false)?.to_scalar()?.max(-1) + 1) as usize,
+        None => {
+            let max = ids.array().max(&[], false)?.to_scalar()?;
+            usize::try_from(max)
+                .ok()
+                .and_then(|m| m.checked_add(1))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "one_hot",
+                        format!("cannot infer num_classes from id {max}"),
+                        ids.shape(),
+                    )
+                })?
+        }
     };
     check_ids("one_hot", ids, classes)?;
+    let mut out_dims = ids.dims().to_vec();
+    out_dims.push(classes);
+    if nanotorch_ndarray_core::Shape::new(out_dims)
+        .checked_numel()
+        .is_none()
+    {
+        return Err(Error::invalid(
+            "one_hot",
+            format!("{classes} classes give more elements than a usize counts"),
+            ids.shape(),
+        ));
+    }
     let classes_row = NDArray::arange(0.0, classes as f64, 1.0, ids.backend())?;
     let hot = ids.array().unsqueeze(-1)?.eq(&classes_row)?;
     Ok(Tensor::from_ndarray(hot))
+}
+
+/// `padding_idx` as a row number: negative counts from the end, as in PyTorch; out of range is
+/// an error.
+fn resolve_padding(padding_idx: Option<i64>, num_embeddings: usize) -> Result<Option<usize>> {
+    padding_idx
+        .map(|p| {
+            let n = num_embeddings as i64;
+            let resolved = if p < 0 { p + n } else { p };
+            if (0..n).contains(&resolved) {
+                Ok(resolved as usize)
+            } else {
+                Err(Error::msg(format!(
+                    "Embedding: padding_idx {p} is out of range for {num_embeddings} embeddings"
+                )))
+            }
+        })
+        .transpose()
 }
 
 /// A table of `num_embeddings` vectors of size `embedding_dim` (`nn.Embedding`), initialised
@@ -106,19 +148,7 @@ impl<E: Float, B: Backend> Embedding<E, B> {
         padding_idx: Option<i64>,
         backend: &B,
     ) -> Result<Self> {
-        let padding_idx = padding_idx
-            .map(|p| {
-                let n = num_embeddings as i64;
-                let resolved = if p < 0 { p + n } else { p };
-                if (0..n).contains(&resolved) {
-                    Ok(resolved as usize)
-                } else {
-                    Err(Error::msg(format!(
-                        "Embedding: padding_idx {p} is out of range for {num_embeddings} embeddings"
-                    )))
-                }
-            })
-            .transpose()?;
+        let padding_idx = resolve_padding(padding_idx, num_embeddings)?;
         let weight = init::normal([num_embeddings, embedding_dim], 0.0, 1.0, backend)?;
         if let Some(pad) = padding_idx {
             let zeros = Tensor::<E, B>::zeros([embedding_dim], backend)?;
@@ -131,8 +161,8 @@ impl<E: Float, B: Backend> Embedding<E, B> {
     }
 
     /// Wraps an existing table (`nn.Embedding.from_pretrained`; pass a detached tensor to freeze
-    /// it).
-    pub fn from_pretrained(weight: Tensor<E, B>, padding_idx: Option<usize>) -> Result<Self> {
+    /// it). `padding_idx` as in [`Embedding::with_padding`].
+    pub fn from_pretrained(weight: Tensor<E, B>, padding_idx: Option<i64>) -> Result<Self> {
         if weight.rank() != 2 {
             return Err(Error::invalid(
                 "Embedding::from_pretrained",
@@ -140,6 +170,7 @@ impl<E: Float, B: Backend> Embedding<E, B> {
                 weight.shape(),
             ));
         }
+        let padding_idx = resolve_padding(padding_idx, weight.dims()[0])?;
         Ok(Embedding {
             weight,
             padding_idx,

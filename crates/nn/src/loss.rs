@@ -628,8 +628,10 @@ pub fn binary_cross_entropy<E: Float, B: Backend>(
         ));
     }
     let loss = bce_elementwise(input, target)?;
+    // The weight rescales the loss; like PyTorch (and like cross-entropy's class weights) it
+    // is a constant, not something the loss trains.
     let loss = match weight {
-        Some(w) => loss.mul(w)?,
+        Some(w) => loss.mul(&w.detach())?,
         None => loss,
     };
     reduce(loss, reduction)
@@ -724,8 +726,10 @@ pub fn binary_cross_entropy_with_logits<E: Float, B: Backend>(
         None => softplus_neg,
     };
     let loss = target.rsub_scalar(E::ONE)?.mul(logits)?.add(&scaled)?;
+    // The weight rescales the loss; like PyTorch (and like cross-entropy's class weights) it
+    // is a constant, not something the loss trains.
     let loss = match weight {
-        Some(w) => loss.mul(w)?,
+        Some(w) => loss.mul(&w.detach())?,
         None => loss,
     };
     reduce(loss, reduction)

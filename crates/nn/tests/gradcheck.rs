@@ -30,6 +30,17 @@ fn targets() -> Tensor<i64, Cpu> {
     Tensor::from_vec(vec![2i64, 0, 1, 2], [4], &Cpu).unwrap()
 }
 
+/// Positive loss weights that do not require grad: 0.5, 1, 1.5, … in row-major order.
+fn constant_weight(shape: &[usize]) -> T {
+    let n: usize = shape.iter().product();
+    Tensor::from_vec(
+        (0..n).map(|i| 0.5 + 0.5 * i as f64).collect(),
+        shape.to_vec(),
+        &Cpu,
+    )
+    .unwrap()
+}
+
 /// Ids with repeats (gradients accumulate).
 fn ids() -> Tensor<i64, Cpu> {
     Tensor::from_vec(vec![0i64, 3, 1, 3, 4, 0], [2, 3], &Cpu).unwrap()
@@ -201,26 +212,27 @@ fn cases() -> Vec<Case> {
         (
             // probabilities from sigmoids, so the input stays inside (0, 1); weight [4] broadcasts
             "binary_cross_entropy",
-            || vec![randn(&[3, 4]), randn(&[3, 4]), randn(&[4])],
+            || vec![randn(&[3, 4]), randn(&[3, 4])],
             |x| {
+                // the weight is a constant, as in PyTorch: it gets no gradient
                 nanotorch_nn::functional::binary_cross_entropy(
                     &x[0].sigmoid()?,
                     &x[1].sigmoid()?,
-                    Some(&x[2]),
+                    Some(&constant_weight(&[4])),
                     Reduction::Mean,
                 )
             },
         ),
         (
             "binary_cross_entropy_with_logits",
-            || vec![randn(&[3, 4]), randn(&[3, 4]), randn(&[3, 4]), randn(&[4])],
+            || vec![randn(&[3, 4]), randn(&[3, 4]), randn(&[4])],
             |x| {
-                // pos_weight = e^x > 0, one per class
+                // pos_weight = e^x > 0, one per class; the weight is a constant
                 nanotorch_nn::functional::binary_cross_entropy_with_logits(
                     &x[0],
                     &x[1].sigmoid()?,
-                    Some(&x[2]),
-                    Some(&x[3].exp()?),
+                    Some(&constant_weight(&[3, 4])),
+                    Some(&x[2].exp()?),
                     Reduction::Sum,
                 )
             },

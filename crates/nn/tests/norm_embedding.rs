@@ -385,3 +385,13 @@ fn pytorch_batch_norm_counter_loads_from_i64() {
     assert_eq!(counter.dims(), [] as [usize; 0]);
     assert_eq!(counter.item().unwrap(), 7.0);
 }
+
+#[test]
+fn bad_padding_and_absurd_one_hot_are_errors() {
+    let table = T::zeros([5, 2], &Cpu).unwrap();
+    assert!(Embedding::from_pretrained(table.clone(), Some(9)).is_err());
+    let padded = Embedding::from_pretrained(table, Some(-1)).unwrap();
+    assert_eq!(padded.padding_idx(), Some(4));
+    assert!(one_hot(&ids(&[i64::MAX], &[1]), None).is_err());
+    assert!(one_hot(&ids(&[0, 1], &[2]), Some(usize::MAX)).is_err());
+}

@@ -482,11 +482,18 @@ impl<E: Float, B: Backend> NDArray<E, B> {
                 self.shape(),
             )
         })?;
+        let (kh, kw) = window.kernel;
+        if Shape::new([n, c, kh, kw, oh, ow]).checked_numel().is_none() {
+            return Err(Error::invalid(
+                "im2col",
+                format!("window {window:?} gives more columns than a usize counts"),
+                self.shape(),
+            ));
+        }
         let storage = self.backend.im2col(&self.storage(), &self.layout, window)?;
-        let rows = c * window.kernel.0 * window.kernel.1;
         Ok(Self::contiguous_from(
             storage,
-            [n, rows, oh * ow],
+            [n, c * kh * kw, oh * ow],
             &self.backend,
         ))
     }
@@ -499,9 +506,11 @@ impl<E: Float, B: Backend> NDArray<E, B> {
         window: &Window2d,
     ) -> Result<Self> {
         let (h, w) = image_hw;
-        let expected = window.output_size(h, w).map(|(oh, ow)| {
-            let rows = channels * window.kernel.0 * window.kernel.1;
-            (rows, oh * ow)
+        let expected = window.output_size(h, w).and_then(|(oh, ow)| {
+            let rows = channels
+                .checked_mul(window.kernel.0)?
+                .checked_mul(window.kernel.1)?;
+            Some((rows, oh.checked_mul(ow)?))
         });
         let ok = self.rank() == 3 && expected == Some((self.dims()[1], self.dims()[2]));
         if !ok {
