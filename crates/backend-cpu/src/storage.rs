@@ -17,8 +17,9 @@ use std::sync::Mutex;
 const MIN_POOLED_BYTES: usize = 128 << 10;
 
 /// Default bound on the bytes the pool keeps. Measured on the 2-core dev machine (release,
-/// `c = a + b` on 16M f32, fresh output each time, median of 20): 36-54 ms without the pool (page
-/// faults), 8-11 ms with it (see README). 512 MiB holds a few large activations and their grads.
+/// `c = a + b` on 16M f32, fresh output each time): several times faster with the pool, which
+/// spares the page faults (the numbers are in the README). 512 MiB holds a few large activations
+/// and their grads.
 pub const DEFAULT_LIMIT: usize = 512 << 20;
 
 static LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_LIMIT);

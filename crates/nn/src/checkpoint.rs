@@ -96,7 +96,7 @@ fn bytemuck_bytes<E: Element>(v: &E) -> &[u8] {
     bytemuck::bytes_of(v)
 }
 
-/// Reads a checkpoint into tensors of `E` on `backend` (F32 and F64 entries convert to `E`).
+/// Reads a checkpoint into tensors of `E` on `backend` (F32, F64 and I64 entries convert to `E`; PyTorch saves BatchNorm's counter as I64).
 pub fn load_safetensors<E: Float, B: Backend>(
     path: impl AsRef<Path>,
     backend: &B,

@@ -1,8 +1,9 @@
 //! # nanotorch-nn
 //!
 //! Neural-network building blocks on top of `nanotorch-autograd`: the [`Module`] trait, layers
-//! ([`Linear`], activations, [`Dropout`], [`Flatten`], the [`Sequential`] container), losses and
-//! layer functions in [`functional`], initialisation schemes in [`init`], and safetensors
+//! ([`Linear`], [`LayerNorm`], [`BatchNorm1d`], [`Embedding`], activations, [`Dropout`],
+//! [`Flatten`]), the [`Sequential`] and [`ModuleList`] containers, losses (functions in
+//! [`functional`] and structs such as [`CrossEntropyLoss`]), layer functions in [`functional`], initialisation schemes in [`init`], and safetensors
 //! checkpoints ([`save_safetensors`], [`load_safetensors`]) so weights move to and from PyTorch.
 //!
 //! Chapters 4 and 5 of the book (`docs/04-modules.md`, `docs/05-losses-optimizers.md`) teach it.

@@ -289,7 +289,7 @@ impl<E: Element, B: Backend> NllLossOptions<E, B> {
 
 /// Cross-entropy of `logits` `[n, classes]` against class indices `targets` `[n]`, with mean
 /// reduction: `−mean(log_softmax(logits)[i, targets[i]])`. Computed as log_softmax + gather, so
-/// it is numerically stable and costs one pass over the logits. Targets equal to −100 are
+/// it is numerically stable and never forms the softmax itself. Targets equal to −100 are
 /// ignored, as in PyTorch; see [`cross_entropy_opts`] for weights, label smoothing and the
 /// `[n, classes, d1, …]` form.
 pub fn cross_entropy<E: Float, B: Backend>(
@@ -458,7 +458,7 @@ fn class_weight_view<E: Float, B: Backend>(
     if weight.rank() != 1 || weight.dims()[0] != classes {
         return Err(Error::ShapeMismatch {
             op,
-            what: "weight must be 1-D with one entry per class (input axis 1)",
+            what: "weight must be 1-D with one entry per class (the class axis of the input)",
             lhs: input.shape().clone(),
             rhs: weight.shape().clone(),
         });

@@ -200,7 +200,8 @@ impl HuberLoss {
 /// on logits, with class-index or class-probability targets (see [`CrossEntropyTarget`]).
 #[derive(Debug, Clone)]
 pub struct CrossEntropyLoss<E: Element, B: Backend> {
-    /// The options passed to [`crate::functional::cross_entropy_opts`].
+    /// The options passed to [`crate::functional::cross_entropy_opts`] (class-index targets) or
+    /// [`crate::functional::cross_entropy_probs`] (probability targets).
     pub options: CrossEntropyOptions<E, B>,
 }
 

@@ -26,8 +26,10 @@ pub trait Module<E: Float, B: Backend>: Send + Sync {
         Vec::new()
     }
 
-    /// Switches training behaviour (dropout, batch statistics) on or off, in this module and
-    /// every child.
+    /// Switches training behaviour (dropout, batch statistics) on or off. The default does
+    /// nothing: layers that behave differently override it, and containers and struct models
+    /// must pass it on to every child (as they list their children's parameters), or `eval()`
+    /// leaves those children in training mode.
     fn set_training(&mut self, _training: bool) {}
 
     /// Every trainable parameter, in the order of `named_parameters`.
