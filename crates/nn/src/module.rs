@@ -50,7 +50,8 @@ pub trait Module<E: Float, B: Backend>: Send + Sync {
         self.set_training(false);
     }
 
-    /// Parameters and buffers by name; the tensors share storage with the module.
+    /// Parameters and buffers by name; the tensors share storage with the module. Names must be
+    /// unique (give each child its own prefix): a repeated name keeps only its last tensor.
     fn state_dict(&self) -> StateDict<E, B> {
         self.named_parameters()
             .into_iter()
@@ -59,7 +60,9 @@ pub trait Module<E: Float, B: Backend>: Send + Sync {
     }
 
     /// Copies values from `state` into this module's parameters and buffers, in place. With
-    /// `strict`, a missing or unexpected key is an error; a shape mismatch always is.
+    /// `strict`, a missing or unexpected key is an error; a shape mismatch always is. Keys and
+    /// shapes are all checked before the first copy, so those errors leave the module as it was;
+    /// a backend error during the copies (another device, say) can leave it partly loaded.
     fn load_state_dict(&self, state: &StateDict<E, B>, strict: bool) -> Result<()> {
         let own = self.state_dict();
         if strict {

@@ -240,6 +240,10 @@ pub fn batch_norm<E: Float, B: Backend>(
 
 /// Batch normalisation over `[N, C]` or `[N, C, L]` (`nn.BatchNorm1d`), with running statistics
 /// as buffers (`running_mean`, `running_var`, `num_batches_tracked`) in the state dict.
+///
+/// A state dict holds one element type, so `num_batches_tracked` is stored as `E` (PyTorch uses
+/// int64; loading a PyTorch checkpoint converts it). In f32 it counts exactly up to 2^24 batches,
+/// which only matters for `momentum = None` (the cumulative average) beyond that.
 pub struct BatchNorm1d<E: Float, B: Backend> {
     num_features: usize,
     /// Added to the variance before the square root.
