@@ -1,7 +1,7 @@
 //! # nanotorch-nn
 //!
 //! Neural-network building blocks on top of `nanotorch-autograd`: the [`Module`] trait, layers
-//! ([`Linear`], [`LayerNorm`], [`BatchNorm1d`], [`Embedding`], activations, [`Dropout`],
+//! ([`Linear`], [`Conv2d`], [`Conv1d`], [`MaxPool2d`], [`AvgPool2d`], [`LayerNorm`], [`BatchNorm1d`], [`Embedding`], activations, [`Dropout`],
 //! [`Flatten`]), the [`Sequential`] and [`ModuleList`] containers, losses (functions in
 //! [`functional`] and structs such as [`CrossEntropyLoss`]), layer functions in [`functional`], initialisation schemes in [`init`], and safetensors
 //! checkpoints ([`save_safetensors`], [`load_safetensors`]) so weights move to and from PyTorch.
@@ -11,6 +11,7 @@
 
 mod checkpoint;
 mod containers;
+mod conv;
 mod embedding;
 pub mod functional;
 pub mod init;
@@ -23,6 +24,7 @@ mod norm;
 
 pub use checkpoint::{load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes};
 pub use containers::{Layer, ModuleList, Sequential};
+pub use conv::{AvgPool2d, Conv1d, Conv2d, MaxPool2d};
 pub use embedding::Embedding;
 pub use functional::{CrossEntropyOptions, KlReduction, NllLossOptions, Reduction};
 pub use layers::{
@@ -52,6 +54,10 @@ pub const DIFFERENTIABLE_LAYERS: &[&str] = &[
     "Flatten",
     "Identity",
     "Dropout",
+    "Conv2d",
+    "Conv1d",
+    "MaxPool2d",
+    "AvgPool2d",
     "LayerNorm",
     "BatchNorm1d",
     "Embedding",

@@ -13,8 +13,9 @@ use nanotorch_nn::functional::{
     nll_loss, smooth_l1_loss, RunningStats,
 };
 use nanotorch_nn::{
-    BatchNorm1d, Dropout, Embedding, Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax,
-    Module, ReLU, Reduction, Sequential, SiLU, Sigmoid, Softmax, Tanh, DIFFERENTIABLE_LAYERS, GELU,
+    AvgPool2d, BatchNorm1d, Conv1d, Conv2d, Dropout, Embedding, Flatten, Identity, LayerNorm,
+    LeakyReLU, Linear, LogSoftmax, MaxPool2d, Module, ReLU, Reduction, Sequential, SiLU, Sigmoid,
+    Softmax, Tanh, DIFFERENTIABLE_LAYERS, GELU,
 };
 
 type T = Tensor<f64, Cpu>;
@@ -114,6 +115,50 @@ fn cases() -> Vec<Case> {
             |x| {
                 manual_seed(12); // the same mask on every evaluation
                 Dropout::new(0.4).forward(&x[0])
+            },
+        ),
+        (
+            "Conv2d",
+            || vec![randn(&[2, 2, 5, 4]), randn(&[3, 2, 3, 2]), randn(&[3])],
+            |x| {
+                manual_seed(14);
+                let mut conv = Conv2d::new(2, 3, (3, 2), &Cpu)?
+                    .stride((2, 1))
+                    .padding((1, 1))
+                    .dilation((1, 2));
+                // the parameters are inputs too, so their gradients are checked
+                conv.weight = x[1].clone();
+                conv.bias = Some(x[2].clone());
+                conv.forward(&x[0])
+            },
+        ),
+        (
+            "Conv1d",
+            || vec![randn(&[2, 2, 7]), randn(&[3, 2, 3]), randn(&[3])],
+            |x| {
+                let mut conv = Conv1d::new(2, 3, 3, &Cpu)?;
+                conv.stride = 2;
+                conv.padding = 1;
+                conv.weight = x[1].clone();
+                conv.bias = Some(x[2].clone());
+                conv.forward(&x[0])
+            },
+        ),
+        (
+            // randn values: ties within a window have probability 0
+            "MaxPool2d",
+            || vec![randn(&[2, 2, 4, 5])],
+            |x| MaxPool2d::new((2, 2)).forward(&x[0]),
+        ),
+        (
+            "AvgPool2d",
+            || vec![randn(&[2, 2, 5, 5])],
+            |x| {
+                let pool = AvgPool2d {
+                    kernel: (3, 2),
+                    stride: (1, 2),
+                };
+                pool.forward(&x[0])
             },
         ),
         (

@@ -395,3 +395,54 @@ fn bad_padding_and_absurd_one_hot_are_errors() {
     assert!(one_hot(&ids(&[i64::MAX], &[1]), None).is_err());
     assert!(one_hot(&ids(&[0, 1], &[2]), Some(usize::MAX)).is_err());
 }
+
+#[test]
+fn conv_and_pool_modules_match_the_ops_with_pytorch_init() {
+    use nanotorch_nn::{AvgPool2d, Conv1d, Conv2d, MaxPool2d};
+    manual_seed(8);
+    let conv = Conv2d::<f64, Cpu>::new(3, 4, (3, 3), &Cpu)
+        .unwrap()
+        .padding((1, 1));
+    assert_eq!(conv.weight.dims(), [4, 3, 3, 3]);
+    // PyTorch's default init: U(±1/√fan_in), fan_in = 3·3·3
+    let bound = 1.0 / 27f64.sqrt();
+    let w = conv.weight.to_vec().unwrap();
+    assert!(w.iter().all(|v| v.abs() <= bound) && w.iter().any(|v| v.abs() > bound / 2.0));
+    let names: Vec<String> = conv
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["weight", "bias"]);
+    let x = T::randn([2, 3, 6, 5], &Cpu).unwrap();
+    let want = x
+        .conv2d(&conv.weight, conv.bias.as_ref(), (1, 1), (1, 1), (1, 1))
+        .unwrap();
+    assert_eq!(
+        conv.forward(&x).unwrap().to_vec().unwrap(),
+        want.to_vec().unwrap()
+    );
+    assert_eq!(conv.forward(&x).unwrap().dims(), [2, 4, 6, 5]);
+    assert!(conv
+        .to_string()
+        .starts_with("Conv2d(3, 4, kernel_size=(3, 3)"));
+
+    let pooled = MaxPool2d::new((2, 2)).forward(&x).unwrap();
+    assert_eq!(pooled.dims(), [2, 3, 3, 2]);
+    let first = x.to_vec().unwrap();
+    let window_max = [first[0], first[1], first[5], first[6]]
+        .into_iter()
+        .fold(f64::MIN, f64::max);
+    assert_eq!(pooled.to_vec().unwrap()[0], window_max);
+    let averaged = AvgPool2d::new((2, 2)).forward(&x).unwrap();
+    let window_mean = (first[0] + first[1] + first[5] + first[6]) / 4.0;
+    assert!((averaged.to_vec().unwrap()[0] - window_mean).abs() < 1e-12);
+
+    let conv1 = Conv1d::<f64, Cpu>::new(2, 5, 3, &Cpu).unwrap();
+    let out = conv1.forward(&T::ones([4, 2, 10], &Cpu).unwrap()).unwrap();
+    assert_eq!(out.dims(), [4, 5, 8]);
+    let err = conv
+        .forward(&T::ones([2, 2, 6, 5], &Cpu).unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("conv2d"), "{err}");
+}
