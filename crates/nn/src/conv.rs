@@ -5,13 +5,16 @@ use crate::{init, Module};
 use nanotorch_autograd::Tensor;
 use nanotorch_ndarray_core::{Backend, Float, Result};
 
+/// A layer's weight and optional bias.
+type WeightAndBias<E, B> = (Tensor<E, B>, Option<Tensor<E, B>>);
+
 /// Weight `[out, in, k…]` and bias `[out]` drawn from `U(±1/√fan_in)`, `fan_in = in·∏k`: what
 /// PyTorch's default `kaiming_uniform_(a=√5)` works out to for convolutions.
 fn conv_parameters<E: Float, B: Backend>(
     shape: Vec<usize>,
     bias: bool,
     backend: &B,
-) -> Result<(Tensor<E, B>, Option<Tensor<E, B>>)> {
+) -> Result<WeightAndBias<E, B>> {
     let fan_in: usize = shape[1..].iter().product();
     let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
     let out = shape[0];
