@@ -592,6 +592,28 @@ const SUM_LANES: usize = 32;
 #[inline]
 fn fold_slice<E: Element>(op: ReduceOp, s: &[E]) -> E {
     if op == ReduceOp::Sum && E::DTYPE != DType::I64 {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { sum_slice_avx512(s) };
+        }
+        return sum_slice(s);
+    }
+    with_reduce!(op, E, |f| s.iter().fold(op.identity(), |a, &x| f(a, x)))
+}
+
+/// `sum_slice` compiled for AVX-512 (16 f32 lanes). Safety: only on a CPU with AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sum_slice_avx512<E: Element>(s: &[E]) -> E {
+    sum_slice(s)
+}
+
+/// The sum of a float slice with `SUM_LANES` partial sums (the same bits in every compiled copy:
+/// the additions are the same IEEE operations in the same order).
+#[inline(always)]
+fn sum_slice<E: Element>(s: &[E]) -> E {
+    {
         let mut acc = [E::ZERO; SUM_LANES];
         let chunks = s.chunks_exact(SUM_LANES);
         let rest = chunks.remainder();
@@ -608,9 +630,8 @@ fn fold_slice<E: Element>(op: ReduceOp, s: &[E]) -> E {
                 acc[k] = acc[k] + acc[k + width];
             }
         }
-        return rest.iter().fold(acc[0], |t, &x| t + x);
+        rest.iter().fold(acc[0], |t, &x| t + x)
     }
-    with_reduce!(op, E, |f| s.iter().fold(op.identity(), |a, &x| f(a, x)))
 }
 
 /// Folds one long contiguous slice (a full reduction) on every core: fixed-size blocks fold in
@@ -1107,7 +1128,22 @@ pub(crate) fn col2im<E: Float>(
 
 #[cfg(test)]
 mod tests {
-    use super::{exp_f32, map_contiguous, TRANSCENDENTAL_COST};
+    use super::{exp_f32, map_contiguous, sum_slice, TRANSCENDENTAL_COST};
+
+    #[test]
+    fn avx512_sum_gives_the_same_bits_as_the_baseline_sum() {
+        let x: Vec<f32> = (0..100_003)
+            .map(|i| ((i * 7919) % 1013) as f32 * 0.37 - 150.0)
+            .collect();
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            let wide = unsafe { super::sum_slice_avx512(&x) };
+            assert_eq!(wide.to_bits(), sum_slice(&x).to_bits());
+        }
+        let plain: f64 = x.iter().map(|&v| v as f64).sum();
+        assert!((sum_slice(&x) as f64 - plain).abs() < 1e-3 * plain.abs().max(1.0));
+    }
 
     #[test]
     fn vectorised_exp_map_matches_scalar_exp_bit_for_bit() {
