@@ -78,6 +78,22 @@ pub const STEPS: &[Step] = &[
             "target/smoke/train_digits",
         ],
     ),
+    // The convolution path on the same data: two epochs of the small CNN, well above chance.
+    Step::cargo(
+        "digits_cnn",
+        &[
+            "run",
+            "-p",
+            "nanotorch",
+            "--example",
+            "digits_cnn",
+            "--",
+            "--epochs",
+            "2",
+            "--expect-accuracy",
+            "0.5",
+        ],
+    ),
 ];
 
 /// `cargo xtask test-all [--list] [--skip a,b] [--from NAME]`.
