@@ -197,105 +197,31 @@ impl HuberLoss {
 }
 
 /// `nn.CrossEntropyLoss(weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0)`
-/// on logits, with class-index or class-probability targets (see [`CrossEntropyTarget`]).
-#[derive(Debug, Clone)]
-pub struct CrossEntropyLoss<E: Element, B: Backend> {
-    /// The options passed to [`crate::functional::cross_entropy_opts`] (class-index targets) or
-    /// [`crate::functional::cross_entropy_probs`] (probability targets).
-    pub options: CrossEntropyOptions<E, B>,
-}
+/// on logits, with class-index or class-probability targets (see [`CrossEntropyTarget`]). The
+/// loss holds nothing but its options, so it *is* its options struct: the builder setters are
+/// [`CrossEntropyOptions`]'s, and `forward` is added here.
+pub type CrossEntropyLoss<E, B> = CrossEntropyOptions<E, B>;
 
-impl<E: Element, B: Backend> Default for CrossEntropyLoss<E, B> {
-    fn default() -> Self {
-        CrossEntropyLoss {
-            options: CrossEntropyOptions::default(),
-        }
-    }
-}
-
-impl<E: Float, B: Backend> CrossEntropyLoss<E, B> {
-    /// With PyTorch's defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the per-class `weight` (`[classes]`).
-    pub fn weight(mut self, weight: Tensor<E, B>) -> Self {
-        self.options.weight = Some(weight);
-        self
-    }
-
-    /// Sets `ignore_index` (class-index targets only).
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.options.ignore_index = ignore_index;
-        self
-    }
-
-    /// Sets the reduction.
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.options.reduction = reduction;
-        self
-    }
-
-    /// Sets `label_smoothing` (in `[0, 1]`).
-    pub fn label_smoothing(mut self, label_smoothing: f64) -> Self {
-        self.options.label_smoothing = label_smoothing;
-        self
-    }
-
+impl<E: Float, B: Backend> CrossEntropyOptions<E, B> {
     /// The loss of `logits` against class indices (`Tensor<i64, B>`) or class probabilities
-    /// (`Tensor<E, B>` of the logits' shape).
+    /// (`Tensor<E, B>` of the logits' shape), under these options.
     pub fn forward<T: CrossEntropyTarget<E, B> + ?Sized>(
         &self,
         logits: &Tensor<E, B>,
         target: &T,
     ) -> Result<Tensor<E, B>> {
-        target.cross_entropy_against(logits, &self.options)
+        target.cross_entropy_against(logits, self)
     }
 }
 
-/// `nn.NLLLoss(weight=None, ignore_index=-100, reduction='mean')` on log-probabilities.
-#[derive(Debug, Clone)]
-pub struct NLLLoss<E: Element, B: Backend> {
-    /// The options passed to [`crate::functional::nll_loss_opts`].
-    pub options: NllLossOptions<E, B>,
-}
+/// `nn.NLLLoss(weight=None, ignore_index=-100, reduction='mean')` on log-probabilities: like
+/// [`CrossEntropyLoss`], the options struct [`NllLossOptions`] with a `forward`.
+pub type NLLLoss<E, B> = NllLossOptions<E, B>;
 
-impl<E: Element, B: Backend> Default for NLLLoss<E, B> {
-    fn default() -> Self {
-        NLLLoss {
-            options: NllLossOptions::default(),
-        }
-    }
-}
-
-impl<E: Float, B: Backend> NLLLoss<E, B> {
-    /// With PyTorch's defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the per-class `weight` (`[classes]`).
-    pub fn weight(mut self, weight: Tensor<E, B>) -> Self {
-        self.options.weight = Some(weight);
-        self
-    }
-
-    /// Sets `ignore_index`.
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.options.ignore_index = ignore_index;
-        self
-    }
-
-    /// Sets the reduction.
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.options.reduction = reduction;
-        self
-    }
-
-    /// The loss of log-probabilities `input` at class indices `target`.
+impl<E: Float, B: Backend> NllLossOptions<E, B> {
+    /// The loss of log-probabilities `input` at class indices `target`, under these options.
     pub fn forward(&self, input: &Tensor<E, B>, target: &Tensor<i64, B>) -> Result<Tensor<E, B>> {
-        nll_loss_opts(input, target, &self.options)
+        nll_loss_opts(input, target, self)
     }
 }
 
