@@ -1,6 +1,7 @@
 //! Convolution and pooling layers: thin modules over autograd's `conv2d`, `conv1d`,
 //! `max_pool2d` and `avg_pool2d`, holding PyTorch's parameter layout and default init.
 
+use crate::module::weight_and_bias;
 use crate::{init, Module};
 use nanotorch_autograd::Tensor;
 use nanotorch_ndarray_core::{Backend, Float, Result};
@@ -23,15 +24,6 @@ fn conv_parameters<E: Float, B: Backend>(
         .then(|| init::uniform([out], -bound, bound, backend))
         .transpose()?;
     Ok((weight, bias))
-}
-
-fn weight_and_bias<E: Float, B: Backend>(
-    weight: &Tensor<E, B>,
-    bias: &Option<Tensor<E, B>>,
-) -> Vec<(String, Tensor<E, B>)> {
-    let mut out = vec![("weight".to_string(), weight.clone())];
-    out.extend(bias.iter().map(|b| ("bias".to_string(), b.clone())));
-    out
 }
 
 /// 2-D convolution (`nn.Conv2d` without groups): input `[n, in, h, w]`, weight
@@ -106,7 +98,7 @@ impl<E: Float, B: Backend> Module<E, B> for Conv2d<E, B> {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        weight_and_bias(&self.weight, &self.bias)
+        weight_and_bias(Some(&self.weight), self.bias.as_ref())
     }
 }
 
@@ -171,7 +163,7 @@ impl<E: Float, B: Backend> Module<E, B> for Conv1d<E, B> {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        weight_and_bias(&self.weight, &self.bias)
+        weight_and_bias(Some(&self.weight), self.bias.as_ref())
     }
 }
 

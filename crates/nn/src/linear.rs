@@ -60,11 +60,7 @@ impl<E: Float, B: Backend> Module<E, B> for Linear<E, B> {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        let mut out = vec![("weight".to_string(), self.weight.clone())];
-        if let Some(b) = &self.bias {
-            out.push(("bias".to_string(), b.clone()));
-        }
-        out
+        crate::module::weight_and_bias(Some(&self.weight), self.bias.as_ref())
     }
 }
 

@@ -98,6 +98,17 @@ pub trait Module<E: Float, B: Backend>: Send + Sync {
     }
 }
 
+/// `weight` and `bias`, where present, under PyTorch's names: the parameters of every layer
+/// that has those two (Linear, the convolutions, the norms).
+pub(crate) fn weight_and_bias<E: Float, B: Backend>(
+    weight: Option<&Tensor<E, B>>,
+    bias: Option<&Tensor<E, B>>,
+) -> Vec<(String, Tensor<E, B>)> {
+    let weight = weight.map(|w| ("weight".to_string(), w.clone()));
+    let bias = bias.map(|b| ("bias".to_string(), b.clone()));
+    weight.into_iter().chain(bias).collect()
+}
+
 /// Prefixes each name with `prefix.`: how a parent lists its children's parameters.
 pub fn prefixed<E: Float, B: Backend>(
     prefix: &str,

@@ -1,6 +1,7 @@
 //! Normalisation layers: `LayerNorm` (statistics per sample) and `BatchNorm1d` (statistics per
 //! channel over the batch, with running averages for evaluation).
 
+use crate::module::weight_and_bias;
 use crate::{init, Module};
 use nanotorch_autograd::{no_grad, Tensor};
 use nanotorch_ndarray_core::{Backend, Error, Float, Result, Shape};
@@ -43,16 +44,6 @@ fn affine<E: Float, B: Backend>(
         Some(b) => x.add(b),
         None => Ok(x),
     }
-}
-
-/// `weight` and `bias`, where present, under PyTorch's names.
-fn affine_parameters<E: Float, B: Backend>(
-    weight: &Option<Tensor<E, B>>,
-    bias: &Option<Tensor<E, B>>,
-) -> Vec<(String, Tensor<E, B>)> {
-    let weight = weight.iter().map(|w| ("weight".to_string(), w.clone()));
-    let bias = bias.iter().map(|b| ("bias".to_string(), b.clone()));
-    weight.chain(bias).collect()
 }
 
 /// Layer normalisation (`nn.LayerNorm`) with a learnable per-element affine transform.
@@ -117,7 +108,7 @@ impl<E: Float, B: Backend> Module<E, B> for LayerNorm<E, B> {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        affine_parameters(&self.weight, &self.bias)
+        weight_and_bias(self.weight.as_ref(), self.bias.as_ref())
     }
 }
 
@@ -353,7 +344,7 @@ impl<E: Float, B: Backend> Module<E, B> for BatchNorm1d<E, B> {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        affine_parameters(&self.weight, &self.bias)
+        weight_and_bias(self.weight.as_ref(), self.bias.as_ref())
     }
 
     fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
