@@ -1,4 +1,6 @@
-// Element-wise functions of two arguments (BinaryOp in ndarray-core) for f32, f64 and i64,
+// Element-wise functions of two arguments (BinaryOp in ndarray-core) for f32, f64 and i64
+// (float-only ops such as atan2: f32 and f64). The ops and their device expressions come from
+// the op table (crates/ndarray-core/src/op/binary.rs) through generated/ops.cuh,
 // over strided and broadcast (stride-0) layouts. Each op follows `BinaryOp::eval`:
 // integer add/sub/mul wrap, integer division truncates and gives 0 for a zero divisor, integer
 // pow multiplies (negative exponents give 0 or ±1), float maximum/minimum propagate NaN, and
@@ -13,6 +15,8 @@
 //   scalar_inplace_<op>_<dt>(dst, n, rank, ddims, doff, scalar)
 //       dst[d(i)] = op(dst[d(i)], scalar)
 #include "common.cuh"
+#include "math.cuh"
+#include "generated/ops.cuh"
 
 template <typename T> struct Arith {
     static __device__ T add(T a, T b) { return a + b; }
@@ -55,23 +59,21 @@ template <> struct Arith<i64> {
     static __device__ i64 minimum(i64 a, i64 b) { return a < b ? a : b; }
 };
 
-#define BINARY_OP(NAME, EXPR)                                                  \
-    template <typename T> struct Bin_##NAME {                                  \
-        static __device__ __forceinline__ T apply(T a, T b) { return (EXPR); } \
+// Table ops defined on every element type, and float-only ones (which may use `F::`).
+#define BINARY_OP(NAME, ...)                                                          \
+    template <typename T> struct Bin_##NAME {                                         \
+        static __device__ __forceinline__ T apply(T a, T b) { return (__VA_ARGS__); } \
     };
-BINARY_OP(add, Arith<T>::add(a, b))
-BINARY_OP(sub, Arith<T>::sub(a, b))
-BINARY_OP(mul, Arith<T>::mul(a, b))
-BINARY_OP(div, Arith<T>::div(a, b))
-BINARY_OP(pow, Arith<T>::pow(a, b))
-BINARY_OP(maximum, Arith<T>::maximum(a, b))
-BINARY_OP(minimum, Arith<T>::minimum(a, b))
-BINARY_OP(eq, a == b ? T(1) : T(0))
-BINARY_OP(ne, a != b ? T(1) : T(0))
-BINARY_OP(lt, a < b ? T(1) : T(0))
-BINARY_OP(le, a <= b ? T(1) : T(0))
-BINARY_OP(gt, a > b ? T(1) : T(0))
-BINARY_OP(ge, a >= b ? T(1) : T(0))
+#define BINARY_OP_FLOAT(NAME, ...)                                                    \
+    template <typename T> struct Bin_##NAME {                                         \
+        static __device__ __forceinline__ T apply(T a, T b) {                         \
+            typedef Fns<T> F;                                                         \
+            (void)sizeof(F);                                                          \
+            return (__VA_ARGS__);                                                     \
+        }                                                                             \
+    };
+NANOTORCH_BINARY_OPS(BINARY_OP)
+NANOTORCH_BINARY_OPS_FLOAT_ONLY(BINARY_OP_FLOAT)
 
 #define BINARY_ENTRIES(NAME, T, S)                                                               \
     extern "C" __global__ void binary_##NAME##_##S(const T* lhs, const T* rhs, T* out, i64 n,    \
@@ -107,22 +109,11 @@ BINARY_OP(ge, a >= b ? T(1) : T(0))
             dst[d] = Bin_##NAME<T>::apply(dst[d], scalar);                                       \
         }                                                                                        \
     }
-#define BINARY_ALL(NAME) \
+#define BINARY_ALL(NAME, ...) \
     BINARY_ENTRIES(NAME, float, f32) BINARY_ENTRIES(NAME, double, f64) BINARY_ENTRIES(NAME, i64, i64)
-
-BINARY_ALL(add)
-BINARY_ALL(sub)
-BINARY_ALL(mul)
-BINARY_ALL(div)
-BINARY_ALL(pow)
-BINARY_ALL(maximum)
-BINARY_ALL(minimum)
-BINARY_ALL(eq)
-BINARY_ALL(ne)
-BINARY_ALL(lt)
-BINARY_ALL(le)
-BINARY_ALL(gt)
-BINARY_ALL(ge)
+#define BINARY_FLOATS(NAME, ...) BINARY_ENTRIES(NAME, float, f32) BINARY_ENTRIES(NAME, double, f64)
+NANOTORCH_BINARY_OPS(BINARY_ALL)
+NANOTORCH_BINARY_OPS_FLOAT_ONLY(BINARY_FLOATS)
 
 // where_<dt>(cond, t, f, out, n, rank, cdims, coff, tdims, toff, fdims, foff)
 //     out[i] = cond[c(i)] != 0 ? t[t(i)] : f[f(i)]      (NaN counts as true, as on the CPU)

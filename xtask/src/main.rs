@@ -22,8 +22,9 @@ commands:
         benchmarks, one JSON line per case; --compare adds PyTorch's figures and ratios
   ptx [--check] [--install-nvcc]
         compile kernels/*.cu to PTX (or check it is fresh)
-  test-cuda [--build-only]
-        build (and run, with a GPU) the CUDA backend tests
+  test-cuda [--build-only] [--bundle DIR]
+        build (and run, with a GPU) the CUDA backend tests; --bundle builds them and the device
+        bench into DIR with a run.sh for a machine with only an NVIDIA driver
   release [--no-verify]
         pre-release checks: versions agree, crate metadata complete, `cargo package` of the workspace";
 

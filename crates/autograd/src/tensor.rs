@@ -14,6 +14,13 @@ pub type BackwardFn<E, B> = dyn Fn(&[Tensor<E, B>], &Tensor<E, B>, &Tensor<E, B>
     + Send
     + Sync;
 
+/// Whether tensors of element type `E` take part in autograd: floats do, integers (indices,
+/// labels, masks) do not, as in PyTorch. Shape and index ops are written once for every element
+/// type; for the others their backward rule is simply never recorded.
+pub(crate) fn carries_grad<E: Element>() -> bool {
+    E::DTYPE.is_float()
+}
+
 /// How a non-leaf tensor was made.
 pub(crate) struct Node<E: Element, B: Backend> {
     pub(crate) op: &'static str,
@@ -90,8 +97,9 @@ impl<E: Element, B: Backend> Tensor<E, B> {
         }))
     }
 
-    /// The result of an op. Records `backward` only when grad mode is on and some input requires
-    /// a gradient; otherwise the result is a plain leaf and nothing is allocated for the graph.
+    /// The result of an op. Records `backward` only when grad mode is on, the element type is a
+    /// float, and some input requires a gradient; otherwise the result is a plain leaf and
+    /// nothing is allocated for the graph.
     pub fn from_op<F>(
         data: NDArray<E, B>,
         op: &'static str,
@@ -104,7 +112,9 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             + Sync
             + 'static,
     {
-        if !is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
+        // Only float tensors carry gradients; an integer op never records (its inputs cannot
+        // require grad, and the check keeps that true even for a hand-built `from_op`).
+        if !carries_grad::<E>() || !is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
             return Self::from_ndarray(data);
         }
         let node = Node {
@@ -191,8 +201,12 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// Marks a leaf as wanting a gradient (PyTorch's `requires_grad_`). Returns `self` so it chains
     /// after a constructor. On a non-leaf this only affects future use (as PyTorch allows only
     /// `True` there, so do we: asking to turn it off on a non-leaf is ignored; use `detach`).
+    ///
+    /// Only float tensors carry gradients. PyTorch raises for an integer tensor; this method
+    /// cannot fail (it chains), so on an integer tensor the request is ignored and
+    /// [`requires_grad`](Tensor::requires_grad) stays `false`.
     pub fn requires_grad_(self, requires_grad: bool) -> Self {
-        if self.0.is_leaf {
+        if self.0.is_leaf && carries_grad::<E>() {
             self.0.requires_grad.store(requires_grad, Ordering::Relaxed);
         }
         self

@@ -1,20 +1,22 @@
-//! Batched matmul: `matrixmultiply`'s single-threaded GEMM, split into tiles that the worker
-//! threads share.
+//! Batched matmul: `matrixmultiply`'s single-threaded GEMM, split into tiles that the threads of
+//! `crate::parallel` (a rayon pool) share.
 //!
 //! Why not matrixmultiply's own threading: measured on the 2-core dev machine it *slowed* the
 //! shapes small models use (sgemm 128³: 0.073 ms on 2 threads, 0.034 ms on 1;
 //! 128×784 @ 784×256: 0.40 vs 0.39 ms), and it cannot be told per call to stay on one thread.
-//! Here each tile is an independent GEMM on a block of output rows (or columns) and the caller
-//! works from the first moment (see `crate::workers`). A tile packs its own copy of the operand
-//! it shares with the others, so we split the dimension whose shared operand is the smaller one.
+//! Here each tile is an independent GEMM on a block of output rows (or columns), and a thread
+//! that comes free takes the next tile (see `parallel::par_for`). A tile packs its own copy of
+//! the operand it shares with the others, so we split the dimension whose shared operand is the
+//! smaller one.
 //! Each output element is computed by the same kernel over the same k-blocks whatever the
 //! split, so the result is the same bits on any number of threads.
 
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{DType, Error, Float, Layout, Result};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Below this many multiply-adds a GEMM runs on one thread. Measured (2 cores, medians, noisy):
+/// Below this many multiply-adds a GEMM runs on one thread. Measured with the hand-written pool
+/// that preceded rayon (2 cores, medians, noisy; rayon's hand-over costs a little more, so the
+/// threshold is, if anything, low):
 /// 128³ (2M) took 0.034 ms on one thread and 0.05-0.10 ms split in two (the tiles are too short
 /// to hide a helper's wake-up); 256³ (16M) 0.23 ms on one, 0.13-0.19 ms split; 128×784×256 (26M)
 /// 0.39 ms on one, 0.22-0.28 ms split.
@@ -139,12 +141,7 @@ pub(crate) fn matmul<E: Float>(
         }
     } else {
         let tiles = tiles(batch, m, n, threads);
-        let next = AtomicUsize::new(0);
-        crate::workers::run(&|| {
-            while let Some(&t) = tiles.get(next.fetch_add(1, Ordering::Relaxed)) {
-                run_tile(t);
-            }
-        });
+        crate::parallel::par_for(tiles.len(), |i| run_tile(tiles[i]));
     }
     // SAFETY: the tiles cover every batch's m·n outputs (k > 0 here).
     unsafe { out.set_len(len) };

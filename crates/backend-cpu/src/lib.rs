@@ -5,12 +5,11 @@ mod gemm;
 mod kernels;
 mod parallel;
 mod storage;
-mod workers;
 
 pub use storage::{pool_bytes, set_pool_limit, CpuStorage, DEFAULT_LIMIT};
 
 use nanotorch_ndarray_core::{
-    ArgReduceOp, Backend, BinaryOp, Element, Error, Float, Layout, RandomDist, ReduceOp, Result,
+    ArgReduceOp, Backend, BinaryOp, Element, Float, Layout, RandomDist, ReduceOp, Result,
     ScalarSide, UnaryOp, Window2d,
 };
 
@@ -18,33 +17,9 @@ use nanotorch_ndarray_core::{
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cpu;
 
-/// Checks that `layout` stays inside a storage of `len` elements (a layout from outside
-/// `NDArray` could point anywhere; the unsafe GEMM call must never read past the end).
-fn check_fits(op: &'static str, layout: &Layout, len: usize) -> Result<()> {
-    if layout.storage_extent() > len {
-        return Err(Error::invalid(
-            op,
-            format!(
-                "layout needs {} elements but the storage holds {len}",
-                layout.storage_extent()
-            ),
-            layout.shape(),
-        ));
-    }
-    Ok(())
-}
-
-fn check_same_shape(op: &'static str, a: &Layout, b: &Layout) -> Result<()> {
-    if a.shape() != b.shape() {
-        return Err(Error::ShapeMismatch {
-            op,
-            what: "layouts must have one shape",
-            lhs: a.shape().clone(),
-            rhs: b.shape().clone(),
-        });
-    }
-    Ok(())
-}
+// Preconditions live in `nanotorch_ndarray_core::checks`, shared with every backend, so the
+// same mistake gives the same error on every device.
+use nanotorch_ndarray_core::checks::{self, fits as check_fits, same_shape as check_same_shape};
 
 impl Backend for Cpu {
     type Storage<E: Element> = CpuStorage<E>;
@@ -108,6 +83,7 @@ impl Backend for Cpu {
         src_layout: &Layout,
     ) -> Result<()> {
         check_fits("assign", dst_layout, dst.len())?;
+        checks::writable("assign", dst_layout)?;
         check_fits("assign", src_layout, src.len())?;
         check_same_shape("assign", dst_layout, src_layout)?;
         kernels::update(
@@ -194,6 +170,7 @@ impl Backend for Cpu {
         rhs_layout: &Layout,
     ) -> Result<()> {
         check_fits(op.name(), dst_layout, dst.len())?;
+        checks::writable(op.name(), dst_layout)?;
         check_fits(op.name(), rhs_layout, rhs.len())?;
         check_same_shape(op.name(), dst_layout, rhs_layout)?;
         kernels::binary_inplace(
@@ -216,6 +193,7 @@ impl Backend for Cpu {
         beta: E,
     ) -> Result<()> {
         check_fits("axpby", dst_layout, dst.len())?;
+        checks::writable("axpby", dst_layout)?;
         check_fits("axpby", x_layout, x.len())?;
         check_same_shape("axpby", dst_layout, x_layout)?;
         kernels::update(
@@ -236,6 +214,7 @@ impl Backend for Cpu {
         scalar: E,
     ) -> Result<()> {
         check_fits(op.name(), dst_layout, dst.len())?;
+        checks::writable(op.name(), dst_layout)?;
         kernels::scalar_inplace(op, dst.as_mut_slice(), dst_layout, scalar);
         Ok(())
     }
@@ -268,13 +247,7 @@ impl Backend for Cpu {
         axes: &[usize],
     ) -> Result<CpuStorage<E>> {
         check_fits(op.name(), layout, x.len())?;
-        if axes.iter().any(|&a| a >= layout.rank()) || axes.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(Error::invalid(
-                op.name(),
-                format!("axes {axes:?} must be sorted, distinct and in range"),
-                layout.shape(),
-            ));
-        }
+        checks::reduce_axes(op.name(), layout, axes)?;
         Ok(kernels::reduce(op, x.as_slice(), layout, axes))
     }
 
@@ -286,13 +259,7 @@ impl Backend for Cpu {
         axis: usize,
     ) -> Result<CpuStorage<i64>> {
         check_fits(op.name(), layout, x.len())?;
-        if axis >= layout.rank() || layout.dims()[axis] == 0 {
-            return Err(Error::invalid(
-                op.name(),
-                format!("axis {axis} must exist and be non-empty"),
-                layout.shape(),
-            ));
-        }
+        checks::arg_reduce_axis(op.name(), layout, axis)?;
         Ok(kernels::arg_reduce(op, x.as_slice(), layout, axis))
     }
 
@@ -305,18 +272,7 @@ impl Backend for Cpu {
     ) -> Result<CpuStorage<E>> {
         check_fits("matmul", lhs_layout, lhs.len())?;
         check_fits("matmul", rhs_layout, rhs.len())?;
-        let ok = lhs_layout.rank() == 3
-            && rhs_layout.rank() == 3
-            && lhs_layout.dims()[0] == rhs_layout.dims()[0]
-            && lhs_layout.dims()[2] == rhs_layout.dims()[1];
-        if !ok {
-            return Err(Error::ShapeMismatch {
-                op: "matmul",
-                what: "expects [b, m, k] and [b, k, n]",
-                lhs: lhs_layout.shape().clone(),
-                rhs: rhs_layout.shape().clone(),
-            });
-        }
+        checks::matmul(lhs_layout, rhs_layout)?;
         gemm::matmul(lhs.as_slice(), lhs_layout, rhs.as_slice(), rhs_layout)
     }
 
@@ -330,6 +286,7 @@ impl Backend for Cpu {
     ) -> Result<CpuStorage<E>> {
         check_fits("gather", src_layout, src.len())?;
         check_fits("gather", index_layout, index.len())?;
+        checks::gather(src_layout, index_layout, axis)?;
         kernels::gather(
             src.as_slice(),
             src_layout,
@@ -352,7 +309,7 @@ impl Backend for Cpu {
         check_fits("scatter_add", dst_layout, dst.len())?;
         check_fits("scatter_add", index_layout, index.len())?;
         check_fits("scatter_add", src_layout, src.len())?;
-        check_same_shape("scatter_add", index_layout, src_layout)?;
+        checks::scatter_add(dst_layout, index_layout, src_layout, axis)?;
         kernels::scatter_add(
             dst.as_mut_slice(),
             dst_layout,
@@ -374,6 +331,7 @@ impl Backend for Cpu {
     ) -> Result<CpuStorage<E>> {
         check_fits("index_select", src_layout, src.len())?;
         check_fits("index_select", index_layout, index.len())?;
+        checks::index_select(src_layout, index_layout, axis)?;
         kernels::index_select(
             src.as_slice(),
             src_layout,
@@ -390,6 +348,7 @@ impl Backend for Cpu {
         window: &Window2d,
     ) -> Result<CpuStorage<E>> {
         check_fits("im2col", layout, x.len())?;
+        checks::im2col(layout, window)?;
         kernels::im2col(x.as_slice(), layout, window)
     }
 
@@ -402,6 +361,7 @@ impl Backend for Cpu {
         window: &Window2d,
     ) -> Result<CpuStorage<E>> {
         check_fits("col2im", cols_layout, cols.len())?;
+        checks::col2im(cols_layout, channels, image_hw, window)?;
         kernels::col2im(cols.as_slice(), cols_layout, channels, image_hw, window)
     }
 }

@@ -69,3 +69,7 @@ fn random() {
 fn large() {
     c::check_large(&Cpu);
 }
+#[test]
+fn errors() {
+    c::check_errors(&Cpu);
+}

@@ -8,7 +8,9 @@
 //! `add`, `mul`, `exp` at 16M and 256M f32 elements, and `sum_all` / `sum_last` over a
 //! 4096×4096 f32 matrix. Bytes moved count each element read and written once.
 //!
-//! Without a GPU (or built without the `cuda` feature) it prints one `SKIPPED` line and exits 0.
+//! Without a GPU (or built without the `cuda` feature) it prints one `SKIPPED` line and exits 0,
+//! or, with `NANOTORCH_REQUIRE_GPU=1` (the test bundle's run.sh), exits 1. Timings include a
+//! `synchronize()` after each repetition: launches are asynchronous.
 //! Directly: `cargo bench -p nanotorch-backend-cuda --features cuda --bench device -- --only sgemm`.
 
 /// `--only a,b` (a case, or the part of a case name before `/`) and `--repeat R`.
@@ -75,6 +77,10 @@ fn main() {
     };
     let cuda = match nanotorch_backend_cuda::Cuda::new(0) {
         Ok(c) => c,
+        Err(e) if nanotorch_backend_cuda::testing::gpu_required() => {
+            eprintln!("bench --device cuda: NANOTORCH_REQUIRE_GPU=1 but no CUDA device: {e}");
+            std::process::exit(1);
+        }
         Err(e) => {
             println!("SKIPPED bench --device cuda: no CUDA device: {e}");
             return;

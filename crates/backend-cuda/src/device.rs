@@ -1,5 +1,6 @@
-//! The driver side of [`crate::Cuda`]: context creation through `cust`, with every driver
-//! error mapped into the workspace [`Error`].
+//! The driver side of [`crate::Cuda`]: context, kernel modules, the one stream every launch and
+//! copy goes to, and the caching allocator, with every driver error mapped into the workspace
+//! [`Error`].
 
 use crate::{Error, Result, BACKEND_NAME};
 use cust::context::Context;
@@ -39,9 +40,13 @@ pub(crate) struct DeviceInner {
     pub(crate) index: Module,
     /// im2col and col2im (kernels/im2col.cu).
     pub(crate) im2col: Module,
-    /// The stream every launch goes to (blocking with respect to the legacy default stream, so
-    /// synchronous copies order after queued kernels).
+    /// The stream every launch and copy goes to, so that all device work runs in the order it
+    /// was queued (what makes the caching allocator's reuse safe, see `alloc.rs`). Blocking
+    /// with respect to the legacy default stream, so even a synchronous driver copy orders
+    /// after queued kernels.
     pub(crate) stream: Stream,
+    /// The caching allocator every storage of this device comes from.
+    pub(crate) pool: crate::alloc::Pool,
     /// Kept alive for as long as any handle exists; declared last so it is dropped last.
     _context: Context,
 }
@@ -57,7 +62,7 @@ impl std::fmt::Debug for DeviceInner {
 // SAFETY: a CUDA context may be used from any thread once made current there; every use goes
 // through `Context` methods that set it current first.
 unsafe impl Send for DeviceInner {}
-// SAFETY: as above; the inner state is not mutated after creation.
+// SAFETY: as above; the only state mutated after creation is the pool, behind its mutex.
 unsafe impl Sync for DeviceInner {}
 
 impl DeviceInner {
@@ -114,6 +119,7 @@ impl DeviceInner {
             index,
             im2col,
             stream,
+            pool: crate::alloc::Pool::default(),
             _context: context,
         })
     }
@@ -142,9 +148,27 @@ impl DeviceInner {
             .map_err(|e| driver_err("making the context current", e))
     }
 
-    /// Blocks until all work queued on this context has finished.
+    /// Blocks until all work queued on this device's stream has finished (the context must be
+    /// current). Kernel faults of earlier asynchronous launches are reported here.
     pub(crate) fn synchronize(&self) -> Result<()> {
-        cust::context::CurrentContext::synchronize()
-            .map_err(|e| driver_err("synchronizing the context", e))
+        self.stream
+            .synchronize()
+            .map_err(|e| driver_err("waiting for the device's queued work", e))
+    }
+
+    /// Waits for queued work, then returns every cached block to the driver.
+    pub(crate) fn empty_cache(&self) -> Result<()> {
+        self.bind()?;
+        self.synchronize()?;
+        self.pool.release_cached()
+    }
+}
+
+impl Drop for DeviceInner {
+    fn drop(&mut self) {
+        // Every storage holds an `Arc` of this, so all blocks are back in the free lists now.
+        // Errors cannot be reported from a drop; the context's destruction frees the memory
+        // anyway.
+        let _ = self.empty_cache();
     }
 }

@@ -7,26 +7,15 @@
 //! a relative 1e-13).
 #![cfg(feature = "cuda")]
 
-use nanotorch_backend_cuda::Cuda;
+use nanotorch_backend_cuda::testing::device_or_skip;
 use nanotorch_ndarray_core::conformance as c;
-
-/// Device 0, or `None` after printing why the test is skipped.
-fn device_or_skip(test: &str) -> Option<Cuda> {
-    match Cuda::new(0) {
-        Ok(dev) => Some(dev),
-        Err(e) => {
-            println!("SKIPPED conformance {test}: no CUDA device: {e}");
-            None
-        }
-    }
-}
 
 macro_rules! family {
     ($($name:ident => $check:path),* $(,)?) => {
         $(
             #[test]
             fn $name() {
-                if let Some(dev) = device_or_skip(stringify!($name)) {
+                if let Some(dev) = device_or_skip(concat!("conformance ", stringify!($name))) {
                     $check(&dev);
                 }
             }
@@ -50,4 +39,5 @@ family! {
     indexing => c::check_indexing,
     im2col => c::check_im2col,
     large => c::check_large,
+    errors => c::check_errors,
 }

@@ -1,28 +1,18 @@
 //! Device-level tests. Each opens device 0 and skips, saying why, when that fails (no GPU, no
-//! driver, or the crate built without the `cuda` feature).
+//! driver, or the crate built without the `cuda` feature); with `NANOTORCH_REQUIRE_GPU=1` it
+//! fails instead.
 
+use nanotorch_backend_cuda::testing::device_or_skip;
 use nanotorch_backend_cuda::Cuda;
-
-/// Device 0, or `None` after printing why the test is skipped.
-fn device_or_skip(test: &str) -> Option<Cuda> {
-    match Cuda::new(0) {
-        Ok(dev) => Some(dev),
-        Err(e) => {
-            println!("SKIPPED {test}: no CUDA device: {e}");
-            None
-        }
-    }
-}
 
 #[test]
 fn open_device_or_clear_error() {
-    match Cuda::new(0) {
-        Ok(dev) => assert_eq!(dev.ordinal(), 0),
-        Err(e) => {
-            let msg = e.to_string();
-            assert!(msg.starts_with("cuda backend: "), "unclear error: {msg}");
-            println!("SKIPPED open_device_or_clear_error: {msg}");
-        }
+    if let Err(e) = Cuda::new(0) {
+        let msg = e.to_string();
+        assert!(msg.starts_with("cuda backend: "), "unclear error: {msg}");
+    }
+    if let Some(dev) = device_or_skip("open_device_or_clear_error") {
+        assert_eq!(dev.ordinal(), 0);
     }
 }
 
@@ -47,7 +37,7 @@ fn kernels_load() {
         }
     }
     assert!(!dev.has_kernel("unary_nope_f32"));
-    dev.synchronize_device().expect("synchronize");
+    dev.synchronize().expect("synchronize");
 }
 
 /// `unary` on a transposed (non-contiguous) f32 and a contiguous f64 view, against
@@ -95,4 +85,122 @@ fn unary_matches_reference_on_strided_views() {
         }
     }
     dev.synchronize().unwrap();
+}
+
+/// One "training step" through the backend: a linear layer's forward and backward on a batch
+/// (matmul, bias add, activation, a reduction, an index gather for the loss, and the in-place
+/// SGD update), with every temporary dropped at the end of the step.
+#[cfg(feature = "cuda")]
+fn training_step(
+    dev: &Cuda,
+    w: &mut nanotorch_backend_cuda::CudaStorage<f32>,
+    x: &nanotorch_backend_cuda::CudaStorage<f32>,
+    labels: &nanotorch_backend_cuda::CudaStorage<i64>,
+) -> f32 {
+    use nanotorch_ndarray_core::{Backend, BinaryOp, Layout, ReduceOp, ScalarSide, UnaryOp};
+    let (b, i, o) = (32, 64, 10);
+    let xl = Layout::contiguous(vec![1, b, i]);
+    let wl = Layout::contiguous(vec![1, i, o]);
+    let h = dev.matmul(x, &xl, w, &wl).unwrap();
+    let hl = Layout::contiguous(vec![b, o]);
+    let a = dev.unary(UnaryOp::Tanh, &h, &hl).unwrap();
+    let picked = dev
+        .gather(&a, &hl, labels, &Layout::contiguous(vec![b, 1]), 1)
+        .unwrap();
+    let loss = dev
+        .reduce(
+            ReduceOp::Sum,
+            &picked,
+            &Layout::contiguous(vec![b, 1]),
+            &[0, 1],
+        )
+        .unwrap();
+    // A gradient-shaped update: w -= 0.01 * xᵀ·a.
+    let xt = Layout::contiguous(vec![1, b, i]).transpose(1, 2).unwrap();
+    let g = dev
+        .matmul(x, &xt, &a, &Layout::contiguous(vec![1, b, o]))
+        .unwrap();
+    let g = dev
+        .binary_scalar(BinaryOp::Mul, &g, &wl, 0.01, ScalarSide::Right)
+        .unwrap();
+    dev.binary_inplace(BinaryOp::Sub, w, &wl, &g, &wl).unwrap();
+    dev.to_vec(&loss, &Layout::contiguous(vec![1, 1])).unwrap()[0]
+}
+
+/// The caching allocator: after the first step has filled the cache, repeated steps make no
+/// driver allocation, and `empty_cache` hands the cached blocks back.
+#[cfg(feature = "cuda")]
+#[test]
+fn repeated_training_step_allocates_nothing_new() {
+    use nanotorch_ndarray_core::{Backend, RandomDist};
+    let Some(dev) = device_or_skip("repeated_training_step_allocates_nothing_new") else {
+        return;
+    };
+    let normal = RandomDist::Normal {
+        mean: 0.0,
+        std: 0.1,
+    };
+    let mut w = dev.random::<f32>(64 * 10, normal, 1).unwrap();
+    let x = dev.random::<f32>(32 * 64, normal, 2).unwrap();
+    let labels = dev
+        .from_slice(&(0..32).map(|k| k % 10).collect::<Vec<i64>>())
+        .unwrap();
+    let first = training_step(&dev, &mut w, &x, &labels);
+    assert!(first.is_finite());
+    let after_first = dev.memory_stats();
+    assert!(after_first.driver_allocations > 0);
+    assert!(after_first.cached_bytes > 0, "{after_first:?}");
+    for step in 0..5 {
+        let loss = training_step(&dev, &mut w, &x, &labels);
+        assert!(loss.is_finite());
+        let now = dev.memory_stats();
+        assert_eq!(
+            now.driver_allocations, after_first.driver_allocations,
+            "step {step} allocated from the driver: {now:?}"
+        );
+        assert_eq!(
+            now.in_use_bytes, after_first.in_use_bytes,
+            "step {step} leaked"
+        );
+    }
+    let before = dev.memory_stats();
+    dev.empty_cache().unwrap();
+    let after = dev.memory_stats();
+    assert_eq!(after.cached_bytes, 0);
+    assert!(after.driver_frees > before.driver_frees);
+    assert_eq!(
+        after.in_use_bytes, before.in_use_bytes,
+        "live storages were freed"
+    );
+    // The weights survived (they are in use, not cached) and the next step refills the cache.
+    training_step(&dev, &mut w, &x, &labels);
+    assert!(dev.memory_stats().driver_allocations > after.driver_allocations);
+}
+
+/// Launches are queued without waiting: many small launches followed by one read give the same
+/// values as the host computes, so stream order (not per-launch synchronization) keeps the
+/// reuse of cached blocks correct.
+#[cfg(feature = "cuda")]
+#[test]
+fn queued_launches_reuse_blocks_in_order() {
+    use nanotorch_ndarray_core::{Backend, BinaryOp, Layout, ScalarSide};
+    let Some(dev) = device_or_skip("queued_launches_reuse_blocks_in_order") else {
+        return;
+    };
+    let n = 1 << 16;
+    let l = Layout::contiguous(vec![n]);
+    let mut acc = dev.full(n, 0.0f64).unwrap();
+    for k in 0..200 {
+        // A fresh temporary every iteration, dropped (returned to the cache) right after its
+        // kernel is queued, then reused by the next iteration's temporary.
+        let t = dev.full(n, k as f64).unwrap();
+        let t = dev
+            .binary_scalar(BinaryOp::Mul, &t, &l, 2.0, ScalarSide::Right)
+            .unwrap();
+        dev.binary_inplace(BinaryOp::Add, &mut acc, &l, &t, &l)
+            .unwrap();
+    }
+    let got = dev.to_vec(&acc, &l).unwrap();
+    let want = (0..200).map(|k| 2.0 * k as f64).sum::<f64>();
+    assert!(got.iter().all(|&v| v == want), "{} vs {want}", got[0]);
 }

@@ -3,18 +3,9 @@
 #![cfg(feature = "cuda")]
 
 use nanotorch_backend_cpu::Cpu;
+use nanotorch_backend_cuda::testing::device_or_skip;
 use nanotorch_backend_cuda::Cuda;
 use nanotorch_ndarray_core::{Backend, Element, Layout};
-
-fn device_or_skip(test: &str) -> Option<Cuda> {
-    match Cuda::new(0) {
-        Ok(dev) => Some(dev),
-        Err(e) => {
-            println!("SKIPPED {test}: no CUDA device: {e}");
-            None
-        }
-    }
-}
 
 /// Views of a 4×6 storage: contiguous, transposed, sliced with a step and an offset, broadcast.
 fn views() -> Vec<Layout> {
@@ -102,13 +93,6 @@ fn assert_close<E: Element>(got: &[E], want: &[E], what: &str) {
     }
 }
 
-const BINARY_OPS: [nanotorch_ndarray_core::BinaryOp; 13] = {
-    use nanotorch_ndarray_core::BinaryOp::*;
-    [
-        Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
-    ]
-};
-
 fn binary_family<E: Element + PartialEq + std::fmt::Debug>(cuda: &Cuda, data: &[E], scalar: E) {
     use nanotorch_ndarray_core::ScalarSide;
     let cpu = Cpu;
@@ -117,7 +101,11 @@ fn binary_family<E: Element + PartialEq + std::fmt::Debug>(cuda: &Cuda, data: &[
         cpu.from_slice(data).unwrap(),
     );
     let ls = views();
-    for op in BINARY_OPS {
+    // Every op of the table that is defined on `E` (atan2 is float-only).
+    let ops = nanotorch_ndarray_core::BinaryOp::ALL
+        .into_iter()
+        .filter(|op| op.supports_integers() || E::DTYPE.is_float());
+    for op in ops {
         // Pair each view with the one after it of the same shape, or with itself.
         for (i, l) in ls.iter().enumerate() {
             let r = ls[(i + 1)..]

@@ -1,7 +1,6 @@
 //! Collation: turning the items of one batch into the value the training loop receives.
 
 use crate::Sample;
-use nanotorch_autograd::Tensor;
 use nanotorch_ndarray_core::{Backend, Error, NDArray, Result, Shape};
 
 /// Merges the items of one batch (in batch order) into one value (PyTorch's `collate_fn`).
@@ -35,8 +34,8 @@ pub struct DefaultCollate;
 /// A stacked batch on the host: features `[n, ...]` and labels `[n]`.
 ///
 /// It stays on the host on purpose: workers build it, and the training thread moves it to its
-/// device with [`Batch::into_arrays`] (or the autograd helpers), so a device handle never has to
-/// cross threads.
+/// device with [`Batch::into_arrays`] (or, through the `nanotorch` facade, `into_tensors`), so a
+/// device handle never has to cross threads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     features: Vec<f32>,
@@ -104,37 +103,6 @@ impl Batch {
             NDArray::from_vec(self.labels, [n], backend)?,
         ))
     }
-
-    /// Features `[n, ...]` (f32) and labels `[n]` (i64) as tensors on `backend`, ready for a
-    /// model and a loss (leaves: no gradient is tracked for data).
-    pub fn into_tensors<B: Backend>(self, backend: &B) -> Result<(Tensor<f32, B>, Tensor<i64, B>)> {
-        let (x, y) = self.into_arrays(backend)?;
-        Ok((Tensor::from_ndarray(x), Tensor::from_ndarray(y)))
-    }
-}
-
-/// Stacks [`Sample`]s like [`DefaultCollate`], then makes tensors on `backend` right away, on
-/// the worker thread: the loader then yields `(features, labels)` tensors. Best for the CPU
-/// backend; for a device whose uploads should happen on the training thread, keep
-/// [`DefaultCollate`] and call [`Batch::into_tensors`] there.
-#[derive(Debug, Clone)]
-pub struct TensorCollate<B> {
-    backend: B,
-}
-
-impl<B: Backend> TensorCollate<B> {
-    /// Collates into tensors on `backend`.
-    pub fn new(backend: B) -> Self {
-        TensorCollate { backend }
-    }
-}
-
-impl<B: Backend> Collate<Sample> for TensorCollate<B> {
-    type Batch = (Tensor<f32, B>, Tensor<i64, B>);
-
-    fn collate(&self, items: Vec<Sample>) -> Result<Self::Batch> {
-        DefaultCollate.collate(items)?.into_tensors(&self.backend)
-    }
 }
 
 impl Collate<Sample> for DefaultCollate {
@@ -198,24 +166,24 @@ mod tests {
     }
 
     #[test]
-    fn batches_become_tensors_on_a_backend() {
+    fn batches_become_arrays_on_a_backend() {
         use nanotorch_backend_cpu::Cpu;
         let items = vec![
             Sample::new(vec![1.0, 2.0], [2], 5).unwrap(),
             Sample::new(vec![3.0, 4.0], [2], 6).unwrap(),
         ];
         let (x, y) = DefaultCollate
-            .collate(items.clone())
+            .collate(items)
             .unwrap()
-            .into_tensors(&Cpu)
+            .into_arrays(&Cpu)
             .unwrap();
         assert_eq!(x.dims(), &[2, 2]);
-        assert_eq!(x.array().to_vec().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(y.array().to_vec().unwrap(), vec![5, 6]);
-        assert!(!x.requires_grad());
-        let (x2, y2) = TensorCollate::new(Cpu).collate(items).unwrap();
-        assert_eq!(x2.array().to_vec().unwrap(), x.array().to_vec().unwrap());
-        assert_eq!(y2.dims(), &[2]);
+        assert_eq!(x.to_vec().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(y.to_vec().unwrap(), vec![5, 6]);
+        let err = Batch::new(vec![1.0; 3], [2, 2], vec![0, 1])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[2, 2]") && err.contains("3 values"), "{err}");
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! ([`datasets::digits`]) and seeded synthetic generators (two moons, spirals, Gaussian blobs).
 //!
 //! Everything here works on host memory (`Vec<f32>` features, `i64` labels) and needs no backend
-//! until the last step: a [`Batch`] turns into arrays (or tensors) on the device you name, on the
-//! thread that trains. Chapter 6 of the book (`docs/06-data.md`) teaches this layer.
+//! until the last step: a [`Batch`] turns into arrays on the device you name, on the thread that
+//! trains. The crate depends on `nanotorch-ndarray-core` alone; collation into autograd tensors
+//! (`TensorCollate`, `into_tensors`) lives one layer up, in the `nanotorch` facade's
+//! `nanotorch::data`. All randomness comes from `rand` and `rand_distr`, seeded ([`seed`]): the
+//! same seed gives the same run. Chapter 6 of the book (`docs/06-data.md`) teaches this layer.
 //!
 //! ```
 //! use nanotorch_data::{datasets, DataLoader, Dataset};
@@ -30,20 +33,28 @@
 #![deny(missing_docs)]
 
 mod collate;
-mod dataset;
+mod dataset_adapters;
+mod dataset_trait;
 pub mod datasets;
 mod loader;
 pub mod readers;
-pub mod rng;
 pub mod sampler;
+pub mod seed;
+mod tensor_dataset;
+#[cfg(test)]
+mod test_util;
 pub mod transform;
 
-pub use collate::{Batch, Collate, DefaultCollate, TensorCollate};
-pub use dataset::{
-    random_split, random_split_fractions, ConcatDataset, Dataset, Sample, Subset, TensorDataset,
-    Transformed,
+pub use collate::{Batch, Collate, DefaultCollate};
+pub use dataset_adapters::{
+    random_split, random_split_fractions, ConcatDataset, Subset, Transformed,
 };
+pub use dataset_trait::{Dataset, Sample};
 pub use loader::{BatchIter, DataLoader};
 pub use nanotorch_ndarray_core::{Error, Result, Shape};
+/// The `rand` crate this one draws with, so that a custom [`Transform`] or [`Sampler`] can use
+/// its `Rng` methods without a version mismatch: `use nanotorch_data::rand::Rng;`.
+pub use rand;
 pub use sampler::{BatchSampler, RandomSampler, Sampler, SequentialSampler, WeightedRandomSampler};
+pub use tensor_dataset::TensorDataset;
 pub use transform::{Compose, Normalize, RandomCrop, RandomHorizontalFlip, Transform};

@@ -1,33 +1,36 @@
 //! Per-sample transforms (torchvision's `transforms`): [`Normalize`], [`RandomCrop`] with padding,
 //! [`RandomHorizontalFlip`] and [`Compose`].
 //!
-//! A transform takes a [`Sample`] and a [`Generator`] seeded for that one sample, so a random
+//! A transform takes a [`Sample`] and a random number generator seeded for that one sample (any
+//! [`RngCore`]; use [`rand::Rng`]'s methods and `rand_distr`'s distributions on it), so a random
 //! transform gives the same output for the same (seed, epoch, sample) whichever worker runs it.
 //! Images are `[C, H, W]` (a `[H, W]` image is treated as one channel); the channel axis is
 //! always axis 0.
 //!
-//! Any closure `Fn(Sample, &mut Generator) -> Result<Sample>` is a transform too.
+//! Any closure `Fn(Sample, &mut dyn RngCore) -> Result<Sample>` is a transform too.
 
 use crate::Sample;
-use nanotorch_ndarray_core::{Error, Generator, Result, Shape};
+use nanotorch_ndarray_core::{Error, Result, Shape};
+use rand::{Rng, RngCore};
 
 /// A function from one sample to another, possibly random.
 pub trait Transform: Send + Sync {
-    /// Transforms `sample`, drawing any randomness from `rng`.
-    fn apply(&self, sample: Sample, rng: &mut Generator) -> Result<Sample>;
+    /// Transforms `sample`, drawing any randomness from `rng`. (A trait object rather than a
+    /// type parameter, so that transforms can be boxed and composed.)
+    fn apply(&self, sample: Sample, rng: &mut dyn RngCore) -> Result<Sample>;
 }
 
 impl<F> Transform for F
 where
-    F: Fn(Sample, &mut Generator) -> Result<Sample> + Send + Sync,
+    F: Fn(Sample, &mut dyn RngCore) -> Result<Sample> + Send + Sync,
 {
-    fn apply(&self, sample: Sample, rng: &mut Generator) -> Result<Sample> {
+    fn apply(&self, sample: Sample, rng: &mut dyn RngCore) -> Result<Sample> {
         self(sample, rng)
     }
 }
 
 impl Transform for Box<dyn Transform> {
-    fn apply(&self, sample: Sample, rng: &mut Generator) -> Result<Sample> {
+    fn apply(&self, sample: Sample, rng: &mut dyn RngCore) -> Result<Sample> {
         (**self).apply(sample, rng)
     }
 }
@@ -69,7 +72,7 @@ impl Normalize {
 }
 
 impl Transform for Normalize {
-    fn apply(&self, mut sample: Sample, _rng: &mut Generator) -> Result<Sample> {
+    fn apply(&self, mut sample: Sample, _rng: &mut dyn RngCore) -> Result<Sample> {
         if self.mean.len() == 1 {
             let (m, s) = (self.mean[0], self.std[0]);
             sample.features.iter_mut().for_each(|x| *x = (*x - m) / s);
@@ -141,7 +144,7 @@ impl RandomCrop {
 }
 
 impl Transform for RandomCrop {
-    fn apply(&self, sample: Sample, rng: &mut Generator) -> Result<Sample> {
+    fn apply(&self, sample: Sample, rng: &mut dyn RngCore) -> Result<Sample> {
         let (c, h, w) = image_dims("RandomCrop", &sample)?;
         let p = self.padding;
         let pad2 = p.saturating_mul(2);
@@ -156,8 +159,8 @@ impl Transform for RandomCrop {
                 &sample.shape,
             ));
         }
-        let top = rng.below(ph - self.height + 1);
-        let left = rng.below(pw - self.width + 1);
+        let top = rng.gen_range(0..=ph - self.height);
+        let left = rng.gen_range(0..=pw - self.width);
         let mut out = vec![0.0f32; c * self.height * self.width];
         for ch in 0..c {
             for y in 0..self.height {
@@ -189,7 +192,7 @@ pub struct RandomHorizontalFlip {
 }
 
 impl RandomHorizontalFlip {
-    /// Flips with probability `p` (clamped to `[0, 1]`).
+    /// Flips with probability `p` (clamped to `[0, 1]`; NaN never flips).
     pub fn new(p: f64) -> Self {
         RandomHorizontalFlip {
             p: p.clamp(0.0, 1.0),
@@ -205,9 +208,10 @@ impl Default for RandomHorizontalFlip {
 }
 
 impl Transform for RandomHorizontalFlip {
-    fn apply(&self, mut sample: Sample, rng: &mut Generator) -> Result<Sample> {
+    fn apply(&self, mut sample: Sample, rng: &mut dyn RngCore) -> Result<Sample> {
         let (_, _, w) = image_dims("RandomHorizontalFlip", &sample)?;
-        if rng.next_f64() < self.p && w > 0 {
+        // `gen::<f64>() < p` rather than `gen_bool(p)`, which panics on a NaN `p`; NaN never flips.
+        if rng.gen::<f64>() < self.p && w > 0 {
             sample.features.chunks_mut(w).for_each(<[f32]>::reverse);
         }
         Ok(sample)
@@ -241,7 +245,7 @@ impl std::fmt::Debug for Compose {
 }
 
 impl Transform for Compose {
-    fn apply(&self, mut sample: Sample, rng: &mut Generator) -> Result<Sample> {
+    fn apply(&self, mut sample: Sample, rng: &mut dyn RngCore) -> Result<Sample> {
         for t in &self.transforms {
             sample = t.apply(sample, rng)?;
         }
@@ -252,6 +256,12 @@ impl Transform for Compose {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::{generator, DataRng};
+
+    /// The per-sample generator the loader would hand over, for seed `seed`.
+    fn rng(seed: u64) -> DataRng {
+        generator(seed, 0)
+    }
 
     fn image(c: usize, h: usize, w: usize) -> Sample {
         let n = c * h * w;
@@ -262,15 +272,15 @@ mod tests {
     fn normalize_per_channel_and_scalar() {
         let s = Sample::new(vec![1.0, 3.0, 10.0, 20.0], [2, 2], 0).unwrap();
         let n = Normalize::new(vec![2.0, 10.0], vec![1.0, 5.0]).unwrap();
-        let out = n.apply(s.clone(), &mut Generator::new(0)).unwrap();
+        let out = n.apply(s.clone(), &mut rng(0)).unwrap();
         assert_eq!(out.features, vec![-1.0, 1.0, 0.0, 2.0]);
         let out = Normalize::scalar(0.0, 2.0)
             .unwrap()
-            .apply(s.clone(), &mut Generator::new(0))
+            .apply(s.clone(), &mut rng(0))
             .unwrap();
         assert_eq!(out.features, vec![0.5, 1.5, 5.0, 10.0]);
         let three = Normalize::new(vec![0.0; 3], vec![1.0; 3]).unwrap();
-        assert!(three.apply(s, &mut Generator::new(0)).is_err());
+        assert!(three.apply(s, &mut rng(0)).is_err());
         assert!(Normalize::new(vec![0.0], vec![0.0]).is_err());
         assert!(Normalize::new(vec![0.0, 1.0], vec![1.0]).is_err());
     }
@@ -279,31 +289,29 @@ mod tests {
     fn flip_mirrors_each_row() {
         let s = image(1, 2, 3);
         let always = RandomHorizontalFlip::new(1.0);
-        let out = always.apply(s.clone(), &mut Generator::new(0)).unwrap();
+        let out = always.apply(s.clone(), &mut rng(0)).unwrap();
         assert_eq!(out.features, vec![3.0, 2.0, 1.0, 6.0, 5.0, 4.0]);
         let never = RandomHorizontalFlip::new(0.0);
-        assert_eq!(never.apply(s.clone(), &mut Generator::new(0)).unwrap(), s);
+        assert_eq!(never.apply(s.clone(), &mut rng(0)).unwrap(), s);
         // p = 0.5 flips about half the time.
         let half = RandomHorizontalFlip::default();
         let flips = (0..2000)
-            .filter(|&i| half.apply(s.clone(), &mut Generator::new(i)).unwrap() != s)
+            .filter(|&i| half.apply(s.clone(), &mut rng(i)).unwrap() != s)
             .count();
         assert!((850..1150).contains(&flips), "{flips}");
         let mut bad = s.clone();
         bad.features.pop(); // features no longer fill the shape: an error, not a panic
-        assert!(always.apply(bad.clone(), &mut Generator::new(0)).is_err());
-        assert!(RandomCrop::new(1, 1, 0)
-            .apply(bad, &mut Generator::new(0))
-            .is_err());
+        assert!(always.apply(bad.clone(), &mut rng(0)).is_err());
+        assert!(RandomCrop::new(1, 1, 0).apply(bad, &mut rng(0)).is_err());
         let flat = Sample::new(vec![1.0; 4], [4], 0).unwrap();
-        assert!(always.apply(flat, &mut Generator::new(0)).is_err());
+        assert!(always.apply(flat, &mut rng(0)).is_err());
     }
 
     #[test]
     fn crop_without_padding_of_full_size_is_identity() {
         let s = image(2, 3, 3);
         let out = RandomCrop::new(3, 3, 0)
-            .apply(s.clone(), &mut Generator::new(9))
+            .apply(s.clone(), &mut rng(9))
             .unwrap();
         assert_eq!(out, s);
     }
@@ -314,7 +322,7 @@ mod tests {
         let crop = RandomCrop::new(4, 4, 2);
         let mut seen_shift = false;
         for seed in 0..50 {
-            let out = crop.apply(s.clone(), &mut Generator::new(seed)).unwrap();
+            let out = crop.apply(s.clone(), &mut rng(seed)).unwrap();
             assert_eq!(out.shape, Shape::from([1, 4, 4]));
             // Each output value is 0 (padding) or the original value; originals keep their
             // relative positions: find the shift from any non-zero entry and check all of them.
@@ -334,9 +342,7 @@ mod tests {
             seen_shift |= shift.is_some_and(|s| s != (0, 0));
         }
         assert!(seen_shift);
-        assert!(RandomCrop::new(9, 4, 2)
-            .apply(s, &mut Generator::new(0))
-            .is_err());
+        assert!(RandomCrop::new(9, 4, 2).apply(s, &mut rng(0)).is_err());
     }
 
     #[test]
@@ -345,12 +351,12 @@ mod tests {
             .then(RandomHorizontalFlip::default())
             .then(Normalize::scalar(1.0, 2.0).unwrap());
         let s = image(3, 4, 4);
-        let a = t.apply(s.clone(), &mut Generator::new(4)).unwrap();
-        let b = t.apply(s.clone(), &mut Generator::new(4)).unwrap();
+        let a = t.apply(s.clone(), &mut rng(4)).unwrap();
+        let b = t.apply(s.clone(), &mut rng(4)).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.shape, Shape::from([3, 2, 2]));
         let outs: std::collections::HashSet<String> = (0..20)
-            .map(|i| format!("{:?}", t.apply(s.clone(), &mut Generator::new(i)).unwrap()))
+            .map(|i| format!("{:?}", t.apply(s.clone(), &mut rng(i)).unwrap()))
             .collect();
         assert!(outs.len() > 5);
     }

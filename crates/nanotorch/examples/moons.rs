@@ -10,6 +10,8 @@
 //! predicted classes, `o` and `x` for the data points of class 0 and 1) and writes the same
 //! picture as an SVG into the output folder it names. The same seed gives the same output.
 
+mod common;
+
 use clap::Parser;
 use nanotorch::prelude::*;
 use nanotorch::{data, nn};
@@ -72,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.noise, args.seed
     );
 
-    let mut model = mlp(2, &args.hidden, 2)?;
+    let mut model = common::mlp(2, &args.hidden, 2)?;
     let mut optimizer = Adam::new(
         model.parameters(),
         AdamOptions {
@@ -139,17 +141,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
-}
-
-/// `inputs → hidden… → classes` with ReLU between layers.
-fn mlp(inputs: usize, hidden: &[usize], classes: usize) -> nanotorch::Result<Model> {
-    let mut model = Sequential::new();
-    let mut width = inputs;
-    for &h in hidden {
-        model = model.append(Linear::new(width, h, &Cpu)?).append(ReLU);
-        width = h;
-    }
-    Ok(model.append(Linear::new(width, classes, &Cpu)?))
 }
 
 /// The fraction of rows of `logits` whose largest entry is at the label's index.

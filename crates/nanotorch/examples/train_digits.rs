@@ -9,10 +9,12 @@
 //! of the model and a loss/accuracy plot (SVG), both in the output folder it names. The same
 //! seed gives the same numbers, bit for bit.
 
-use clap::{Parser, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+mod common;
+
+use clap::Parser;
+use common::{OptimizerKind, Schedule};
+use nanotorch::data;
 use nanotorch::prelude::*;
-use nanotorch::{data, nn, optim};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -52,20 +54,6 @@ struct Args {
     expect_accuracy: Option<f64>,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum OptimizerKind {
-    Sgd,
-    Adam,
-    Adamw,
-}
-
-/// One epoch's numbers.
-struct EpochStats {
-    train_loss: f64,
-    test_loss: f64,
-    test_accuracy: f64,
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let started = Instant::now();
@@ -87,219 +75,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collate(data::TensorCollate::new(Cpu));
     let test_loader = data::DataLoader::new(test, 512).collate(data::TensorCollate::new(Cpu));
 
-    let mut model = mlp(64, &args.hidden, 10)?;
-    let mut optimizer = make_optimizer(args.optimizer, args.lr, model.parameters())?;
+    let mut model = common::mlp(64, &args.hidden, 10)?;
+    let mut optimizer = common::make_optimizer(args.optimizer, args.lr, model.parameters())?;
     println!(
         "model: {model}\noptimizer: {:?}, lr {}",
         args.optimizer, args.lr
     );
-
-    let mut history = Vec::with_capacity(args.epochs);
-    for epoch in 1..=args.epochs {
-        let bar = progress_bar(train_loader.len(), epoch, args.epochs, args.quiet);
-        model.train();
-        let (mut loss_sum, mut seen) = (0.0, 0usize);
-        for batch in train_loader.iter() {
-            let (x, y) = batch?;
-            optimizer.zero_grad();
-            let loss = nn::functional::cross_entropy(&model.forward(&x)?, &y)?;
-            loss.backward()?;
-            optimizer.step()?;
-            let n = y.numel();
-            loss_sum += loss.item()? as f64 * n as f64;
-            seen += n;
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-        let (test_loss, test_accuracy) = evaluate(&mut model, &test_loader)?;
-        let stats = EpochStats {
-            train_loss: loss_sum / seen as f64,
-            test_loss,
-            test_accuracy,
-        };
-        println!(
-            "epoch {epoch:>3}/{}: train loss {:.4}  test loss {:.4}  test accuracy {:.2}%",
-            args.epochs,
-            stats.train_loss,
-            stats.test_loss,
-            100.0 * stats.test_accuracy
-        );
-        history.push(stats);
-    }
-
-    let final_accuracy = history.last().map_or(0.0, |s| s.test_accuracy);
-    std::fs::create_dir_all(&args.out)?;
-    let checkpoint = args.out.join("digits_mlp.safetensors");
-    nn::save_safetensors(&model.state_dict(), &checkpoint)?;
-    let plot = args.out.join("training.svg");
-    plot_history(&history, &plot)?;
-    println!(
-        "final test accuracy {:.2}% after {} epochs in {:.1} s",
-        100.0 * final_accuracy,
-        args.epochs,
-        started.elapsed().as_secs_f64()
-    );
-    println!(
-        "wrote {} and {} (in {})",
-        checkpoint.display(),
-        plot.display(),
-        args.out.display()
-    );
-    if let Some(expected) = args.expect_accuracy {
-        if final_accuracy < expected {
-            return Err(format!(
-                "test accuracy {final_accuracy:.4} is below the expected {expected}"
-            )
-            .into());
-        }
-    }
-    Ok(())
-}
-
-type Model = Sequential<f32, Cpu>;
-
-/// `64 → hidden… → 10` with ReLU between layers.
-fn mlp(inputs: usize, hidden: &[usize], classes: usize) -> nanotorch::Result<Model> {
-    let mut model = Sequential::new();
-    let mut width = inputs;
-    for &h in hidden {
-        model = model.append(Linear::new(width, h, &Cpu)?).append(ReLU);
-        width = h;
-    }
-    Ok(model.append(Linear::new(width, classes, &Cpu)?))
+    let schedule = Schedule {
+        epochs: args.epochs,
+        batches: train_loader.len(),
+        quiet: args.quiet,
+    };
+    let history = common::fit(
+        &mut model,
+        optimizer.as_mut(),
+        &schedule,
+        || train_loader.iter(),
+        || test_loader.iter(),
+    )?;
+    common::finish(
+        &model,
+        &history,
+        &args.out,
+        "digits_mlp",
+        started,
+        args.expect_accuracy,
+    )
 }
 
 /// Pixel counts 0..=16 scaled to [0, 1].
 fn scale(ds: data::TensorDataset) -> nanotorch::Result<data::TensorDataset> {
     let features = ds.features().iter().map(|v| v / 16.0).collect();
     data::TensorDataset::new(features, ds.sample_shape().clone(), ds.labels().to_vec())
-}
-
-fn make_optimizer(
-    kind: OptimizerKind,
-    lr: f64,
-    params: Vec<Tensor>,
-) -> nanotorch::Result<Box<dyn Optimizer>> {
-    Ok(match kind {
-        OptimizerKind::Sgd => Box::new(SGD::new(
-            params,
-            SgdOptions {
-                lr,
-                momentum: 0.9,
-                ..Default::default()
-            },
-        )?),
-        OptimizerKind::Adam => Box::new(Adam::new(
-            params,
-            AdamOptions {
-                lr,
-                ..Default::default()
-            },
-        )?),
-        OptimizerKind::Adamw => Box::new(optim::AdamW::new(
-            params,
-            optim::AdamWOptions {
-                lr,
-                ..Default::default()
-            },
-        )?),
-    })
-}
-
-fn progress_bar(batches: usize, epoch: usize, epochs: usize, quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(batches as u64);
-    bar.set_style(
-        ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} batches")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(format!("{epoch}/{epochs}"));
-    bar
-}
-
-/// Mean loss and accuracy over a loader, in evaluation mode and without recording a graph.
-fn evaluate<C>(
-    model: &mut Model,
-    loader: &data::DataLoader<data::TensorDataset, C>,
-) -> nanotorch::Result<(f64, f64)>
-where
-    C: data::Collate<data::Sample, Batch = (Tensor, Tensor<i64>)> + 'static,
-{
-    model.eval();
-    let result = no_grad(|| {
-        let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
-        for batch in loader.iter() {
-            let (x, y) = batch?;
-            let logits = model.forward(&x)?;
-            loss_sum +=
-                nn::functional::cross_entropy_with(&logits, &y, nn::Reduction::Sum)?.item()? as f64;
-            let predicted = logits.argmax(Some(1), false)?.to_vec()?;
-            correct += predicted
-                .iter()
-                .zip(y.to_vec()?)
-                .filter(|(p, t)| **p == *t)
-                .count();
-            seen += y.numel();
-        }
-        Ok((loss_sum / seen as f64, correct as f64 / seen as f64))
-    });
-    model.train();
-    result
-}
-
-/// Loss (train and test) and test accuracy per epoch, as an SVG with two panels.
-fn plot_history(
-    history: &[EpochStats],
-    path: &std::path::Path,
-) -> Result<(), Box<dyn std::error::Error>> {
-    use plotters::prelude::*;
-    let root = SVGBackend::new(path, (960, 400)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (left, right) = root.split_horizontally(480);
-    let epochs = history.len().max(2) as f64;
-    let max_loss = history
-        .iter()
-        .map(|s| s.train_loss.max(s.test_loss))
-        .fold(0.0, f64::max)
-        .max(1e-3);
-
-    let mut loss_chart = ChartBuilder::on(&left)
-        .caption("loss", ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(40)
-        .build_cartesian_2d(1.0..epochs, 0.0..max_loss * 1.05)?;
-    loss_chart.configure_mesh().x_desc("epoch").draw()?;
-    let series = |f: fn(&EpochStats) -> f64| {
-        history
-            .iter()
-            .enumerate()
-            .map(move |(i, s)| ((i + 1) as f64, f(s)))
-    };
-    loss_chart
-        .draw_series(LineSeries::new(series(|s| s.train_loss), &BLUE))?
-        .label("train")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE));
-    loss_chart
-        .draw_series(LineSeries::new(series(|s| s.test_loss), &RED))?
-        .label("test")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED));
-    loss_chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .draw()?;
-
-    let mut acc_chart = ChartBuilder::on(&right)
-        .caption("test accuracy (%)", ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(40)
-        .build_cartesian_2d(1.0..epochs, 0.0..100.0)?;
-    acc_chart.configure_mesh().x_desc("epoch").draw()?;
-    acc_chart.draw_series(LineSeries::new(series(|s| 100.0 * s.test_accuracy), &GREEN))?;
-    root.present()?;
-    Ok(())
 }

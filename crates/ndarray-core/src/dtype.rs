@@ -1,8 +1,9 @@
 //! Element types: what a single number in an array can be.
 //!
-//! Three types cover a deep-learning library: `f32` (training), `f64` (gradient checks) and `i64`
-//! (indices and labels, PyTorch's `long`). Masks produced by comparisons use the element type of
-//! their inputs and hold `0` or `1`, so `grad * (x > 0)` needs no cast.
+//! `f32` (training), `f64` (gradient checks) and `i64` (indices and labels, PyTorch's `long`)
+//! carry the math; `u8` (raw image and IDX data) and [`Bool`] (flags and masks you keep) are for
+//! storage, casts and comparisons. Masks produced by comparisons use the element type of their
+//! inputs and hold `0` or `1`, so `grad * (x > 0)` needs no cast.
 
 use std::fmt::{Debug, Display};
 
@@ -15,6 +16,10 @@ pub enum DType {
     F64,
     /// 64-bit signed integer.
     I64,
+    /// 8-bit unsigned integer (arithmetic wraps, as PyTorch's `uint8`).
+    U8,
+    /// A boolean stored in one byte ([`Bool`]).
+    Bool,
 }
 
 impl DType {
@@ -24,7 +29,14 @@ impl DType {
             DType::F32 => "f32",
             DType::F64 => "f64",
             DType::I64 => "i64",
+            DType::U8 => "u8",
+            DType::Bool => "bool",
         }
+    }
+
+    /// Whether this is a floating-point type.
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
     }
 
     /// Size of one element in bytes.
@@ -32,6 +44,7 @@ impl DType {
         match self {
             DType::F32 => 4,
             DType::F64 | DType::I64 => 8,
+            DType::U8 | DType::Bool => 1,
         }
     }
 }
@@ -81,6 +94,11 @@ pub trait Element:
     fn minimum(self, rhs: Self) -> Self;
     /// Whether this value is NaN (always false for integers).
     fn is_nan(self) -> bool;
+    /// Converts to `i64` (floats truncate toward zero; `Bool` gives 0 or 1).
+    fn to_i64(self) -> i64;
+    /// Converts from `i64`: wrapping for `u8` (as PyTorch's integer arithmetic), non-zero is
+    /// true for `Bool`.
+    fn from_i64(v: i64) -> Self;
 }
 
 /// A floating-point element type: every math function the unary ops need.
@@ -113,6 +131,8 @@ pub trait Float: Element + std::ops::Neg<Output = Self> {
     fn powf(self, e: Self) -> Self;
     /// The error function.
     fn erf(self) -> Self;
+    /// The four-quadrant arctangent of `self / other` (`self` is y, `other` is x).
+    fn atan2(self, other: Self) -> Self;
 }
 
 macro_rules! impl_float {
@@ -158,6 +178,14 @@ macro_rules! impl_float {
             #[inline(always)]
             fn is_nan(self) -> bool {
                 $t::is_nan(self)
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            #[inline(always)]
+            fn from_i64(v: i64) -> Self {
+                v as $t
             }
         }
 
@@ -218,6 +246,10 @@ macro_rules! impl_float {
             fn erf(self) -> Self {
                 libm::erf(self as f64) as $t
             }
+            #[inline(always)]
+            fn atan2(self, other: Self) -> Self {
+                $t::atan2(self, other)
+            }
         }
     };
 }
@@ -265,11 +297,189 @@ impl Element for i64 {
     fn is_nan(self) -> bool {
         false
     }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self
+    }
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        v
+    }
+}
+
+impl Element for u8 {
+    const DTYPE: DType = DType::U8;
+    const ZERO: Self = 0;
+    const ONE: Self = 1;
+    const MIN: Self = 0;
+    const MAX: Self = u8::MAX;
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as u8
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn pow(self, rhs: Self) -> Self {
+        self.wrapping_pow(rhs as u32)
+    }
+    #[inline(always)]
+    fn maximum(self, rhs: Self) -> Self {
+        Ord::max(self, rhs)
+    }
+    #[inline(always)]
+    fn minimum(self, rhs: Self) -> Self {
+        Ord::min(self, rhs)
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        v as u8
+    }
+}
+
+/// A boolean element, stored in one byte that is 0 or 1 (as PyTorch's `bool` tensors are).
+///
+/// Rust's `bool` cannot be an [`Element`]: an element is plain bytes that a device copies in
+/// and out (`bytemuck::Pod`), and a `bool` with any byte other than 0 or 1 is undefined
+/// behaviour. `Bool` converts to and from `bool`; any non-zero byte reads as true. Its `+` is
+/// logical or and its `*` logical and (PyTorch's `True + True` is `True`); subtraction,
+/// division and powers of booleans are refused by the array ops, as in PyTorch.
+#[repr(transparent)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, bytemuck::Pod, bytemuck::Zeroable,
+)]
+pub struct Bool(u8);
+
+impl Bool {
+    /// `true`.
+    pub const TRUE: Bool = Bool(1);
+    /// `false`.
+    pub const FALSE: Bool = Bool(0);
+
+    /// The value as a Rust `bool`.
+    pub fn get(self) -> bool {
+        self.0 != 0
+    }
+}
+
+impl From<bool> for Bool {
+    fn from(b: bool) -> Self {
+        Bool(b as u8)
+    }
+}
+
+impl From<Bool> for bool {
+    fn from(b: Bool) -> Self {
+        b.get()
+    }
+}
+
+impl Debug for Bool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Debug::fmt(&self.get(), f)
+    }
+}
+
+impl Display for Bool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // PyTorch prints `True`/`False`.
+        f.write_str(if self.get() { "True" } else { "False" })
+    }
+}
+
+impl std::ops::Add for Bool {
+    type Output = Bool;
+    fn add(self, rhs: Bool) -> Bool {
+        Bool::from(self.get() || rhs.get())
+    }
+}
+
+impl std::ops::Mul for Bool {
+    type Output = Bool;
+    fn mul(self, rhs: Bool) -> Bool {
+        Bool::from(self.get() && rhs.get())
+    }
+}
+
+impl std::ops::Sub for Bool {
+    type Output = Bool;
+    /// `a and not b` (the array ops refuse `-` on booleans; this exists for the trait bound).
+    fn sub(self, rhs: Bool) -> Bool {
+        Bool::from(self.get() && !rhs.get())
+    }
+}
+
+impl std::ops::Div for Bool {
+    type Output = Bool;
+    /// `a` where `b` is true, false otherwise (refused by the array ops, as `-` is).
+    fn div(self, rhs: Bool) -> Bool {
+        Bool::from(self.get() && rhs.get())
+    }
+}
+
+impl Element for Bool {
+    const DTYPE: DType = DType::Bool;
+    const ZERO: Self = Bool::FALSE;
+    const ONE: Self = Bool::TRUE;
+    const MIN: Self = Bool::FALSE;
+    const MAX: Self = Bool::TRUE;
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        Bool::from(v != 0.0)
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.get() as u8 as f64
+    }
+    fn pow(self, rhs: Self) -> Self {
+        Bool::from(self.get() || !rhs.get())
+    }
+    #[inline(always)]
+    fn maximum(self, rhs: Self) -> Self {
+        self + rhs
+    }
+    #[inline(always)]
+    fn minimum(self, rhs: Self) -> Self {
+        self * rhs
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self.get() as i64
+    }
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        Bool::from(v != 0)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_integer_and_boolean_elements_convert_like_pytorch() {
+        assert_eq!(u8::from_i64(300), 44); // wraps, as uint8 arithmetic does
+        assert_eq!(Bool::from_i64(2), Bool::TRUE);
+        assert_eq!(Bool::from_f64(0.0), Bool::FALSE);
+        assert_eq!(Bool::TRUE + Bool::TRUE, Bool::TRUE);
+        assert_eq!(Bool::TRUE * Bool::FALSE, Bool::FALSE);
+        assert_eq!(format!("{}", Bool::from(true)), "True");
+        assert_eq!(DType::U8.size_in_bytes(), 1);
+        assert!(!DType::Bool.is_float());
+    }
 
     #[test]
     fn maximum_propagates_nan_like_torch() {

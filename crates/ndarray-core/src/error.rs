@@ -4,6 +4,7 @@
 //! `matmul: inner dimensions differ: lhs [2, 3] vs rhs [4, 5]` rather than "shape error".
 
 use crate::{DType, Shape};
+use std::sync::Arc;
 
 /// Errors raised by array operations and backends.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -112,9 +113,69 @@ pub enum Error {
         /// The message.
         msg: String,
     },
-    /// Anything else, with its own message (I/O, parse errors in higher layers).
+    /// An I/O error (reading a checkpoint or a data file, writing a plot), kept whole: its kind
+    /// and its own source stay reachable, so `main() -> nanotorch::Result<()>` can use `?` on
+    /// file operations.
+    #[error("I/O error: {0}")]
+    Io(#[source] IoError),
+    /// Anything else, with its own message (parse errors in higher layers).
     #[error("{0}")]
     Msg(String),
+}
+
+/// A [`std::io::Error`] that can live inside [`Error`], which is `Clone` and `PartialEq` (the
+/// I/O error is neither): it is shared behind an `Arc`, and two compare equal when their kind
+/// and message agree.
+#[derive(Debug, Clone)]
+pub struct IoError(Arc<std::io::Error>);
+
+impl IoError {
+    /// The kind of the I/O error (`NotFound`, `PermissionDenied`, ...).
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.0.kind()
+    }
+
+    /// The original I/O error.
+    pub fn get_ref(&self) -> &std::io::Error {
+        &self.0
+    }
+}
+
+impl PartialEq for IoError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind() == other.kind() && self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl std::fmt::Display for IoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for IoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<std::io::Error> for Error {
+    /// Lets `?` turn a failed file operation into nanotorch's error:
+    ///
+    /// ```
+    /// use nanotorch_ndarray_core::{Error, Result};
+    ///
+    /// fn load(path: &str) -> Result<Vec<u8>> {
+    ///     Ok(std::fs::read(path)?)
+    /// }
+    ///
+    /// let err = load("/no/such/checkpoint.safetensors").unwrap_err();
+    /// assert!(matches!(&err, Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound));
+    /// assert!(err.to_string().starts_with("I/O error: "));
+    /// ```
+    fn from(err: std::io::Error) -> Self {
+        Error::Io(IoError(Arc::new(err)))
+    }
 }
 
 impl Error {
@@ -135,3 +196,42 @@ impl Error {
 
 /// `Result` with nanotorch's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+    use std::io::{self, ErrorKind};
+
+    fn open_missing() -> Result<std::fs::File> {
+        Ok(std::fs::File::open("/definitely/not/here.idx")?)
+    }
+
+    #[test]
+    fn question_mark_carries_an_io_error_with_its_kind() {
+        let err = open_missing().unwrap_err();
+        let Error::Io(io) = &err else {
+            panic!("expected Error::Io, got {err:?}");
+        };
+        assert_eq!(io.kind(), ErrorKind::NotFound);
+        // The message is the I/O error's own, after a prefix saying what kind of error it is.
+        assert_eq!(err.to_string(), format!("I/O error: {}", io.get_ref()));
+        assert!(
+            err.source().is_some(),
+            "the I/O error stays reachable as the source"
+        );
+    }
+
+    #[test]
+    fn io_errors_compare_by_kind_and_message_and_survive_clone() {
+        let a: Error = io::Error::new(ErrorKind::InvalidData, "bad magic number").into();
+        let b: Error = io::Error::new(ErrorKind::InvalidData, "bad magic number").into();
+        let c: Error = io::Error::new(ErrorKind::UnexpectedEof, "bad magic number").into();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.clone(), a);
+        // A custom I/O error shows its payload's message, as std's does.
+        let custom: Error = io::Error::other(Error::msg("header too short")).into();
+        assert_eq!(custom.to_string(), "I/O error: header too short");
+    }
+}

@@ -10,10 +10,11 @@
 
 mod array;
 mod backend;
+pub mod checks;
 mod dtype;
 mod error;
 mod layout;
-mod op;
+pub mod op;
 pub mod random;
 mod shape;
 mod strided_index;
@@ -23,10 +24,14 @@ pub mod conformance;
 
 pub use array::NDArray;
 pub use backend::{Backend, StorageOf};
-pub use dtype::{DType, Element, Float};
-pub use error::{Error, Result};
+pub use dtype::{Bool, DType, Element, Float};
+pub use error::{Error, IoError, Result};
 pub use layout::Layout;
-pub use op::{ArgReduceOp, BinaryOp, RandomDist, ReduceOp, ScalarSide, UnaryOp, Window2d};
+pub use op::{
+    binary_kernels, math, unary_kernels, ArgReduceOp, BinaryKernel, BinaryKind, BinaryOp,
+    BinaryVisitor, Domain, RandomDist, ReduceOp, ScalarSide, UnaryKernel, UnaryOp, UnaryVisitor,
+    Window2d,
+};
 pub use random::Generator;
-pub use shape::Shape;
+pub use shape::{Dims, MatmulShapes, Shape};
 pub use strided_index::StridedIndex;

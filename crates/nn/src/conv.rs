@@ -1,9 +1,11 @@
-//! Convolution and pooling layers: thin modules over autograd's `conv2d`, `conv1d`,
-//! `max_pool2d` and `avg_pool2d`, holding PyTorch's parameter layout and default init.
+//! Convolution layers: thin modules over autograd's `conv2d` and `conv1d`, holding PyTorch's
+//! parameter layout and default init, with one options style (builder methods `stride`,
+//! `padding`, `dilation`, `without_bias`) for both.
 
-use crate::module::weight_and_bias;
-use crate::{init, Module};
+use crate::module::layer_traits;
+use crate::{init, Module, Visitor};
 use nanotorch_autograd::Tensor;
+use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::{Backend, Float, Result};
 
 /// A layer's weight and optional bias.
@@ -28,7 +30,7 @@ fn conv_parameters<E: Float, B: Backend>(
 
 /// 2-D convolution (`nn.Conv2d` without groups): input `[n, in, h, w]`, weight
 /// `[out, in, kh, kw]`, bias `[out]`.
-pub struct Conv2d<E: Float, B: Backend> {
+pub struct Conv2d<E: Float = f32, B: Backend = Cpu> {
     /// `[out_channels, in_channels, kh, kw]`.
     pub weight: Tensor<E, B>,
     /// `[out_channels]`, if the layer has a bias.
@@ -42,8 +44,8 @@ pub struct Conv2d<E: Float, B: Backend> {
 }
 
 impl<E: Float, B: Backend> Conv2d<E, B> {
-    /// `nn.Conv2d(in, out, kernel_size)`: stride 1, no padding, with a bias; change the public
-    /// fields (or use the builder methods) for the rest.
+    /// `nn.Conv2d(in, out, kernel_size)`: stride 1, no padding, with a bias; the builder
+    /// methods (`stride`, `padding`, `dilation`, `without_bias`) set the rest.
     pub fn new(
         in_channels: usize,
         out_channels: usize,
@@ -61,33 +63,8 @@ impl<E: Float, B: Backend> Conv2d<E, B> {
         })
     }
 
-    /// With `stride` (builder style).
-    pub fn stride(mut self, stride: (usize, usize)) -> Self {
-        self.stride = stride;
-        self
-    }
-
-    /// With `padding` (builder style).
-    pub fn padding(mut self, padding: (usize, usize)) -> Self {
-        self.padding = padding;
-        self
-    }
-
-    /// With `dilation` (builder style).
-    pub fn dilation(mut self, dilation: (usize, usize)) -> Self {
-        self.dilation = dilation;
-        self
-    }
-
-    /// Without a bias (`bias=False`).
-    pub fn without_bias(mut self) -> Self {
-        self.bias = None;
-        self
-    }
-}
-
-impl<E: Float, B: Backend> Module<E, B> for Conv2d<E, B> {
-    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+    /// The forward pass: `[n, in, h, w]` → `[n, out, h', w']`.
+    pub fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
         x.conv2d(
             &self.weight,
             self.bias.as_ref(),
@@ -96,29 +73,31 @@ impl<E: Float, B: Backend> Module<E, B> for Conv2d<E, B> {
             self.dilation,
         )
     }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        weight_and_bias(Some(&self.weight), self.bias.as_ref())
-    }
 }
 
-impl<E: Float, B: Backend> std::fmt::Display for Conv2d<E, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<E: Float, B: Backend> Module<E, B> for Conv2d<E, B> {
+    fn visit<'a>(&'a self, v: &mut Visitor<'a, E, B>) {
+        v.parameter("weight", &self.weight);
+        v.parameter("bias", self.bias.as_ref());
+    }
+
+    fn extra_repr(&self) -> String {
         let d = self.weight.dims();
-        write!(
-            f,
-            "Conv2d({}, {}, kernel_size={:?}, stride={:?}, padding={:?})",
-            d.get(1).unwrap_or(&0),
-            d.first().unwrap_or(&0),
-            (d.get(2).unwrap_or(&0), d.get(3).unwrap_or(&0)),
+        format!(
+            "{}, {}, kernel_size={:?}, stride={:?}, padding={:?}, dilation={:?}, bias={}",
+            at(d, 1),
+            at(d, 0),
+            (at(d, 2), at(d, 3)),
             self.stride,
-            self.padding
+            self.padding,
+            self.dilation,
+            self.bias.is_some()
         )
     }
 }
 
 /// 1-D convolution (`nn.Conv1d` without groups): input `[n, in, l]`, weight `[out, in, k]`.
-pub struct Conv1d<E: Float, B: Backend> {
+pub struct Conv1d<E: Float = f32, B: Backend = Cpu> {
     /// `[out_channels, in_channels, k]`.
     pub weight: Tensor<E, B>,
     /// `[out_channels]`, if the layer has a bias.
@@ -132,7 +111,8 @@ pub struct Conv1d<E: Float, B: Backend> {
 }
 
 impl<E: Float, B: Backend> Conv1d<E, B> {
-    /// `nn.Conv1d(in, out, kernel_size)`: stride 1, no padding, with a bias.
+    /// `nn.Conv1d(in, out, kernel_size)`: stride 1, no padding, with a bias; the builder
+    /// methods (`stride`, `padding`, `dilation`, `without_bias`) set the rest, as for `Conv2d`.
     pub fn new(
         in_channels: usize,
         out_channels: usize,
@@ -149,10 +129,9 @@ impl<E: Float, B: Backend> Conv1d<E, B> {
             dilation: 1,
         })
     }
-}
 
-impl<E: Float, B: Backend> Module<E, B> for Conv1d<E, B> {
-    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+    /// The forward pass: `[n, in, l]` → `[n, out, l']`.
+    pub fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
         x.conv1d(
             &self.weight,
             self.bias.as_ref(),
@@ -161,75 +140,70 @@ impl<E: Float, B: Backend> Module<E, B> for Conv1d<E, B> {
             self.dilation,
         )
     }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        weight_and_bias(Some(&self.weight), self.bias.as_ref())
-    }
 }
 
-impl<E: Float, B: Backend> std::fmt::Display for Conv1d<E, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<E: Float, B: Backend> Module<E, B> for Conv1d<E, B> {
+    fn visit<'a>(&'a self, v: &mut Visitor<'a, E, B>) {
+        v.parameter("weight", &self.weight);
+        v.parameter("bias", self.bias.as_ref());
+    }
+
+    fn extra_repr(&self) -> String {
         let d = self.weight.dims();
-        write!(
-            f,
-            "Conv1d({}, {}, kernel_size={}, stride={}, padding={})",
-            d.get(1).unwrap_or(&0),
-            d.first().unwrap_or(&0),
-            d.get(2).unwrap_or(&0),
+        format!(
+            "{}, {}, kernel_size={}, stride={}, padding={}, dilation={}, bias={}",
+            at(d, 1),
+            at(d, 0),
+            at(d, 2),
             self.stride,
-            self.padding
+            self.padding,
+            self.dilation,
+            self.bias.is_some()
         )
     }
 }
 
-/// Max pooling over `[n, c, h, w]` (`nn.MaxPool2d(kernel, stride)` without padding).
-#[derive(Debug, Clone, Copy)]
-pub struct MaxPool2d {
-    /// Window size.
-    pub kernel: (usize, usize),
-    /// Step between windows (PyTorch's default is the kernel size: [`MaxPool2d::new`]).
-    pub stride: (usize, usize),
+/// Axis `i` of a weight's shape, 0 if missing (the fields are public, so printing must not
+/// trust them).
+fn at(dims: &[usize], i: usize) -> usize {
+    dims.get(i).copied().unwrap_or(0)
 }
 
-/// Average pooling over `[n, c, h, w]` (`nn.AvgPool2d(kernel, stride)` without padding).
-#[derive(Debug, Clone, Copy)]
-pub struct AvgPool2d {
-    /// Window size.
-    pub kernel: (usize, usize),
-    /// Step between windows (PyTorch's default is the kernel size: [`AvgPool2d::new`]).
-    pub stride: (usize, usize),
-}
-
-macro_rules! pooling {
-    ($($name:ident => $method:ident;)*) => {$(
-        impl $name {
-            /// Non-overlapping windows: the stride equals the kernel, as PyTorch's default.
-            pub fn new(kernel: (usize, usize)) -> Self {
-                $name { kernel, stride: kernel }
+/// The options of a convolution as builder methods, the same for every convolution (PyTorch's
+/// keyword arguments `stride`, `padding`, `dilation`, `bias=False`).
+macro_rules! conv_options {
+    ($($name:ident: $size:ty;)*) => {$(
+        impl<E: Float, B: Backend> $name<E, B> {
+            /// With `stride` (builder style).
+            pub fn stride(mut self, stride: $size) -> Self {
+                self.stride = stride;
+                self
             }
-        }
 
-        impl<E: Float, B: Backend> Module<E, B> for $name {
-            fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
-                x.$method(self.kernel, self.stride)
+            /// With zero `padding` on each side (builder style).
+            pub fn padding(mut self, padding: $size) -> Self {
+                self.padding = padding;
+                self
             }
-        }
 
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(
-                    f,
-                    "{}(kernel_size={:?}, stride={:?})",
-                    stringify!($name),
-                    self.kernel,
-                    self.stride
-                )
+            /// With `dilation` (builder style).
+            pub fn dilation(mut self, dilation: $size) -> Self {
+                self.dilation = dilation;
+                self
+            }
+
+            /// Without a bias (`bias=False`).
+            pub fn without_bias(mut self) -> Self {
+                self.bias = None;
+                self
             }
         }
     )*};
 }
 
-pooling! {
-    MaxPool2d => max_pool2d;
-    AvgPool2d => avg_pool2d;
+conv_options! {
+    Conv2d: (usize, usize);
+    Conv1d: usize;
 }
+
+layer_traits!(Conv2d, Conv1d);

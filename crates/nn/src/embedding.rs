@@ -1,7 +1,9 @@
 //! `Embedding`: a lookup table from integer ids to learned vectors, and `one_hot`.
 
-use crate::{init, Module};
+use crate::module::repr;
+use crate::{init, Forward, Module, Visitor};
 use nanotorch_autograd::Tensor;
+use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::{Backend, Error, Float, NDArray, Result};
 
 /// Checks that every id lies in `0..count` before it is used as an index.
@@ -38,7 +40,7 @@ pub fn embedding<E: Float, B: Backend>(
     }
     let (num, dim) = (weight.dims()[0], weight.dims()[1]);
     check_ids("embedding", ids, num)?;
-    let flat = Tensor::from_ndarray(ids.array().reshape([ids.numel()])?);
+    let flat = ids.reshape([ids.numel()])?;
     let rows = weight.index_select(0, &flat)?;
     let rows = match padding_idx {
         // Same values, but the padding rows come from a detached copy: no gradient reaches them.
@@ -128,7 +130,7 @@ fn resolve_padding(padding_idx: Option<i64>, num_embeddings: usize) -> Result<Op
 
 /// A table of `num_embeddings` vectors of size `embedding_dim` (`nn.Embedding`), initialised
 /// from N(0, 1); the `padding_idx` row starts at zero and is never trained.
-pub struct Embedding<E: Float, B: Backend> {
+pub struct Embedding<E: Float = f32, B: Backend = Cpu> {
     /// `[num_embeddings, embedding_dim]`.
     pub weight: Tensor<E, B>,
     padding_idx: Option<usize>,
@@ -177,6 +179,11 @@ impl<E: Float, B: Backend> Embedding<E, B> {
         })
     }
 
+    /// The vectors of `ids`: `ids.shape + [embedding_dim]` (the same as [`Embedding::lookup`]).
+    pub fn forward(&self, ids: &Tensor<i64, B>) -> Result<Tensor<E, B>> {
+        embedding(ids, &self.weight, self.padding_idx)
+    }
+
     /// The vectors of `ids`: `ids.shape + [embedding_dim]`.
     pub fn lookup(&self, ids: &Tensor<i64, B>) -> Result<Tensor<E, B>> {
         embedding(ids, &self.weight, self.padding_idx)
@@ -189,8 +196,27 @@ impl<E: Float, B: Backend> Embedding<E, B> {
 }
 
 impl<E: Float, B: Backend> Module<E, B> for Embedding<E, B> {
-    /// Ids given as floats (the `Module` input type) must be whole numbers; prefer
-    /// [`Embedding::lookup`] with an `i64` tensor.
+    fn visit<'a>(&'a self, v: &mut Visitor<'a, E, B>) {
+        v.parameter("weight", &self.weight);
+    }
+
+    fn extra_repr(&self) -> String {
+        let d = self.weight.dims();
+        let mut out = format!(
+            "{}, {}",
+            d.first().copied().unwrap_or(0),
+            d.get(1).copied().unwrap_or(0)
+        );
+        if let Some(pad) = self.padding_idx {
+            out.push_str(&format!(", padding_idx={pad}"));
+        }
+        out
+    }
+}
+
+/// The single-tensor form, so an embedding can open a `Sequential`: ids arrive as floats and
+/// must be whole numbers. Prefer the inherent `forward` with an `i64` tensor.
+impl<E: Float, B: Backend> Forward<E, B> for Embedding<E, B> {
     fn forward(&self, ids: &Tensor<E, B>) -> Result<Tensor<E, B>> {
         let as_ids = ids.cast::<i64>()?;
         let round_trip = as_ids.cast::<E>()?;
@@ -203,23 +229,10 @@ impl<E: Float, B: Backend> Module<E, B> for Embedding<E, B> {
         }
         self.lookup(&as_ids)
     }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        vec![("weight".to_string(), self.weight.clone())]
-    }
 }
 
 impl<E: Float, B: Backend> std::fmt::Display for Embedding<E, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Embedding({}, {}",
-            self.weight.dims()[0],
-            self.weight.dims()[1]
-        )?;
-        if let Some(pad) = self.padding_idx {
-            write!(f, ", padding_idx={pad}")?;
-        }
-        write!(f, ")")
+        f.write_str(&repr::<E, B, _>(self))
     }
 }

@@ -1,8 +1,10 @@
 //! # nanotorch-nn
 //!
-//! Neural-network building blocks on top of `nanotorch-autograd`: the [`Module`] trait, layers
-//! ([`Linear`], [`Conv2d`], [`Conv1d`], [`MaxPool2d`], [`AvgPool2d`], [`LayerNorm`], [`BatchNorm1d`], [`Embedding`], activations, [`Dropout`],
-//! [`Flatten`]), the [`Sequential`] and [`ModuleList`] containers, losses (functions in
+//! Neural-network building blocks on top of `nanotorch-autograd`: the [`Module`] trait (one
+//! `visit` method; parameters, modes and state dicts derived from it) and the [`Forward`] trait,
+//! layers ([`Linear`], [`Conv2d`], [`Conv1d`], [`MaxPool2d`], [`AvgPool2d`], [`LayerNorm`],
+//! [`BatchNorm1d`], [`Embedding`], activations, [`Dropout`], [`Flatten`], [`Unflatten`]), the
+//! [`Sequential`] and [`ModuleList`] containers, losses (functions in
 //! [`functional`] and structs such as [`CrossEntropyLoss`]), layer functions in [`functional`], initialisation schemes in [`init`], and safetensors
 //! checkpoints ([`save_safetensors`], [`load_safetensors`]) so weights move to and from PyTorch.
 //!
@@ -18,25 +20,27 @@ pub mod init;
 mod layers;
 mod linear;
 mod loss;
-mod loss_modules;
 mod module;
 mod norm;
+mod pool;
 
 pub use checkpoint::{load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes};
-pub use containers::{Layer, ModuleList, Sequential};
-pub use conv::{AvgPool2d, Conv1d, Conv2d, MaxPool2d};
+pub use containers::{ModuleList, Sequential};
+pub use conv::{Conv1d, Conv2d};
 pub use embedding::Embedding;
 pub use functional::{CrossEntropyOptions, KlReduction, NllLossOptions, Reduction};
 pub use layers::{
-    Dropout, Flatten, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh, GELU,
+    Dropout, Flatten, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh,
+    Unflatten, GELU,
 };
 pub use linear::Linear;
-pub use loss_modules::{
+pub use loss::modules::{
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CrossEntropyTarget, HuberLoss, KLDivLoss, L1Loss,
     MSELoss, NLLLoss, SmoothL1Loss,
 };
-pub use module::{prefixed, Module, StateDict};
+pub use module::{repr, Forward, Module, StateDict, Training, Visitor};
 pub use norm::{BatchNorm1d, LayerNorm, RunningStats};
+pub use pool::{AvgPool2d, MaxPool2d};
 
 /// Every layer and loss of this crate with parameters or a gradient rule of its own composition.
 /// `tests/gradcheck.rs` fails if any name here has no gradcheck case.
@@ -52,6 +56,7 @@ pub const DIFFERENTIABLE_LAYERS: &[&str] = &[
     "Softmax",
     "LogSoftmax",
     "Flatten",
+    "Unflatten",
     "Identity",
     "Dropout",
     "Conv2d",

@@ -1,12 +1,14 @@
 //! `Linear`: `y = x·Wᵀ + b`, with PyTorch's parameter layout and default initialisation.
 
-use crate::{init, Module};
+use crate::module::layer_traits;
+use crate::{init, Module, Visitor};
 use nanotorch_autograd::Tensor;
+use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::{Backend, Error, Float, Result};
 
 /// A fully connected layer. `weight` is `[out, in]` and `bias` `[out]`, as in PyTorch, so a
 /// state dict maps key for key.
-pub struct Linear<E: Float, B: Backend> {
+pub struct Linear<E: Float = f32, B: Backend = Cpu> {
     /// `[out_features, in_features]`.
     pub weight: Tensor<E, B>,
     /// `[out_features]`, if the layer has a bias.
@@ -44,34 +46,37 @@ impl<E: Float, B: Backend> Linear<E, B> {
     pub fn out_features(&self) -> usize {
         self.weight.dims()[0]
     }
+
+    /// `x·Wᵀ + b` over the last axis of `x` (`[…, in_features]` → `[…, out_features]`).
+    pub fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+        // Checked here so the error shows the weight as stored, `[out, in]`, not the transposed
+        // view the matmul sees.
+        if x.rank() == 0 || x.dims()[x.rank() - 1] != self.in_features() {
+            return Err(Error::ShapeMismatch {
+                op: "Linear",
+                what: "input's last axis must equal in_features (weight is [out_features, in_features])",
+                lhs: x.shape().clone(),
+                rhs: self.weight.shape().clone(),
+            });
+        }
+        crate::functional::linear(x, &self.weight, self.bias.as_ref())
+    }
 }
 
 impl<E: Float, B: Backend> Module<E, B> for Linear<E, B> {
-    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
-        crate::functional::linear(x, &self.weight, self.bias.as_ref()).map_err(|e| match e {
-            Error::ShapeMismatch { lhs, rhs, .. } => Error::ShapeMismatch {
-                op: "Linear",
-                what: "input's last axis must equal in_features (weight is [out, in])",
-                lhs,
-                rhs,
-            },
-            other => other,
-        })
+    fn visit<'a>(&'a self, v: &mut Visitor<'a, E, B>) {
+        v.parameter("weight", &self.weight);
+        v.parameter("bias", self.bias.as_ref());
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        crate::module::weight_and_bias(Some(&self.weight), self.bias.as_ref())
-    }
-}
-
-impl<E: Float, B: Backend> std::fmt::Display for Linear<E, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Linear(in_features={}, out_features={}, bias={})",
+    fn extra_repr(&self) -> String {
+        format!(
+            "in_features={}, out_features={}, bias={}",
             self.in_features(),
             self.out_features(),
             self.bias.is_some()
         )
     }
 }
+
+layer_traits!(Linear);

@@ -1,36 +1,183 @@
-//! The `Module` trait: something with a forward pass and named parameters.
+//! The `Module` trait: traversal apart from forward.
 //!
-//! A model is a plain struct of modules. To make it a `Module`, write `forward` and list its
-//! children in `named_parameters` with their field names as prefixes (see [`prefixed`]); every
-//! other method (parameters, train/eval, state dicts) is provided from those two.
+//! A module writes one method, [`Module::visit`], that names its parameters, buffers, child
+//! modules and training flag to a [`Visitor`]. Everything PyTorch's `nn.Module` derives from its
+//! registered attributes is derived here from that one walk: `parameters`, `named_parameters`,
+//! `named_buffers`, `named_modules`, `train`/`eval`, `state_dict`, `load_state_dict`,
+//! `zero_grad`, `num_parameters`. A container never forwards a call to its children by hand, so
+//! no child can be forgotten.
+//!
+//! The forward pass is not part of `Module`: each layer has a typed, inherent `forward` (an
+//! embedding takes `Tensor<i64>`, a recurrent layer may take and return a state), and
+//! [`Forward`] is the single-tensor form that [`crate::Sequential`] runs.
 
 use nanotorch_autograd::Tensor;
+use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::{Backend, Error, Float, Result};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Named tensors: parameters and buffers by their dotted PyTorch names (`fc1.weight`).
-pub type StateDict<E, B> = BTreeMap<String, Tensor<E, B>>;
+pub type StateDict<E = f32, B = Cpu> = BTreeMap<String, Tensor<E, B>>;
 
-/// A layer or a model.
-pub trait Module<E: Float, B: Backend>: Send + Sync {
-    /// The forward pass.
-    fn forward(&self, input: &Tensor<E, B>) -> Result<Tensor<E, B>>;
+/// A module's training flag (PyTorch's `self.training`): on for a new module, switched for the
+/// whole tree by [`Module::train`] and [`Module::eval`]. A module whose forward behaves
+/// differently in training (dropout, batch statistics) holds one and names it in `visit` with
+/// [`Visitor::training`]; nothing else is needed for `eval()` to reach it.
+///
+/// The flag is atomic so that switching it needs only the shared borrow the traversal hands out,
+/// while `train`/`eval` themselves still take `&mut self`, as switching modes is a change to the
+/// model.
+#[derive(Debug)]
+pub struct Training(AtomicBool);
 
-    /// Every trainable parameter with its dotted name, in a stable order.
+impl Training {
+    /// A flag in training mode (PyTorch modules start in training mode).
+    pub fn new() -> Self {
+        Training(AtomicBool::new(true))
+    }
+
+    /// Whether the module is in training mode.
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, training: bool) {
+        self.0.store(training, Ordering::Relaxed);
+    }
+}
+
+impl Default for Training {
+    fn default() -> Self {
+        Training::new()
+    }
+}
+
+impl Clone for Training {
+    fn clone(&self) -> Self {
+        Training(AtomicBool::new(self.get()))
+    }
+}
+
+/// What a traversal found, with its full dotted name.
+pub(crate) enum Entry<'a, E: Float, B: Backend> {
+    Parameter(String, &'a Tensor<E, B>),
+    Buffer(String, &'a Tensor<E, B>),
+    Training(&'a Training),
+    /// A descendant module and its depth (1 for a direct child).
+    Module(String, usize, &'a dyn Module<E, B>),
+}
+
+/// What [`Module::visit`] reports to: a module names each of its fields here, and the visitor
+/// builds the dotted names (`layers.0.weight`) as it descends into children.
+pub struct Visitor<'a, E: Float = f32, B: Backend = Cpu> {
+    prefix: String,
+    depth: usize,
+    entries: Vec<Entry<'a, E, B>>,
+}
+
+impl<'a, E: Float, B: Backend> Visitor<'a, E, B> {
+    fn new() -> Self {
+        Visitor {
+            prefix: String::new(),
+            depth: 0,
+            entries: Vec::new(),
+        }
+    }
+
+    fn full(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// A trainable parameter under `name`. `None` (an absent bias) is skipped, so
+    /// `v.parameter("bias", self.bias.as_ref())` works as `v.parameter("weight", &self.weight)`.
+    pub fn parameter(&mut self, name: &str, tensor: impl Into<Option<&'a Tensor<E, B>>>) {
+        if let Some(t) = tensor.into() {
+            self.entries.push(Entry::Parameter(self.full(name), t));
+        }
+    }
+
+    /// A buffer under `name`: state saved in the state dict but not trained (BatchNorm's
+    /// running statistics). `None` is skipped.
+    pub fn buffer(&mut self, name: &str, tensor: impl Into<Option<&'a Tensor<E, B>>>) {
+        if let Some(t) = tensor.into() {
+            self.entries.push(Entry::Buffer(self.full(name), t));
+        }
+    }
+
+    /// A child module under `name`: its own fields are visited with `name.` in front.
+    pub fn module(&mut self, name: &str, module: &'a dyn Module<E, B>) {
+        let full = self.full(name);
+        self.entries
+            .push(Entry::Module(full.clone(), self.depth + 1, module));
+        let outer = std::mem::replace(&mut self.prefix, format!("{full}."));
+        self.depth += 1;
+        module.visit(self);
+        self.depth -= 1;
+        self.prefix = outer;
+    }
+
+    /// This module's training flag, switched by `train()` and `eval()`.
+    pub fn training(&mut self, flag: &'a Training) {
+        self.entries.push(Entry::Training(flag));
+    }
+}
+
+/// Everything `module` names, depth first, in the order its `visit` names it.
+pub(crate) fn entries<E: Float, B: Backend, M: Module<E, B> + ?Sized>(
+    module: &M,
+) -> Vec<Entry<'_, E, B>> {
+    let mut v = Visitor::new();
+    module.visit(&mut v);
+    v.entries
+}
+
+/// A layer or a model: something with parameters, buffers, children and a training flag, all
+/// reported by [`Module::visit`]. The defaults (`Module` alone means `Module<f32, Cpu>`) are
+/// those of the facade's `Tensor`.
+///
+/// Write `visit`; every other method is provided from it and is not meant to be overridden
+/// (except `extra_repr`, which only changes how the module prints).
+///
+/// ```
+/// use nanotorch_autograd::Tensor;
+/// use nanotorch_backend_cpu::Cpu;
+/// use nanotorch_nn::{Linear, Module, Visitor};
+///
+/// struct TwoLayers {
+///     fc1: Linear,
+///     fc2: Linear,
+/// }
+///
+/// impl Module for TwoLayers {
+///     fn visit<'a>(&'a self, v: &mut Visitor<'a>) {
+///         v.module("fc1", &self.fc1);
+///         v.module("fc2", &self.fc2);
+///     }
+/// }
+///
+/// # fn main() -> nanotorch_ndarray_core::Result<()> {
+/// let model = TwoLayers { fc1: Linear::new(4, 8, &Cpu)?, fc2: Linear::new(8, 2, &Cpu)? };
+/// let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+/// assert_eq!(model.num_parameters(), 4 * 8 + 8 + 8 * 2 + 2);
+/// # Ok(()) }
+/// ```
+pub trait Module<E: Float = f32, B: Backend = Cpu>: Send + Sync {
+    /// Names this module's parameters, buffers, child modules and training flag to `v`, with
+    /// PyTorch's attribute names (they become the state-dict keys).
+    fn visit<'a>(&'a self, v: &mut Visitor<'a, E, B>);
+
+    /// Every trainable parameter with its dotted name, in `visit` order.
     fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        Vec::new()
+        entries(self)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Parameter(name, t) => Some((name, t.clone())),
+                _ => None,
+            })
+            .collect()
     }
-
-    /// State that is saved but not trained (BatchNorm's running statistics).
-    fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
-        Vec::new()
-    }
-
-    /// Switches training behaviour (dropout, batch statistics) on or off. The default does
-    /// nothing: layers that behave differently override it, and containers and struct models
-    /// must pass it on to every child (as they list their children's parameters), or `eval()`
-    /// leaves those children in training mode.
-    fn set_training(&mut self, _training: bool) {}
 
     /// Every trainable parameter, in the order of `named_parameters`.
     fn parameters(&self) -> Vec<Tensor<E, B>> {
@@ -38,6 +185,59 @@ pub trait Module<E: Float, B: Backend>: Send + Sync {
             .into_iter()
             .map(|(_, p)| p)
             .collect()
+    }
+
+    /// State that is saved but not trained (BatchNorm's running statistics), by dotted name.
+    fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
+        entries(self)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Buffer(name, t) => Some((name, t.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every buffer, in the order of `named_buffers`.
+    fn buffers(&self) -> Vec<Tensor<E, B>> {
+        self.named_buffers().into_iter().map(|(_, b)| b).collect()
+    }
+
+    /// Every descendant module by dotted name, depth first. Unlike PyTorch's, the list does not
+    /// start with the module itself under `""`.
+    fn named_modules(&self) -> Vec<(String, &dyn Module<E, B>)> {
+        entries(self)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Module(name, _, m) => Some((name, m)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The direct children by name (PyTorch's `named_children`).
+    fn named_children(&self) -> Vec<(String, &dyn Module<E, B>)> {
+        entries(self)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Module(name, 1, m) => Some((name, m)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The direct children, in order.
+    fn children(&self) -> Vec<&dyn Module<E, B>> {
+        self.named_children().into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// Sets every training flag in the tree (PyTorch's `model.train(mode)`).
+    fn set_training(&mut self, training: bool) {
+        for e in entries(self) {
+            if let Entry::Training(flag) = e {
+                flag.set(training);
+            }
+        }
     }
 
     /// Training mode (PyTorch's `model.train()`).
@@ -50,12 +250,47 @@ pub trait Module<E: Float, B: Backend>: Send + Sync {
         self.set_training(false);
     }
 
-    /// Parameters and buffers by name; the tensors share storage with the module. Names must be
-    /// unique (give each child its own prefix): a repeated name keeps only its last tensor.
-    fn state_dict(&self) -> StateDict<E, B> {
-        self.named_parameters()
+    /// The first training flag in `visit` order (a module's own, when it names it before its
+    /// children); `true` for a module with none, which behaves the same in both modes.
+    fn is_training(&self) -> bool {
+        entries(self)
             .into_iter()
-            .chain(self.named_buffers())
+            .find_map(|e| match e {
+                Entry::Training(flag) => Some(flag.get()),
+                _ => None,
+            })
+            .unwrap_or(true)
+    }
+
+    /// Clears every parameter's gradient (PyTorch's `zero_grad(set_to_none=True)`).
+    fn zero_grad(&self) {
+        for p in self.parameters() {
+            p.zero_grad();
+        }
+    }
+
+    /// Turns gradient tracking of every parameter on or off (PyTorch's `requires_grad_`; off
+    /// freezes the module for fine-tuning the rest).
+    fn requires_grad_(&self, requires_grad: bool) {
+        for p in self.parameters() {
+            let _ = p.requires_grad_(requires_grad);
+        }
+    }
+
+    /// The number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(|p| p.numel()).sum()
+    }
+
+    /// Parameters and buffers by name; the tensors share storage with the module. Names must be
+    /// unique (give each child its own name): a repeated name keeps only its last tensor.
+    fn state_dict(&self) -> StateDict<E, B> {
+        entries(self)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Parameter(name, t) | Entry::Buffer(name, t) => Some((name, t.clone())),
+                _ => None,
+            })
             .collect()
     }
 
@@ -96,26 +331,110 @@ pub trait Module<E: Float, B: Backend>: Send + Sync {
         }
         Ok(())
     }
+
+    /// The module's name when printed: its type's name without path or generic arguments.
+    fn module_name(&self) -> String {
+        short_type_name(std::any::type_name::<Self>())
+    }
+
+    /// The options printed between the parentheses (PyTorch's `extra_repr`), for a layer such
+    /// as `Linear(in_features=4, out_features=8, bias=true)`; empty by default.
+    fn extra_repr(&self) -> String {
+        String::new()
+    }
 }
 
-/// `weight` and `bias`, where present, under PyTorch's names: the parameters of every layer
-/// that has those two (Linear, the convolutions, the norms).
-pub(crate) fn weight_and_bias<E: Float, B: Backend>(
-    weight: Option<&Tensor<E, B>>,
-    bias: Option<&Tensor<E, B>>,
-) -> Vec<(String, Tensor<E, B>)> {
-    let weight = weight.map(|w| ("weight".to_string(), w.clone()));
-    let bias = bias.map(|b| ("bias".to_string(), b.clone()));
-    weight.into_iter().chain(bias).collect()
+/// `nanotorch_nn::linear::Linear<f32, …>` → `Linear`.
+fn short_type_name(full: &str) -> String {
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base).to_string()
 }
 
-/// Prefixes each name with `prefix.`: how a parent lists its children's parameters.
-pub fn prefixed<E: Float, B: Backend>(
-    prefix: &str,
-    named: Vec<(String, Tensor<E, B>)>,
-) -> Vec<(String, Tensor<E, B>)> {
-    named
-        .into_iter()
-        .map(|(name, t)| (format!("{prefix}.{name}"), t))
-        .collect()
+/// A module printed as PyTorch's `repr` prints it: `Name(extra_repr)` for a leaf, and each
+/// child on its own indented line, `(name): …`, for a module with children.
+pub fn repr<E: Float, B: Backend, M: Module<E, B> + ?Sized>(module: &M) -> String {
+    let children = module.named_children();
+    let extra = module.extra_repr();
+    if children.is_empty() {
+        return format!("{}({extra})", module.module_name());
+    }
+    let mut out = format!("{}(", module.module_name());
+    if !extra.is_empty() {
+        out.push_str(&format!("\n  {extra}"));
+    }
+    for (name, child) in children {
+        // Children are named with their full path; the printed tree shows the last part.
+        let short = name.rsplit('.').next().unwrap_or(&name);
+        let child = repr(child).replace('\n', "\n  ");
+        out.push_str(&format!("\n  ({short}): {child}"));
+    }
+    out.push_str("\n)");
+    out
 }
+
+/// A module with a single-tensor forward pass: what [`crate::Sequential`] holds and runs.
+/// Every layer of this crate has it next to its inherent, typed `forward`; a user's module
+/// implements it to go into a `Sequential`.
+pub trait Forward<E: Float = f32, B: Backend = Cpu>: Module<E, B> {
+    /// The forward pass.
+    fn forward(&self, input: &Tensor<E, B>) -> Result<Tensor<E, B>>;
+}
+
+/// A boxed module is the module: containers hold `Box<dyn Forward<E, B>>`.
+impl<E: Float, B: Backend, M: Module<E, B> + ?Sized> Module<E, B> for Box<M> {
+    fn visit<'a>(&'a self, v: &mut Visitor<'a, E, B>) {
+        (**self).visit(v)
+    }
+
+    fn module_name(&self) -> String {
+        (**self).module_name()
+    }
+
+    fn extra_repr(&self) -> String {
+        (**self).extra_repr()
+    }
+}
+
+impl<E: Float, B: Backend, M: Forward<E, B> + ?Sized> Forward<E, B> for Box<M> {
+    fn forward(&self, input: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+        (**self).forward(input)
+    }
+}
+
+impl<E: Float, B: Backend> std::fmt::Display for dyn Module<E, B> + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&repr(self))
+    }
+}
+
+impl<E: Float, B: Backend> std::fmt::Display for dyn Forward<E, B> + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&repr::<E, B, _>(self))
+    }
+}
+
+/// Implements `Forward` by calling the layer's inherent `forward`, and `Display` as PyTorch's
+/// `repr`, for a layer generic over `<E, B>`.
+macro_rules! layer_traits {
+    ($($name:ident),* $(,)?) => {$(
+        impl<E: nanotorch_ndarray_core::Float, B: nanotorch_ndarray_core::Backend>
+            $crate::Forward<E, B> for $name<E, B>
+        {
+            fn forward(
+                &self,
+                input: &nanotorch_autograd::Tensor<E, B>,
+            ) -> nanotorch_ndarray_core::Result<nanotorch_autograd::Tensor<E, B>> {
+                $name::forward(self, input)
+            }
+        }
+
+        impl<E: nanotorch_ndarray_core::Float, B: nanotorch_ndarray_core::Backend>
+            std::fmt::Display for $name<E, B>
+        {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&$crate::module::repr::<E, B, _>(self))
+            }
+        }
+    )*};
+}
+pub(crate) use layer_traits;

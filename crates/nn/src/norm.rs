@@ -1,9 +1,10 @@
 //! Normalisation layers: `LayerNorm` (statistics per sample) and `BatchNorm1d` (statistics per
 //! channel over the batch, with running averages for evaluation).
 
-use crate::module::weight_and_bias;
-use crate::{init, Module};
+use crate::module::{layer_traits, Training};
+use crate::{init, Module, Visitor};
 use nanotorch_autograd::{no_grad, Tensor};
+use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::{Backend, Error, Float, Result, Shape};
 
 /// `(x − mean) / √(var + eps) · weight + bias` over the trailing `normalized_shape` axes of `x`
@@ -47,7 +48,7 @@ fn affine<E: Float, B: Backend>(
 }
 
 /// Layer normalisation (`nn.LayerNorm`) with a learnable per-element affine transform.
-pub struct LayerNorm<E: Float, B: Backend> {
+pub struct LayerNorm<E: Float = f32, B: Backend = Cpu> {
     normalized_shape: Vec<usize>,
     /// Added to the variance before the square root.
     pub eps: f64,
@@ -94,10 +95,9 @@ impl<E: Float, B: Backend> LayerNorm<E, B> {
     pub fn normalized_shape(&self) -> &[usize] {
         &self.normalized_shape
     }
-}
 
-impl<E: Float, B: Backend> Module<E, B> for LayerNorm<E, B> {
-    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+    /// The forward pass: `x` normalised over its trailing `normalized_shape` axes.
+    pub fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
         layer_norm(
             x,
             &self.normalized_shape,
@@ -106,17 +106,17 @@ impl<E: Float, B: Backend> Module<E, B> for LayerNorm<E, B> {
             self.eps,
         )
     }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        weight_and_bias(self.weight.as_ref(), self.bias.as_ref())
-    }
 }
 
-impl<E: Float, B: Backend> std::fmt::Display for LayerNorm<E, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "LayerNorm({:?}, eps={}, elementwise_affine={})",
+impl<E: Float, B: Backend> Module<E, B> for LayerNorm<E, B> {
+    fn visit<'a>(&'a self, v: &mut Visitor<'a, E, B>) {
+        v.parameter("weight", self.weight.as_ref());
+        v.parameter("bias", self.bias.as_ref());
+    }
+
+    fn extra_repr(&self) -> String {
+        format!(
+            "{:?}, eps={}, elementwise_affine={}",
             self.normalized_shape,
             self.eps,
             self.weight.is_some()
@@ -235,7 +235,7 @@ pub fn batch_norm<E: Float, B: Backend>(
 /// A state dict holds one element type, so `num_batches_tracked` is stored as `E` (PyTorch uses
 /// int64; loading a PyTorch checkpoint converts it). In f32 it counts exactly up to 2^24 batches,
 /// which only matters for `momentum = None` (the cumulative average) beyond that.
-pub struct BatchNorm1d<E: Float, B: Backend> {
+pub struct BatchNorm1d<E: Float = f32, B: Backend = Cpu> {
     num_features: usize,
     /// Added to the variance before the square root.
     pub eps: f64,
@@ -247,7 +247,7 @@ pub struct BatchNorm1d<E: Float, B: Backend> {
     /// Shift `[C]`, initialised to zeros.
     pub bias: Option<Tensor<E, B>>,
     running: Option<[Tensor<E, B>; 3]>,
-    training: bool,
+    training: Training,
 }
 
 impl<E: Float, B: Backend> BatchNorm1d<E, B> {
@@ -287,7 +287,7 @@ impl<E: Float, B: Backend> BatchNorm1d<E, B> {
             weight,
             bias,
             running,
-            training: true,
+            training: Training::new(),
         })
     }
 
@@ -305,10 +305,10 @@ impl<E: Float, B: Backend> BatchNorm1d<E, B> {
     pub fn running_var(&self) -> Option<&Tensor<E, B>> {
         self.running.as_ref().map(|r| &r[1])
     }
-}
 
-impl<E: Float, B: Backend> Module<E, B> for BatchNorm1d<E, B> {
-    fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+    /// The forward pass: batch statistics (and a running-average update) in training mode,
+    /// the running statistics in evaluation mode.
+    pub fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
         let Some([mean, var, count]) = &self.running else {
             return batch_norm(
                 x,
@@ -333,39 +333,32 @@ impl<E: Float, B: Backend> Module<E, B> for BatchNorm1d<E, B> {
             Some(stats),
             self.weight.as_ref(),
             self.bias.as_ref(),
-            self.training,
+            self.training.get(),
             self.eps,
         )?;
-        if self.training {
+        if self.training.get() {
             let advanced = Tensor::scalar(E::from_f64(batches), x.backend())?;
             count.array().assign(advanced.array())?;
         }
         Ok(out)
     }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor<E, B>)> {
-        weight_and_bias(self.weight.as_ref(), self.bias.as_ref())
-    }
-
-    fn named_buffers(&self) -> Vec<(String, Tensor<E, B>)> {
-        let names = ["running_mean", "running_var", "num_batches_tracked"];
-        self.running
-            .iter()
-            .flat_map(|r| names.iter().zip(r.iter()))
-            .map(|(name, t)| (name.to_string(), t.clone()))
-            .collect()
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
 }
 
-impl<E: Float, B: Backend> std::fmt::Display for BatchNorm1d<E, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "BatchNorm1d({}, eps={}, momentum={:?}, affine={}, track_running_stats={})",
+impl<E: Float, B: Backend> Module<E, B> for BatchNorm1d<E, B> {
+    fn visit<'a>(&'a self, v: &mut Visitor<'a, E, B>) {
+        v.training(&self.training);
+        v.parameter("weight", self.weight.as_ref());
+        v.parameter("bias", self.bias.as_ref());
+        if let Some([mean, var, count]) = &self.running {
+            v.buffer("running_mean", mean);
+            v.buffer("running_var", var);
+            v.buffer("num_batches_tracked", count);
+        }
+    }
+
+    fn extra_repr(&self) -> String {
+        format!(
+            "{}, eps={}, momentum={:?}, affine={}, track_running_stats={}",
             self.num_features,
             self.eps,
             self.momentum,
@@ -374,3 +367,5 @@ impl<E: Float, B: Backend> std::fmt::Display for BatchNorm1d<E, B> {
         )
     }
 }
+
+layer_traits!(LayerNorm, BatchNorm1d);

@@ -14,8 +14,8 @@ use nanotorch_nn::functional::{
 };
 use nanotorch_nn::{
     AvgPool2d, BatchNorm1d, Conv1d, Conv2d, Dropout, Embedding, Flatten, Identity, LayerNorm,
-    LeakyReLU, Linear, LogSoftmax, MaxPool2d, Module, ReLU, Reduction, Sequential, SiLU, Sigmoid,
-    Softmax, Tanh, DIFFERENTIABLE_LAYERS, GELU,
+    LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU, Reduction, Sequential, SiLU, Sigmoid, Softmax,
+    Tanh, Unflatten, DIFFERENTIABLE_LAYERS, GELU,
 };
 
 type T = Tensor<f64, Cpu>;
@@ -102,7 +102,16 @@ fn cases() -> Vec<Case> {
         (
             "Flatten",
             || vec![randn(&[2, 3, 2])],
-            |x| Flatten.forward(&x[0]),
+            |x| Flatten::new().forward(&x[0]),
+        ),
+        (
+            "Unflatten",
+            || vec![randn(&[2, 6, 2])],
+            |x| {
+                Unflatten::new(1, [3, -1])
+                    .forward(&x[0])?
+                    .mul(&x[0].reshape([2, 3, 2, 2])?)
+            },
         ),
         (
             "Identity",
@@ -136,9 +145,7 @@ fn cases() -> Vec<Case> {
             "Conv1d",
             || vec![randn(&[2, 2, 7]), randn(&[3, 2, 3]), randn(&[3])],
             |x| {
-                let mut conv = Conv1d::new(2, 3, 3, &Cpu)?;
-                conv.stride = 2;
-                conv.padding = 1;
+                let mut conv = Conv1d::new(2, 3, 3, &Cpu)?.stride(2).padding(1).dilation(2);
                 conv.weight = x[1].clone();
                 conv.bias = Some(x[2].clone());
                 conv.forward(&x[0])

@@ -5,7 +5,8 @@ use nanotorch_autograd::{manual_seed, Tensor};
 use nanotorch_backend_cpu::Cpu;
 use nanotorch_nn::functional::{layer_norm, one_hot};
 use nanotorch_nn::{
-    init, BatchNorm1d, Embedding, LayerNorm, Linear, Module, ModuleList, ReLU, Sequential, GELU,
+    init, BatchNorm1d, Embedding, Forward, LayerNorm, Linear, Module, ModuleList, ReLU, Sequential,
+    GELU,
 };
 
 type T = Tensor<f64, Cpu>;
@@ -267,13 +268,15 @@ fn embedding_looks_up_rows_and_skips_padding_gradients() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("padding_idx 5"), "{err}");
-    // the Module form takes whole-number floats
-    let out = table.forward(&tensor(&[2.0, 0.0], &[2])).unwrap();
+    // the single-tensor `Forward` form (what `Sequential` calls) takes whole-number floats
+    let out = Forward::forward(&table, &tensor(&[2.0, 0.0], &[2])).unwrap();
     assert_eq!(
         out.to_vec().unwrap(),
         [&weight[6..9], &weight[0..3]].concat()
     );
-    assert!(table.forward(&tensor(&[0.5], &[1])).is_err());
+    assert!(Forward::forward(&table, &tensor(&[0.5], &[1])).is_err());
+    // the inherent `forward` is the typed one, on i64 ids
+    assert_eq!(table.forward(&ids(&[2], &[1])).unwrap().dims(), [1, 3]);
 }
 
 #[test]
@@ -291,10 +294,11 @@ fn one_hot_matches_its_definition() {
 #[test]
 fn module_list_names_children_by_index() {
     manual_seed(1);
-    let mut blocks = ModuleList::<f64, Cpu>::new();
-    blocks.push(Linear::new(2, 3, &Cpu).unwrap());
-    blocks.push(ReLU);
-    blocks.push(BatchNorm1d::new(3, &Cpu).unwrap());
+    // A mixed list holds boxed single-tensor modules.
+    let mut blocks = ModuleList::<Box<dyn Forward<f64, Cpu>>>::new();
+    blocks.push(Box::new(Linear::new(2, 3, &Cpu).unwrap()));
+    blocks.push(Box::new(ReLU));
+    blocks.push(Box::new(BatchNorm1d::new(3, &Cpu).unwrap()));
     let keys: Vec<String> = blocks.state_dict().into_keys().collect();
     assert_eq!(
         keys,
@@ -309,7 +313,6 @@ fn module_list_names_children_by_index() {
         ]
     );
     assert_eq!(blocks.parameters().len(), 4);
-    assert!(blocks.forward(&T::zeros([1, 2], &Cpu).unwrap()).is_err());
     // running the list by hand is what its owner does
     let x = T::ones([4, 2], &Cpu).unwrap();
     let y = blocks
@@ -319,7 +322,12 @@ fn module_list_names_children_by_index() {
     assert_eq!(y.dims(), [4, 3]);
     assert!(blocks
         .to_string()
-        .starts_with("ModuleList(\n  (0): Linear("));
+        .starts_with("ModuleList(\n  (0): Linear(in_features=2, out_features=3, bias=true)\n  (1): ReLU()\n  (2): BatchNorm1d(3,"));
+    // A list of one layer type keeps each layer's own typed methods.
+    let layers: ModuleList<Linear<f64, Cpu>> =
+        (0..3).map(|_| Linear::new(4, 4, &Cpu).unwrap()).collect();
+    assert_eq!(layers[2].in_features(), 4);
+    assert_eq!(Module::<f64, Cpu>::named_parameters(&layers)[5].0, "2.bias");
 
     let mut model = Sequential::<f64, Cpu>::new()
         .append(Linear::new(2, 3, &Cpu).unwrap())

@@ -9,20 +9,17 @@
 //! ```
 
 use crate::optimizer::{GenericOptimizer, UpdateRule};
-use crate::state::{
-    check_state_keys, flag, load_array, load_step, option_map, save_array, OptionReader,
-    ParamState, SavedValue,
-};
+use crate::state::saved_array;
 use crate::update::{check, descend, direction, e, Direction};
 use nanotorch_ndarray_core::{Backend, BinaryOp, Float, NDArray, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Adagrad (`torch.optim.Adagrad`).
 pub type Adagrad<E, B> = GenericOptimizer<E, B, AdagradOptions>;
 
 /// Hyper-parameters of [`Adagrad`]; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdagradOptions {
     /// Learning rate γ (default 1e-2).
     pub lr: f64,
@@ -52,11 +49,13 @@ impl Default for AdagradOptions {
 }
 
 /// Per-parameter state of [`Adagrad`].
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdagradState<E: Float, B: Backend> {
     /// Steps taken.
     pub step: u64,
     /// Sum of squared gradients `s`.
+    #[serde(with = "saved_array")]
     pub sum: NDArray<E, B>,
 }
 
@@ -127,45 +126,5 @@ impl<E: Float, B: Backend> UpdateRule<E, B> for AdagradOptions {
             },
             clr,
         )
-    }
-
-    fn to_map(&self) -> BTreeMap<String, f64> {
-        option_map(&[
-            ("lr", self.lr),
-            ("lr_decay", self.lr_decay),
-            ("weight_decay", self.weight_decay),
-            ("initial_accumulator_value", self.initial_accumulator_value),
-            ("eps", self.eps),
-            ("maximize", flag(self.maximize)),
-        ])
-    }
-
-    fn from_map(map: &BTreeMap<String, f64>) -> Result<Self> {
-        let mut r = OptionReader::new(map);
-        let o = AdagradOptions {
-            lr: r.f64("lr")?,
-            lr_decay: r.f64("lr_decay")?,
-            weight_decay: r.f64("weight_decay")?,
-            initial_accumulator_value: r.f64("initial_accumulator_value")?,
-            eps: r.f64("eps")?,
-            maximize: r.bool("maximize")?,
-        };
-        r.finish()?;
-        Ok(o)
-    }
-
-    fn save_state(s: &AdagradState<E, B>) -> Result<ParamState> {
-        let mut p = ParamState::new();
-        p.insert("step".into(), SavedValue::Scalar(s.step as f64));
-        p.insert("sum".into(), save_array(&s.sum)?);
-        Ok(p)
-    }
-
-    fn load_state(saved: &ParamState, param: &NDArray<E, B>) -> Result<AdagradState<E, B>> {
-        check_state_keys(saved, &["step", "sum"])?;
-        Ok(AdagradState {
-            step: load_step(saved, "step")?,
-            sum: load_array(saved, "sum", param)?,
-        })
     }
 }

@@ -24,8 +24,9 @@
 //!
 //! Where to read: `optimizer.rs` (the [`Optimizer`] trait, parameter groups, the state dict),
 //! then any algorithm (`sgd.rs` first): each is an [`UpdateRule`] — hyper-parameters plus the
-//! update of one parameter, written in place with the helpers of `update.rs`. Then
-//! `scheduler.rs` and `clip.rs`. Chapter 5 of the book (`docs/05-losses-optimizers.md`, second half; its code runs as doctests in `nanotorch-book`) teaches this
+//! update of one parameter, written in place with the helpers of `update.rs`; `adam.rs` holds
+//! Adam and AdamW, one rule in two variants. `state.rs` shows how serde writes every algorithm's
+//! state dict. Then `scheduler/` (one file per family of schedules) and `clip.rs`. Chapter 5 of the book (`docs/05-losses-optimizers.md`, second half; its code runs as doctests in `nanotorch-book`) teaches this
 //! crate.
 #![deny(missing_docs)]
 
@@ -40,14 +41,17 @@ pub mod state;
 mod update;
 
 pub use adagrad::{Adagrad, AdagradOptions, AdagradState};
-pub use adam::{Adam, AdamOptions, AdamState, AdamW, AdamWOptions};
+pub use adam::{
+    Adam, AdamFamilyOptions, AdamOptions, AdamState, AdamVariant, AdamW, AdamWOptions,
+    DecoupledWeightDecay, L2Penalty,
+};
 pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use optimizer::{GenericOptimizer, Optimizer, ParamGroup, UpdateRule};
 pub use rmsprop::{RMSprop, RmspropOptions, RmspropState};
 pub use scheduler::{
-    AnnealStrategy, CosineAnnealingLR, ExponentialLR, LinearLR, LrScheduler, MultiStepLR,
-    OneCycleLR, OneCycleOptions, PlateauMode, PlateauOptions, ReduceLROnPlateau, StepLR,
-    ThresholdMode,
+    AnnealStrategy, ClosedForm, ClosedFormLR, CosineAnnealingLR, ExponentialLR, LinearLR,
+    LrScheduler, MultiStepLR, OneCycleLR, OneCycleOptions, PlateauMode, PlateauOptions,
+    ReduceLROnPlateau, StepLR, ThresholdMode,
 };
 pub use sgd::{SgdOptions, SgdState, SGD};
-pub use state::{GroupState, ParamState, SavedValue, StateDict};
+pub use state::{GroupState, SavedArray, StateDict};

@@ -7,9 +7,11 @@
 //! [`GenericOptimizer`] does everything else, so `sgd.rs` or `adam.rs` reads like PyTorch's
 //! pseudo-code and nothing more.
 
-use crate::state::{GroupState, ParamState, StateDict};
+use crate::state::{from_saved, load_param_state, to_saved, GroupState, StateDict};
 use nanotorch_autograd::{no_grad_guard, Tensor};
 use nanotorch_ndarray_core::{Backend, Error, Float, NDArray, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// What a training loop (and an LR scheduler) needs from any optimizer. Object safe: a
@@ -57,14 +59,20 @@ pub trait Optimizer {
 
 /// One algorithm: its per-group hyper-parameters (the type implementing this trait, e.g.
 /// [`crate::SgdOptions`]) and how it updates a single parameter.
+///
+/// The state dict is written by serde from the options and the per-parameter [`Self::State`], so
+/// an algorithm writes no saving code: both derive `Serialize` and `Deserialize` (with
+/// `deny_unknown_fields`, so that a state dict from another configuration is rejected), and each
+/// array field of the state is marked `#[serde(with = "saved_array")]` (see
+/// [`crate::state::saved_array`]).
 pub trait UpdateRule<E: Float, B: Backend>:
-    Clone + std::fmt::Debug + Send + Sync + 'static
+    Clone + std::fmt::Debug + Send + Sync + Serialize + DeserializeOwned + 'static
 {
     /// PyTorch's class name (`"SGD"`), recorded in the state dict.
     const NAME: &'static str;
 
-    /// What the algorithm remembers per parameter between steps.
-    type State: Send + Sync;
+    /// What the algorithm remembers per parameter between steps, under PyTorch's names.
+    type State: Send + Sync + Serialize + DeserializeOwned;
 
     /// Checks the hyper-parameters (PyTorch's constructor checks), naming the bad value.
     fn validate(&self) -> Result<()>;
@@ -93,20 +101,6 @@ pub trait UpdateRule<E: Float, B: Backend>:
         grad: &NDArray<E, B>,
         state: &mut Option<Self::State>,
     ) -> Result<()>;
-
-    /// The hyper-parameters as named numbers (flags as 1.0 / 0.0).
-    fn to_map(&self) -> BTreeMap<String, f64>;
-
-    /// Reads hyper-parameters written by [`UpdateRule::to_map`]; errors on a missing or unknown
-    /// key.
-    fn from_map(map: &BTreeMap<String, f64>) -> Result<Self>;
-
-    /// The state of one parameter as named numbers and arrays.
-    fn save_state(state: &Self::State) -> Result<ParamState>;
-
-    /// Rebuilds the state of `param` from [`UpdateRule::save_state`]'s output, checking that every
-    /// array has the parameter's shape.
-    fn load_state(saved: &ParamState, param: &NDArray<E, B>) -> Result<Self::State>;
 }
 
 /// A set of parameters sharing hyper-parameters (PyTorch's `param_groups` entries).
@@ -294,6 +288,9 @@ impl<E: Float, B: Backend, R: UpdateRule<E, B>> Optimizer for GenericOptimizer<E
     }
 
     fn state_dict(&self) -> Result<StateDict> {
+        let saved = |what: &str, r: Result<_>| {
+            r.map_err(|e| Error::msg(format!("{} state_dict: {what}: {e}", R::NAME)))
+        };
         let mut param_groups = Vec::with_capacity(self.groups.len());
         let mut state = BTreeMap::new();
         let mut next_id = 0;
@@ -301,13 +298,13 @@ impl<E: Float, B: Backend, R: UpdateRule<E, B>> Optimizer for GenericOptimizer<E
             let mut ids = Vec::with_capacity(group.params.len());
             for s in states {
                 if let Some(s) = s {
-                    state.insert(next_id, R::save_state(s)?);
+                    state.insert(next_id, saved("parameter state", to_saved(s))?);
                 }
                 ids.push(next_id);
                 next_id += 1;
             }
             param_groups.push(GroupState {
-                options: group.options.to_map(),
+                options: saved("hyper-parameters", to_saved(&group.options))?,
                 params: ids,
             });
         }
@@ -350,7 +347,7 @@ impl<E: Float, B: Backend, R: UpdateRule<E, B>> Optimizer for GenericOptimizer<E
                     return fail(format!("parameter id {id} appears twice"));
                 }
             }
-            let o = R::from_map(&sg.options)
+            let o: R = from_saved(&sg.options, "hyper-parameter")
                 .map_err(|e| Error::msg(format!("{} load_state_dict: group {g}: {e}", R::NAME)))?;
             o.validate()?;
             options.push(o);
@@ -364,7 +361,7 @@ impl<E: Float, B: Backend, R: UpdateRule<E, B>> Optimizer for GenericOptimizer<E
             let Some(&(g, i)) = position.get(id) else {
                 return fail(format!("state for parameter id {id}, which no group lists"));
             };
-            let s = R::load_state(ps, self.groups[g].params[i].array()).map_err(|e| {
+            let s = load_param_state(ps, self.groups[g].params[i].array()).map_err(|e| {
                 Error::msg(format!(
                     "{} load_state_dict: group {g}, parameter {i}: {e}",
                     R::NAME

@@ -9,14 +9,10 @@
 //! ```
 
 use crate::optimizer::{GenericOptimizer, UpdateRule};
-use crate::state::{
-    check_state_keys, flag, load_array, load_optional_array, load_step, option_map, save_array,
-    OptionReader, ParamState, SavedValue,
-};
+use crate::state::saved_array;
 use crate::update::{add_scaled, check, descend, direction, e, ema, ema_square, Direction};
 use nanotorch_ndarray_core::{Backend, BinaryOp, Float, NDArray, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// RMSprop (`torch.optim.RMSprop`).
 #[allow(clippy::upper_case_acronyms)]
@@ -24,6 +20,7 @@ pub type RMSprop<E, B> = GenericOptimizer<E, B, RmspropOptions>;
 
 /// Hyper-parameters of [`RMSprop`]; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RmspropOptions {
     /// Learning rate γ (default 1e-2).
     pub lr: f64,
@@ -56,15 +53,27 @@ impl Default for RmspropOptions {
 }
 
 /// Per-parameter state of [`RMSprop`].
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RmspropState<E: Float, B: Backend> {
     /// Steps taken.
     pub step: u64,
     /// Running average of g², `v`.
+    #[serde(with = "saved_array")]
     pub square_avg: NDArray<E, B>,
     /// `b` (momentum > 0 only).
+    #[serde(
+        with = "saved_array::optional",
+        default = "Option::default",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub momentum_buffer: Option<NDArray<E, B>>,
     /// Running average of g, `ḡ` (centered only).
+    #[serde(
+        with = "saved_array::optional",
+        default = "Option::default",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grad_avg: Option<NDArray<E, B>>,
 }
 
@@ -161,58 +170,5 @@ impl<E: Float, B: Backend> UpdateRule<E, B> for RmspropOptions {
                 self.lr,
             )
         }
-    }
-
-    fn to_map(&self) -> BTreeMap<String, f64> {
-        option_map(&[
-            ("lr", self.lr),
-            ("alpha", self.alpha),
-            ("eps", self.eps),
-            ("weight_decay", self.weight_decay),
-            ("momentum", self.momentum),
-            ("centered", flag(self.centered)),
-            ("maximize", flag(self.maximize)),
-        ])
-    }
-
-    fn from_map(map: &BTreeMap<String, f64>) -> Result<Self> {
-        let mut r = OptionReader::new(map);
-        let o = RmspropOptions {
-            lr: r.f64("lr")?,
-            alpha: r.f64("alpha")?,
-            eps: r.f64("eps")?,
-            weight_decay: r.f64("weight_decay")?,
-            momentum: r.f64("momentum")?,
-            centered: r.bool("centered")?,
-            maximize: r.bool("maximize")?,
-        };
-        r.finish()?;
-        Ok(o)
-    }
-
-    fn save_state(s: &RmspropState<E, B>) -> Result<ParamState> {
-        let mut p = ParamState::new();
-        p.insert("step".into(), SavedValue::Scalar(s.step as f64));
-        p.insert("square_avg".into(), save_array(&s.square_avg)?);
-        if let Some(b) = &s.momentum_buffer {
-            p.insert("momentum_buffer".into(), save_array(b)?);
-        }
-        if let Some(a) = &s.grad_avg {
-            p.insert("grad_avg".into(), save_array(a)?);
-        }
-        Ok(p)
-    }
-
-    fn load_state(saved: &ParamState, param: &NDArray<E, B>) -> Result<RmspropState<E, B>> {
-        check_state_keys(
-            saved,
-            &["step", "square_avg", "momentum_buffer", "grad_avg"],
-        )?;
-        Ok(RmspropState {
-            step: load_step(saved, "step")?,
-            square_avg: load_array(saved, "square_avg", param)?,
-            momentum_buffer: load_optional_array(saved, "momentum_buffer", param)?,
-            grad_avg: load_optional_array(saved, "grad_avg", param)?,
-        })
     }
 }

@@ -14,13 +14,10 @@
 //! implementation, which we follow, still decays the weights toward zero).
 
 use crate::optimizer::{GenericOptimizer, UpdateRule};
-use crate::state::{
-    check_state_keys, flag, load_optional_array, option_map, save_array, OptionReader, ParamState,
-};
+use crate::state::saved_array;
 use crate::update::{add_scaled, check, descend, direction, e, Direction};
 use nanotorch_ndarray_core::{Backend, Float, NDArray, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Stochastic gradient descent (`torch.optim.SGD`): `SGD::new(params, SgdOptions { lr: 0.1,
 /// momentum: 0.9, ..Default::default() })`.
@@ -29,6 +26,7 @@ pub type SGD<E, B> = GenericOptimizer<E, B, SgdOptions>;
 
 /// Hyper-parameters of [`SGD`]; `Default` is PyTorch's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SgdOptions {
     /// Learning rate γ (default 1e-3).
     pub lr: f64,
@@ -59,9 +57,15 @@ impl Default for SgdOptions {
 
 /// Per-parameter state of [`SGD`]: the momentum buffer, created on the first step (when
 /// momentum is on).
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SgdState<E: Float, B: Backend> {
     /// `b` in the algorithm; `None` while momentum is 0.
+    #[serde(
+        with = "saved_array::optional",
+        default = "Option::default",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub momentum_buffer: Option<NDArray<E, B>>,
 }
 
@@ -150,45 +154,5 @@ impl<E: Float, B: Backend> UpdateRule<E, B> for SgdOptions {
         } else {
             add_scaled(param, &buf, -self.lr)
         }
-    }
-
-    fn to_map(&self) -> BTreeMap<String, f64> {
-        option_map(&[
-            ("lr", self.lr),
-            ("momentum", self.momentum),
-            ("dampening", self.dampening),
-            ("weight_decay", self.weight_decay),
-            ("nesterov", flag(self.nesterov)),
-            ("maximize", flag(self.maximize)),
-        ])
-    }
-
-    fn from_map(map: &BTreeMap<String, f64>) -> Result<Self> {
-        let mut r = OptionReader::new(map);
-        let o = SgdOptions {
-            lr: r.f64("lr")?,
-            momentum: r.f64("momentum")?,
-            dampening: r.f64("dampening")?,
-            weight_decay: r.f64("weight_decay")?,
-            nesterov: r.bool("nesterov")?,
-            maximize: r.bool("maximize")?,
-        };
-        r.finish()?;
-        Ok(o)
-    }
-
-    fn save_state(state: &SgdState<E, B>) -> Result<ParamState> {
-        let mut s = ParamState::new();
-        if let Some(b) = &state.momentum_buffer {
-            s.insert("momentum_buffer".into(), save_array(b)?);
-        }
-        Ok(s)
-    }
-
-    fn load_state(saved: &ParamState, param: &NDArray<E, B>) -> Result<SgdState<E, B>> {
-        check_state_keys(saved, &["momentum_buffer"])?;
-        Ok(SgdState {
-            momentum_buffer: load_optional_array(saved, "momentum_buffer", param)?,
-        })
     }
 }

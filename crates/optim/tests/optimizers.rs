@@ -9,6 +9,7 @@ use nanotorch_autograd::Tensor;
 use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::Result;
 use nanotorch_optim::*;
+use serde_json::json;
 
 type T = Tensor<f64, Cpu>;
 
@@ -675,13 +676,14 @@ fn state_dict_carries_hyper_parameters_and_pytorch_names() {
     assert_eq!(sd.optimizer, "Adam");
     assert_eq!(sd.param_groups[0].params, vec![0, 1]);
     assert_eq!(sd.param_groups[0].options["lr"], 0.05);
-    assert_eq!(sd.param_groups[0].options["beta2"], 0.999);
+    assert_eq!(sd.param_groups[0].options["betas"], json!([0.9, 0.999]));
+    assert_eq!(sd.param_groups[0].options["amsgrad"], false);
     let s0 = &sd.state[&0];
-    assert_eq!(s0["step"], SavedValue::Scalar(2.0));
-    assert!(matches!(&s0["exp_avg"], SavedValue::Array { shape, .. } if shape == &vec![3]));
-    assert!(
-        matches!(&sd.state[&1]["exp_avg_sq"], SavedValue::Array { shape, .. } if shape == &vec![2, 2])
-    );
+    assert_eq!(s0["step"], 2);
+    assert_eq!(s0["exp_avg"]["shape"], json!([3]));
+    assert_eq!(s0["exp_avg"]["data"].as_array().unwrap().len(), 3);
+    assert_eq!(sd.state[&1]["exp_avg_sq"]["shape"], json!([2, 2]));
+    assert!(s0.get("max_exp_avg_sq").is_none(), "AMSGrad is off");
 
     // Loading restores the saved lr over the fresh optimizer's.
     let mut fresh = Adam::new(params(&X0), AdamOptions::default()).unwrap();
@@ -701,7 +703,7 @@ fn load_state_dict_rejects_mismatches_and_changes_nothing() {
     run(&mut opt, &ps, 2);
     let good = opt.state_dict().unwrap();
 
-    let expect_err = |sd: &StateDict, needle: &str| {
+    let expect_err = |sd: &StateDict, needles: &[&str]| {
         let mut target = SGD::new(
             params(&X0),
             SgdOptions {
@@ -711,51 +713,165 @@ fn load_state_dict_rejects_mismatches_and_changes_nothing() {
         )
         .unwrap();
         let err = target.load_state_dict(sd).unwrap_err().to_string();
-        assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+        for needle in ["SGD load_state_dict"].iter().chain(needles) {
+            assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+        }
         assert_eq!(target.lr(0), 0.7, "a failed load changed the optimizer");
         assert!(target.param_state(0, 0).is_none());
     };
 
     let mut sd = good.clone();
     sd.optimizer = "Adam".into();
-    expect_err(&sd, "written by Adam");
+    expect_err(&sd, &["written by Adam"]);
 
     let mut sd = good.clone();
     sd.param_groups.push(sd.param_groups[0].clone());
-    expect_err(&sd, "2 parameter groups");
+    expect_err(&sd, &["2 parameter groups"]);
 
     let mut sd = good.clone();
     sd.param_groups[0].params.push(2);
-    expect_err(&sd, "3 parameters in the state dict and 2");
+    expect_err(&sd, &["3 parameters in the state dict and 2"]);
 
     let mut sd = good.clone();
-    sd.state.get_mut(&1).unwrap().insert(
-        "momentum_buffer".into(),
-        SavedValue::Array {
-            shape: vec![4],
-            data: vec![0.0; 4],
-        },
+    sd.state.get_mut(&1).unwrap()["momentum_buffer"] =
+        json!({"shape": [4], "data": [0.0, 0.0, 0.0, 0.0]});
+    expect_err(
+        &sd,
+        &[
+            "group 0, parameter 1",
+            "state entry `momentum_buffer`",
+            "[2, 2]",
+            "[4]",
+        ],
     );
-    expect_err(&sd, "shape");
 
     let mut sd = good.clone();
-    sd.param_groups[0].options.remove("momentum");
-    expect_err(&sd, "`momentum` is missing");
+    sd.param_groups[0]
+        .options
+        .as_object_mut()
+        .unwrap()
+        .remove("momentum");
+    expect_err(&sd, &["group 0", "missing field `momentum`"]);
 
     let mut sd = good.clone();
-    sd.param_groups[0].options.insert("betas".into(), 0.9);
-    expect_err(&sd, "unknown hyper-parameter `betas`");
+    sd.param_groups[0].options["betas"] = json!([0.9, 0.999]);
+    expect_err(&sd, &["unknown field `betas`"]);
+
+    let mut sd = good.clone();
+    sd.param_groups[0].options["nesterov"] = json!(1.0);
+    expect_err(&sd, &["hyper-parameter `nesterov`", "expected a boolean"]);
+
+    let mut sd = good.clone();
+    sd.state.get_mut(&0).unwrap()["exp_avg"] = json!(1.0);
+    expect_err(&sd, &["group 0, parameter 0", "unknown field `exp_avg`"]);
+
+    let mut sd = good.clone();
+    sd.state.get_mut(&0).unwrap()["momentum_buffer"] = json!(1.0);
+    expect_err(&sd, &["state entry `momentum_buffer`", "invalid type"]);
+
+    let mut sd = good;
+    sd.state.insert(9, sd.state[&0].clone());
+    expect_err(&sd, &["parameter id 9"]);
+}
+
+#[test]
+fn load_errors_name_the_optimizer_and_the_entry() {
+    let ps = params(&X0);
+    let mut opt = Adam::new(ps.clone(), AdamOptions::default()).unwrap();
+    run(&mut opt, &ps, 2);
+    let good = opt.state_dict().unwrap();
+    let load_err = |sd: &StateDict| {
+        let mut target = Adam::new(params(&X0), AdamOptions::default()).unwrap();
+        let err = target.load_state_dict(sd).unwrap_err().to_string();
+        assert!(
+            target.param_state(0, 0).is_none(),
+            "a failed load changed the optimizer"
+        );
+        err
+    };
+    let mentions = |err: &str, needles: &[&str]| {
+        for needle in needles {
+            assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+        }
+    };
+
+    for step in [json!(2.5), json!(-1), json!("two")] {
+        let mut sd = good.clone();
+        sd.state.get_mut(&1).unwrap()["step"] = step;
+        let err = load_err(&sd);
+        mentions(
+            &err,
+            &["Adam load_state_dict", "parameter 1", "state entry `step`"],
+        );
+    }
+
+    // An array whose data does not fill its shape.
+    let mut sd = good.clone();
+    sd.state.get_mut(&0).unwrap()["exp_avg"] = json!({"shape": [3], "data": [1.0]});
+    mentions(&load_err(&sd), &["parameter 0", "state entry `exp_avg`"]);
 
     let mut sd = good.clone();
     sd.state
         .get_mut(&0)
         .unwrap()
-        .insert("exp_avg".into(), SavedValue::Scalar(1.0));
-    expect_err(&sd, "unexpected state entry `exp_avg`");
+        .as_object_mut()
+        .unwrap()
+        .remove("exp_avg_sq");
+    mentions(&load_err(&sd), &["missing field `exp_avg_sq`"]);
 
-    let mut sd = good;
-    sd.state.insert(9, sd.state[&0].clone());
-    expect_err(&sd, "parameter id 9");
+    let mut sd = good.clone();
+    sd.param_groups[0].options["lr"] = json!("fast");
+    mentions(&load_err(&sd), &["group 0", "hyper-parameter `lr`"]);
+
+    let mut sd = good.clone();
+    sd.param_groups[0].options["betas"] = json!([0.9]);
+    mentions(&load_err(&sd), &["hyper-parameter `betas`"]);
+
+    // AdamW's state dict has the same shape as Adam's; the name tells them apart.
+    let mut adamw = AdamW::new(params(&X0), AdamWOptions::default()).unwrap();
+    run(&mut adamw, &params(&X0), 1);
+    mentions(
+        &load_err(&adamw.state_dict().unwrap()),
+        &["written by AdamW, not Adam"],
+    );
+}
+
+#[test]
+fn non_finite_state_survives_json() {
+    // A diverged run's momentum holds NaN and infinities; JSON has no literal for them.
+    let p = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], [3], &Cpu)
+        .unwrap()
+        .requires_grad_(true);
+    let o = SgdOptions {
+        lr: 0.1,
+        momentum: 0.9,
+        ..Default::default()
+    };
+    let mut opt = SGD::new([p.clone()], o).unwrap();
+    let grad = vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+    p.set_grad(Some(Tensor::from_vec(grad.clone(), [3], &Cpu).unwrap()));
+    opt.step().unwrap();
+    let json = serde_json::to_string(&opt.state_dict().unwrap()).unwrap();
+    assert!(json.contains(r#"["NaN","inf","-inf"]"#), "{json}");
+
+    let saved: StateDict = serde_json::from_str(&json).unwrap();
+    let mut resumed = SGD::new([p.clone()], o).unwrap();
+    resumed.load_state_dict(&saved).unwrap();
+    let buf = resumed.param_state(0, 0).unwrap().momentum_buffer.as_ref();
+    let buf = buf.unwrap().to_vec().unwrap();
+    assert!(buf[0].is_nan());
+    assert_eq!(&buf[1..], &grad[1..]);
+}
+
+#[test]
+fn state_arrays_are_read_only_by_load_state_dict() {
+    // Outside `load_state_dict` there is no parameter to put an array on.
+    let saved = json!({"momentum_buffer": {"shape": [1], "data": [0.0]}});
+    let err = serde_json::from_value::<SgdState<f64, Cpu>>(saved).unwrap_err();
+    assert!(err.to_string().contains("load_state_dict"), "{err}");
+    // Without arrays, the state reads anywhere.
+    let empty = serde_json::from_value::<SgdState<f64, Cpu>>(json!({})).unwrap();
+    assert!(empty.momentum_buffer.is_none());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! CUDA tasks: `ptx` (kernels/*.cu to PTX) and `test-cuda`. Owned by the backend-cuda work.
 //!
-//! - `cargo xtask ptx [--check] [--install-nvcc]` compiles every `kernels/*.cu` to PTX for the
+//! - `cargo xtask ptx [--check] [--install-nvcc]` writes `kernels/generated/ops.cuh` from the
+//!   op tables (see `ops_header`), then compiles every `kernels/*.cu` to PTX for the
 //!   virtual architecture `compute_75` into `crates/backend-cuda/ptx/`, where it is committed and
 //!   embedded, then assembles each PTX with `ptxas` for sm_80 and sm_90 as a check. `--check`
 //!   compiles into a temporary folder instead and fails when a committed file differs.
@@ -10,8 +11,15 @@
 //!   entry point returns CUDA_ERROR_NO_DEVICE), and runs them with that stub, so they take the
 //!   skip path here and load the real driver on a GPU machine (where a system libcuda.so.1
 //!   exists, the stub is used only to link).
+//! - `cargo xtask test-cuda --bundle DIR` builds those tests and the device benchmark here (against
+//!   the stub) into a self-contained folder with a `run.sh` for a machine with only an NVIDIA
+//!   driver (see [`bundle`]).
 //! - `cargo xtask bench --device cuda` runs [`bench_device`] first (GPU-sized cases next to the
 //!   copy bandwidth) and, when it finds a GPU, the facade's workloads on cuda.
+
+mod ops_header;
+
+mod bundle;
 
 use crate::util::{cargo, root, run, Result};
 use std::fs;
@@ -44,6 +52,7 @@ pub fn ptx(args: &[String]) -> Result<()> {
     if install {
         install_nvcc()?;
     }
+    ops_header::write_or_check(check)?;
     let bin = find_nvcc_bin().ok_or(
         "ptx: nvcc not found on PATH, under CUDA_HOME/bin, or in .venv-nvcc \
          (run `cargo xtask ptx --install-nvcc`)",
@@ -60,12 +69,17 @@ pub fn ptx(args: &[String]) -> Result<()> {
     }
 }
 
-/// `cargo xtask test-cuda [--build-only]`.
+/// `cargo xtask test-cuda [--build-only] [--bundle DIR]`.
 pub fn test_cuda(args: &[String]) -> Result<()> {
     let mut build_only = false;
-    for a in args {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match a.as_str() {
             "--build-only" => build_only = true,
+            "--bundle" => {
+                let dir = it.next().ok_or("test-cuda: --bundle needs a folder")?;
+                return bundle::bundle(std::path::Path::new(dir));
+            }
             other => return Err(format!("test-cuda: unknown argument `{other}`").into()),
         }
     }

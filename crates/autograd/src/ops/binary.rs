@@ -7,26 +7,8 @@ use crate::Tensor;
 use nanotorch_ndarray_core::{Backend, BinaryOp, Element, Float, Result, ScalarSide, Shape};
 
 impl<E: Float, B: Backend> Tensor<E, B> {
-    /// Sums a gradient of a broadcast shape back down to `shape` (the adjoint of broadcasting).
-    pub fn sum_to(&self, shape: &Shape) -> Result<Self> {
-        if self.shape() == shape {
-            return Ok(self.clone());
-        }
-        let lead = self.rank() - shape.rank().min(self.rank());
-        let axes: Vec<isize> = (0..self.rank())
-            .filter(|&i| i < lead || (shape.dims()[i - lead] == 1 && self.dims()[i] != 1))
-            .map(|i| i as isize)
-            .collect();
-        let summed = if axes.is_empty() {
-            self.clone()
-        } else {
-            self.sum_dims(&axes, true)?
-        };
-        summed.reshape(shape.clone())
-    }
-
     /// `self + rhs` with broadcasting.
-    pub fn add(&self, rhs: &Self) -> Result<Self> {
+    pub(crate) fn add_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().add(rhs.array())?;
         Ok(Tensor::from_op(out, "add", &[self, rhs], |inputs, _, g| {
             Ok(vec![
@@ -37,7 +19,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// `self - rhs` with broadcasting.
-    pub fn sub(&self, rhs: &Self) -> Result<Self> {
+    pub(crate) fn sub_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().sub(rhs.array())?;
         Ok(Tensor::from_op(out, "sub", &[self, rhs], |inputs, _, g| {
             Ok(vec![
@@ -48,7 +30,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// `self * rhs` element-wise with broadcasting.
-    pub fn mul(&self, rhs: &Self) -> Result<Self> {
+    pub(crate) fn mul_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().mul(rhs.array())?;
         Ok(Tensor::from_op(out, "mul", &[self, rhs], |inputs, _, g| {
             let (a, b) = (&inputs[0], &inputs[1]);
@@ -64,7 +46,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// `self / rhs` element-wise with broadcasting.
-    pub fn div(&self, rhs: &Self) -> Result<Self> {
+    pub(crate) fn div_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().div(rhs.array())?;
         Ok(Tensor::from_op(
             out,
@@ -86,7 +68,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// `self ^ rhs` element-wise with broadcasting.
-    pub fn pow(&self, rhs: &Self) -> Result<Self> {
+    pub(crate) fn pow_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().pow(rhs.array())?;
         Ok(Tensor::from_op(
             out,
@@ -113,12 +95,12 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// Element-wise maximum; at ties the gradient is split evenly, as in PyTorch.
-    pub fn maximum(&self, rhs: &Self) -> Result<Self> {
+    pub(crate) fn maximum_tensor(&self, rhs: &Self) -> Result<Self> {
         self.extremum(rhs, BinaryOp::Maximum, BinaryOp::Gt)
     }
 
     /// Element-wise minimum; at ties the gradient is split evenly, as in PyTorch.
-    pub fn minimum(&self, rhs: &Self) -> Result<Self> {
+    pub(crate) fn minimum_tensor(&self, rhs: &Self) -> Result<Self> {
         self.extremum(rhs, BinaryOp::Minimum, BinaryOp::Lt)
     }
 
@@ -142,6 +124,51 @@ impl<E: Float, B: Backend> Tensor<E, B> {
                 ])
             },
         ))
+    }
+
+    /// `atan2(self, rhs)` element-wise with broadcasting: the angle of the point `(rhs, self)`.
+    pub(crate) fn atan2_tensor(&self, rhs: &Self) -> Result<Self> {
+        let out = self.array().atan2(rhs.array())?;
+        Ok(Tensor::from_op(
+            out,
+            "atan2",
+            &[self, rhs],
+            |inputs, _, g| {
+                // ∂/∂a = b/(a² + b²), ∂/∂b = −a/(a² + b²)
+                let (a, b) = (&inputs[0], &inputs[1]);
+                let r2 = a.square()?.add(&b.square()?)?;
+                Ok(vec![
+                    a.requires_grad()
+                        .then(|| g.mul(b)?.div(&r2)?.sum_to(a.shape()))
+                        .transpose()?,
+                    b.requires_grad()
+                        .then(|| g.mul(a)?.div(&r2)?.neg()?.sum_to(b.shape()))
+                        .transpose()?,
+                ])
+            },
+        ))
+    }
+
+    /// Applies a table op by value: the autograd rule of every [`BinaryOp`] (comparisons give a
+    /// mask without gradient). The match is exhaustive, so an op added to the table does not
+    /// compile until it has a rule here.
+    pub fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
+        match op {
+            BinaryOp::Add => self.add(rhs),
+            BinaryOp::Sub => self.sub(rhs),
+            BinaryOp::Mul => self.mul(rhs),
+            BinaryOp::Div => self.div(rhs),
+            BinaryOp::Pow => self.pow(rhs),
+            BinaryOp::Maximum => self.maximum(rhs),
+            BinaryOp::Minimum => self.minimum(rhs),
+            BinaryOp::Atan2 => self.atan2(rhs),
+            BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge => self.compare(op, rhs),
+        }
     }
 
     /// `self + s`.
@@ -244,6 +271,24 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 }
 
 impl<E: Element, B: Backend> Tensor<E, B> {
+    /// Sums a gradient of a broadcast shape back down to `shape` (the adjoint of broadcasting).
+    pub fn sum_to(&self, shape: &Shape) -> Result<Self> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let lead = self.rank() - shape.rank().min(self.rank());
+        let axes: Vec<isize> = (0..self.rank())
+            .filter(|&i| i < lead || (shape.dims()[i - lead] == 1 && self.dims()[i] != 1))
+            .map(|i| i as isize)
+            .collect();
+        let summed = if axes.is_empty() {
+            self.clone()
+        } else {
+            self.sum_dims(&axes, true)?
+        };
+        summed.reshape(shape.clone())
+    }
+
     /// A comparison mask (1 where true, 0 where false), with broadcasting. Not differentiable.
     pub fn compare(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
         Ok(Tensor::from_ndarray(self.array().binary(op, rhs.array())?))
@@ -256,36 +301,6 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             s,
             ScalarSide::Right,
         )?))
-    }
-
-    /// `self == rhs` as a 0/1 mask.
-    pub fn eq(&self, rhs: &Self) -> Result<Self> {
-        self.compare(BinaryOp::Eq, rhs)
-    }
-
-    /// `self != rhs` as a 0/1 mask.
-    pub fn ne(&self, rhs: &Self) -> Result<Self> {
-        self.compare(BinaryOp::Ne, rhs)
-    }
-
-    /// `self < rhs` as a 0/1 mask.
-    pub fn lt(&self, rhs: &Self) -> Result<Self> {
-        self.compare(BinaryOp::Lt, rhs)
-    }
-
-    /// `self <= rhs` as a 0/1 mask.
-    pub fn le(&self, rhs: &Self) -> Result<Self> {
-        self.compare(BinaryOp::Le, rhs)
-    }
-
-    /// `self > rhs` as a 0/1 mask.
-    pub fn gt(&self, rhs: &Self) -> Result<Self> {
-        self.compare(BinaryOp::Gt, rhs)
-    }
-
-    /// `self >= rhs` as a 0/1 mask.
-    pub fn ge(&self, rhs: &Self) -> Result<Self> {
-        self.compare(BinaryOp::Ge, rhs)
     }
 
     /// Converts to another element type (not differentiable: the result is a leaf).

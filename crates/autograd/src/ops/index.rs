@@ -1,12 +1,13 @@
-//! Indexing ops: index_select, gather, scatter_add, cat, stack, where, masked_fill.
+//! Indexing ops: index_select, gather and scatter_add, for every element type.
 //!
 //! gather and scatter_add are each other's adjoints, and index_select's adjoint is an
-//! index_add, built from scatter_add.
+//! index_add, built from scatter_add. Joining tensors (cat, stack) lives in `join.rs`; picking
+//! between two tensors by a mask (where, masked_fill) in `select.rs`.
 
 use crate::Tensor;
-use nanotorch_ndarray_core::{Backend, Error, Float, NDArray, Result, Shape};
+use nanotorch_ndarray_core::{Backend, Element, NDArray, Result};
 
-impl<E: Float, B: Backend> Tensor<E, B> {
+impl<E: Element, B: Backend> Tensor<E, B> {
     /// Picks values along `axis` at `index` (same rank as `self`), as `torch.gather`.
     pub fn gather(&self, axis: isize, index: &Tensor<i64, B>) -> Result<Self> {
         let out = self.array().gather(axis, index.array())?;
@@ -66,78 +67,4 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             },
         ))
     }
-
-    /// `cond != 0 ? on_true : on_false` with broadcasting (`torch.where`); `cond` gets no gradient.
-    pub fn where_cond(cond: &Self, on_true: &Self, on_false: &Self) -> Result<Self> {
-        let out = NDArray::where_cond(cond.array(), on_true.array(), on_false.array())?;
-        let cond = cond.detach();
-        Ok(Tensor::from_op(
-            out,
-            "where",
-            &[on_true, on_false],
-            move |inputs, _, g| {
-                let zero = Tensor::zeros_like(g)?;
-                Ok(vec![
-                    Some(Tensor::where_cond(&cond, g, &zero)?.sum_to(inputs[0].shape())?),
-                    Some(Tensor::where_cond(&cond, &zero, g)?.sum_to(inputs[1].shape())?),
-                ])
-            },
-        ))
-    }
-
-    /// `value` where `mask != 0`, `self` elsewhere (`torch.masked_fill`).
-    pub fn masked_fill(&self, mask: &Self, value: E) -> Result<Self> {
-        let fill = Tensor::scalar(value, self.backend())?;
-        let out = Tensor::where_cond(mask, &fill, self)?;
-        if out.shape() != self.shape() {
-            return Err(Error::Broadcast {
-                op: "masked_fill",
-                lhs: self.shape().clone(),
-                rhs: mask.shape().clone(),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Joins tensors along `axis`, as `torch.cat`.
-    pub fn cat(tensors: &[Self], axis: isize) -> Result<Self> {
-        cat_tensors(tensors, axis)
-    }
-
-    /// Joins tensors along a new `axis`, as `torch.stack`.
-    pub fn stack(tensors: &[Self], axis: isize) -> Result<Self> {
-        let first = tensors.first().ok_or_else(|| {
-            Error::invalid("stack", "needs at least one tensor", &Shape::scalar())
-        })?;
-        let rank = first.rank() as isize;
-        let axis = if axis < 0 { axis + rank + 1 } else { axis };
-        let expanded = tensors
-            .iter()
-            .map(|t| t.unsqueeze(axis))
-            .collect::<Result<Vec<_>>>()?;
-        cat_tensors(&expanded, axis)
-    }
-}
-
-/// `torch.cat`: the gradient of each input is its slice of the output's gradient.
-pub fn cat_tensors<E: Float, B: Backend>(
-    tensors: &[Tensor<E, B>],
-    axis: isize,
-) -> Result<Tensor<E, B>> {
-    let arrays: Vec<NDArray<E, B>> = tensors.iter().map(|t| t.array().clone()).collect();
-    let out = NDArray::cat(&arrays, axis)?;
-    let refs: Vec<&Tensor<E, B>> = tensors.iter().collect();
-    Ok(Tensor::from_op(out, "cat", &refs, move |inputs, _, g| {
-        let mut start = 0;
-        let axis_u = g.shape().axis("cat", axis)?;
-        inputs
-            .iter()
-            .map(|t| {
-                let len = t.dims()[axis_u];
-                let piece = g.narrow(axis, start, len)?;
-                start += len;
-                Ok(Some(piece))
-            })
-            .collect()
-    }))
 }

@@ -15,26 +15,13 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             out,
             "matmul",
             &[self, rhs],
-            |inputs, out, g| {
+            |inputs, _, g| {
                 let (a, b) = (&inputs[0], &inputs[1]);
-                let a2 = if a.rank() == 1 {
-                    a.unsqueeze(0)?
-                } else {
-                    a.clone()
-                };
-                let b2 = if b.rank() == 1 {
-                    b.unsqueeze(1)?
-                } else {
-                    b.clone()
-                };
-                // The gradient in the promoted (matrix) shape: the output's shape with any axis that
-                // 1-D promotion removed put back.
-                let mut g_dims = out.dims()
-                    [..out.rank() - usize::from(a.rank() > 1) - usize::from(b.rank() > 1)]
-                    .to_vec();
-                g_dims.push(a2.dims()[a2.rank() - 2]);
-                g_dims.push(b2.dims()[b2.rank() - 1]);
-                let g2 = g.reshape(Shape::from(g_dims))?;
+                // The operands and the gradient in the promoted (matrix) shapes: the one rule
+                // of 1-D promotion, shared with the forward pass.
+                let s = Shape::matmul(a.shape(), b.shape())?;
+                let (a2, b2) = (a.view(&s.lhs)?, b.view(&s.rhs)?);
+                let g2 = g.reshape(&s.promoted_out)?;
                 // Each gradient is produced in its input's layout: for `x·Wᵀ` (Linear), `Wᵀ` is a
                 // transposed view, so its gradient is computed as `(dCᵀ·A)ᵀ` — the transpose of a
                 // contiguous `[out, in]` product — and lands on W contiguous, ready for the optimizer.

@@ -2,12 +2,20 @@
 //!
 //! Every backward rule is written with tensor ops. Under a plain `backward()` it runs with
 //! recording off; under `create_graph` it is recorded, which is all higher derivatives need.
+//! Shape, index, join and select ops are written for every element type; only float tensors
+//! record their backward rules.
 
 mod binary;
+mod dropout;
 mod index;
+mod join;
 mod matmul;
+mod operand;
 mod reduce;
+mod select;
 mod shape;
 mod softmax;
 mod unary;
 mod window;
+
+pub use operand::{IntoOperand, Operand};

@@ -18,8 +18,9 @@ fn keepdim_shape(input: &Shape, axes: &[isize]) -> Result<Shape> {
         .into())
 }
 
-impl<E: Float, B: Backend> Tensor<E, B> {
-    /// Sum over `axes` (empty = all).
+impl<E: Element, B: Backend> Tensor<E, B> {
+    /// Sum over `axes` (empty = all), in the input's element type (an `i64` sum stays `i64`, as
+    /// PyTorch's does for integer tensors).
     pub fn sum_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         let out = self.array().sum(axes, keepdim)?;
         let kept = keepdim_shape(self.shape(), axes)?;
@@ -30,11 +31,27 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         }))
     }
 
-    /// Sum of all elements, as a 0-d tensor.
-    pub fn sum_all(&self) -> Result<Self> {
+    /// Sum of all elements, as a 0-d tensor (PyTorch's `sum()`).
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let counts = Tensor::from_vec(vec![3i64, 4, 5], [3], &Cpu)?;
+    /// assert_eq!(counts.sum()?.item()?, 12i64); // integer in, integer out
+    /// # Ok(()) }
+    /// ```
+    pub fn sum(&self) -> Result<Self> {
         self.sum_dims(&[], false)
     }
 
+    /// Sum of all elements, as a 0-d tensor (the same as [`Tensor::sum`]).
+    pub fn sum_all(&self) -> Result<Self> {
+        self.sum()
+    }
+}
+
+impl<E: Float, B: Backend> Tensor<E, B> {
     /// Mean over `axes` (empty = all).
     pub fn mean_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         let count: usize = self
@@ -47,9 +64,27 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             .div_scalar(E::from_f64(count as f64))
     }
 
-    /// Mean of all elements, as a 0-d tensor.
-    pub fn mean_all(&self) -> Result<Self> {
+    /// Mean of all elements, as a 0-d tensor (PyTorch's `mean()`). Defined for float tensors
+    /// only, as in PyTorch: cast an integer or mask tensor first. Accuracy, on `i64` labels:
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let logits = Tensor::from_vec(vec![2.0f32, 1.0, 0.1, 0.3, 0.2, 3.0, 1.0, 5.0], [4, 2], &Cpu)?;
+    /// let labels = Tensor::from_vec(vec![0i64, 1, 1, 0], [4], &Cpu)?;
+    /// let pred = logits.argmax(Some(1), false)?; // [0, 1, 1, 1]
+    /// let accuracy = pred.eq(&labels)?.cast::<f32>()?.mean()?;
+    /// assert_eq!(accuracy.item()?, 0.75); // 3 of 4 right
+    /// # Ok(()) }
+    /// ```
+    pub fn mean(&self) -> Result<Self> {
         self.mean_dims(&[], false)
+    }
+
+    /// Mean of all elements, as a 0-d tensor (the same as [`Tensor::mean`]).
+    pub fn mean_all(&self) -> Result<Self> {
+        self.mean()
     }
 
     /// Product over `axes`. The gradient is `out / x`, so inputs must be non-zero where a

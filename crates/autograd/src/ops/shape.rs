@@ -1,10 +1,13 @@
 //! Shape ops: views of the same storage (no copy) whose backward moves the gradient back into
 //! the input's shape.
+//!
+//! They are written for every element type: an `i64` label tensor reshapes and narrows exactly
+//! as a float one does. Only float tensors record the backward rule (see `Tensor::from_op`).
 
 use crate::Tensor;
-use nanotorch_ndarray_core::{Backend, Float, NDArray, Result, Shape};
+use nanotorch_ndarray_core::{Backend, Dims, Element, NDArray, Result, Shape};
 
-impl<E: Float, B: Backend> Tensor<E, B> {
+impl<E: Element, B: Backend> Tensor<E, B> {
     /// A view (or copy when strides forbid a view) with another shape; gradient reshaped back.
     fn reshaped(&self, op: &'static str, out: NDArray<E, B>) -> Self {
         Tensor::from_op(out, op, &[self], |inputs, _, g| {
@@ -12,14 +15,30 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         })
     }
 
-    /// The same elements in another shape (`usize::MAX` infers one axis, like PyTorch's `-1`).
-    pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Self> {
+    /// The same elements in another shape, as a view when the strides allow it (`torch.reshape`).
+    /// One size may be `-1`, inferred from the element count; sizes may be given as
+    /// `[usize; N]`, `&[usize]`, a [`Shape`], or signed (`[-1, 784]`, `&[isize]`, `Vec<i64>`):
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let images = Tensor::<f32, Cpu>::zeros([32, 1, 28, 28], &Cpu)?;
+    /// assert_eq!(images.reshape([-1, 784])?.dims(), &[32, 784]);
+    /// let batch = 32usize;
+    /// assert_eq!(images.reshape([batch, 784])?.dims(), &[32, 784]);
+    /// let err = images.reshape([-1, 100]).unwrap_err().to_string();
+    /// assert!(err.starts_with("reshape:") && err.contains("[-1, 100]") && err.contains("[32, 1, 28, 28]"));
+    /// # Ok(()) }
+    /// ```
+    pub fn reshape(&self, shape: impl Into<Dims>) -> Result<Self> {
         let out = self.array().reshape(shape)?;
         Ok(self.reshaped("reshape", out))
     }
 
-    /// Like `reshape`, but errors instead of copying when the strides do not allow a view.
-    pub fn view(&self, shape: impl Into<Shape>) -> Result<Self> {
+    /// Like `reshape`, but errors instead of copying when the strides do not allow a view
+    /// (`torch.Tensor.view`). One size may be `-1`.
+    pub fn view(&self, shape: impl Into<Dims>) -> Result<Self> {
         let out = self.array().view(shape)?;
         Ok(self.reshaped("view", out))
     }
@@ -86,33 +105,46 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         }))
     }
 
-    /// Broadcasts to `shape` as a view; the gradient is summed back.
-    pub fn expand(&self, shape: impl Into<Shape>) -> Result<Self> {
-        let out = self.array().broadcast_to(shape)?;
-        Ok(Tensor::from_op(out, "expand", &[self], |inputs, _, g| {
-            Ok(vec![Some(g.sum_to(inputs[0].shape())?)])
-        }))
+    /// Broadcasts to `shape` as a view (`torch.Tensor.expand`); a size of `-1` keeps that axis
+    /// (`[3, 1]` expanded to `[-1, 4]` is `[3, 4]`). The gradient is summed back.
+    pub fn expand(&self, shape: impl Into<Dims>) -> Result<Self> {
+        let out = self.array().expand(shape)?;
+        Ok(self.broadcast(out))
     }
 
-    /// NumPy's name for [`Tensor::expand`].
+    /// NumPy's name for [`Tensor::expand`] (errors name `broadcast_to`).
     pub fn broadcast_to(&self, shape: impl Into<Shape>) -> Result<Self> {
-        self.expand(shape)
+        let out = self.array().broadcast_to(shape)?;
+        Ok(self.broadcast(out))
     }
 
-    /// Elements `start..start + len` along `axis`.
-    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Self> {
-        self.slice(axis, start, start + len, 1).and_then(|t| {
-            if t.dims()[self.shape().axis("narrow", axis)?] == len {
-                Ok(t)
-            } else {
-                // Python slicing clamps; narrow does not.
-                Err(nanotorch_ndarray_core::Error::invalid(
-                    "narrow",
-                    format!("range {start}..{} is outside axis {axis}", start + len),
-                    self.shape(),
-                ))
-            }
+    /// A broadcast view of `self`, whose gradient is summed back to `self`'s shape. Both names
+    /// record the op as `expand` (PyTorch's grad_fn is `ExpandBackward` for either).
+    fn broadcast(&self, out: NDArray<E, B>) -> Self {
+        Tensor::from_op(out, "expand", &[self], |inputs, _, g| {
+            Ok(vec![Some(g.sum_to(inputs[0].shape())?)])
         })
+    }
+
+    /// Elements `start..start + len` along `axis` (`torch.narrow`): a view. The range must lie
+    /// inside the axis (a slice clamps; narrow does not). The gradient is written into the
+    /// narrowed positions of a zero tensor.
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Self> {
+        let out = self.array().narrow(axis, start, len)?;
+        Ok(Tensor::from_op(
+            out,
+            "narrow",
+            &[self],
+            move |inputs, _, g| {
+                Ok(vec![Some(g.unslice(
+                    inputs[0].shape(),
+                    axis,
+                    start,
+                    start + len,
+                    1,
+                )?)])
+            },
+        ))
     }
 
     /// Every `step`-th element of `start..end` along `axis` (`end` clamped, as Python slices).

@@ -34,28 +34,4 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             },
         ))
     }
-
-    /// Zeroes each element with probability `p` and scales the rest by `1/(1−p)` when `training`;
-    /// the identity otherwise (inverted dropout, as PyTorch).
-    pub fn dropout(&self, p: f64, training: bool) -> Result<Self> {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(nanotorch_ndarray_core::Error::invalid(
-                "dropout",
-                format!("probability {p} is outside [0, 1]"),
-                self.shape(),
-            ));
-        }
-        if !training || p == 0.0 {
-            return Ok(self.clone());
-        }
-        if p == 1.0 {
-            return self.mul_scalar(E::ZERO);
-        }
-        let keep = Tensor::random(
-            self.shape().clone(),
-            nanotorch_ndarray_core::RandomDist::Bernoulli { p: 1.0 - p },
-            self.backend(),
-        )?;
-        self.mul(&keep.mul_scalar(E::from_f64(1.0 / (1.0 - p)))?)
-    }
 }

@@ -192,6 +192,184 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         })
     }
 
+    /// SELU: `scale·x` for `x > 0`, `scale·α·(eˣ − 1)` otherwise (PyTorch's constants). The
+    /// gradient at 0 is the left one, `scale·α`, as in PyTorch.
+    pub fn selu(&self) -> Result<Self> {
+        self.unary_op(UnaryOp::Selu, |x, _, g| {
+            use nanotorch_ndarray_core::math::{SELU_ALPHA, SELU_SCALE};
+            let positive = x.compare_scalar(BinaryOp::Gt, E::ZERO)?;
+            let left = x
+                .minimum_scalar(E::ZERO)?
+                .exp()?
+                .mul_scalar(E::from_f64(SELU_SCALE * SELU_ALPHA))?;
+            let slope = positive
+                .mul_scalar(E::from_f64(SELU_SCALE))?
+                .add(&positive.rsub_scalar(E::ONE)?.mul(&left)?)?;
+            g.mul(&slope)
+        })
+    }
+
+    /// CELU with `α`: `max(0, x) + min(0, α(e^(x/α) − 1))`, computed as `α·celu₁(x/α)`.
+    /// `α = 0` is an error, as in PyTorch.
+    pub fn celu(&self, alpha: E) -> Result<Self> {
+        if alpha == E::ZERO {
+            return Err(nanotorch_ndarray_core::Error::invalid(
+                "celu",
+                "alpha must not be 0",
+                self.shape(),
+            ));
+        }
+        if alpha == E::ONE {
+            return self.unary_op(UnaryOp::Celu, |x, _, g| {
+                // 1 above 0, eˣ at and below it.
+                let positive = x.compare_scalar(BinaryOp::Gt, E::ZERO)?;
+                let left = x.minimum_scalar(E::ZERO)?.exp()?;
+                g.mul(&positive.add(&positive.rsub_scalar(E::ONE)?.mul(&left)?)?)
+            });
+        }
+        self.div_scalar(alpha)?.celu(E::ONE)?.mul_scalar(alpha)
+    }
+
+    /// `ln σ(x)` (gradient `σ(−x)`), computed without overflow for large `|x|`.
+    pub fn logsigmoid(&self) -> Result<Self> {
+        self.unary_op(UnaryOp::LogSigmoid, |x, _, g| g.mul(&x.neg()?.sigmoid()?))
+    }
+
+    /// `relu6(x + 3) / 6`; gradient 1/6 strictly inside (−3, 3), 0 elsewhere (PyTorch's).
+    pub fn hardsigmoid(&self) -> Result<Self> {
+        self.unary_op(UnaryOp::Hardsigmoid, |x, _, g| {
+            let inside = x
+                .compare_scalar(BinaryOp::Gt, E::from_f64(-3.0))?
+                .mul(&x.compare_scalar(BinaryOp::Lt, E::from_f64(3.0))?)?;
+            g.mul(&inside.mul_scalar(E::from_f64(1.0 / 6.0))?)
+        })
+    }
+
+    /// `x·relu6(x + 3) / 6`; gradient 0 below −3, `x/3 + 1/2` on [−3, 3], 1 above (PyTorch's
+    /// choice at the two kinks).
+    pub fn hardswish(&self) -> Result<Self> {
+        self.unary_op(UnaryOp::Hardswish, |x, _, g| {
+            let from_lo = x.compare_scalar(BinaryOp::Ge, E::from_f64(-3.0))?;
+            let above = x.compare_scalar(BinaryOp::Gt, E::from_f64(3.0))?;
+            let ramp = x
+                .div_scalar(E::from_f64(3.0))?
+                .add_scalar(E::from_f64(0.5))?;
+            let middle = from_lo.mul(&above.rsub_scalar(E::ONE)?)?.mul(&ramp)?;
+            g.mul(&middle.add(&above)?)
+        })
+    }
+
+    /// Mish: `x·tanh(softplus(x))`.
+    pub fn mish(&self) -> Result<Self> {
+        self.unary_op(UnaryOp::Mish, |x, _, g| {
+            // tanh(sp) + x·σ(x)·(1 − tanh²(sp)), with sp = ln(1 + eˣ) and sp' = σ(x).
+            let t = x.softplus()?.tanh()?;
+            let sech2 = t.square()?.rsub_scalar(E::ONE)?;
+            g.mul(&t.add(&x.mul(&x.sigmoid()?)?.mul(&sech2)?)?)
+        })
+    }
+
+    /// HardTanh: `x` clamped to `[min_val, max_val]` (PyTorch's defaults are −1 and 1). Unlike
+    /// [`Tensor::clamp`], the gradient is 0 at the bounds themselves, as in PyTorch.
+    pub fn hardtanh(&self, min_val: E, max_val: E) -> Result<Self> {
+        if min_val > max_val {
+            return Err(nanotorch_ndarray_core::Error::invalid(
+                "hardtanh",
+                format!("min_val ({min_val}) must not exceed max_val ({max_val})"),
+                self.shape(),
+            ));
+        }
+        let out = self
+            .array()
+            .maximum_scalar(min_val)?
+            .minimum_scalar(max_val)?;
+        Ok(Tensor::from_op(
+            out,
+            "hardtanh",
+            &[self],
+            move |inputs, _, g| {
+                let x = inputs[0].detach();
+                let inside = x
+                    .compare_scalar(BinaryOp::Gt, min_val)?
+                    .mul(&x.compare_scalar(BinaryOp::Lt, max_val)?)?;
+                Ok(vec![Some(g.mul(&inside)?)])
+            },
+        ))
+    }
+
+    /// Softplus with PyTorch's `beta` and `threshold`: `ln(1 + e^(βx))/β`, and `x` itself where
+    /// `βx > threshold`. [`Tensor::softplus`] is the default `β = 1`, `threshold = 20`.
+    pub fn softplus_with(&self, beta: E, threshold: E) -> Result<Self> {
+        if beta == E::ZERO {
+            return Err(nanotorch_ndarray_core::Error::invalid(
+                "softplus",
+                "beta must not be 0",
+                self.shape(),
+            ));
+        }
+        if beta == E::ONE && threshold == E::from_f64(20.0) {
+            return self.softplus();
+        }
+        let x = self.array();
+        let z = x.mul_scalar(beta)?;
+        let linear = z.gt_scalar(threshold)?;
+        // exp may overflow where the linear branch is taken; `where` never reads it there.
+        let smooth = z.exp()?.log1p()?.div_scalar(beta)?;
+        let out = nanotorch_ndarray_core::NDArray::where_cond(&linear, x, &smooth)?;
+        Ok(Tensor::from_op(
+            out,
+            "softplus",
+            &[self],
+            move |inputs, _, g| {
+                let z = inputs[0].detach().mul_scalar(beta)?;
+                let linear = z.compare_scalar(BinaryOp::Gt, threshold)?;
+                // σ(βx) below the threshold, 1 above it.
+                let slope = z
+                    .sigmoid()?
+                    .mul(&linear.rsub_scalar(E::ONE)?)?
+                    .add(&linear)?;
+                Ok(vec![Some(g.mul(&slope)?)])
+            },
+        ))
+    }
+
+    /// Applies a table op by value: the autograd rule of every [`UnaryOp`]. The match is
+    /// exhaustive, so an op added to the table does not compile until it has a rule here.
+    pub fn unary(&self, op: UnaryOp) -> Result<Self> {
+        match op {
+            UnaryOp::Neg => self.neg(),
+            UnaryOp::Exp => self.exp(),
+            UnaryOp::Log => self.log(),
+            UnaryOp::Log1p => self.log1p(),
+            UnaryOp::Expm1 => self.expm1(),
+            UnaryOp::Sqrt => self.sqrt(),
+            UnaryOp::Rsqrt => self.rsqrt(),
+            UnaryOp::Recip => self.recip(),
+            UnaryOp::Square => self.square(),
+            UnaryOp::Abs => self.abs(),
+            UnaryOp::Sign => self.sign(),
+            UnaryOp::Sin => self.sin(),
+            UnaryOp::Cos => self.cos(),
+            UnaryOp::Tanh => self.tanh(),
+            UnaryOp::Sigmoid => self.sigmoid(),
+            UnaryOp::Relu => self.relu(),
+            UnaryOp::GeluErf => self.gelu(),
+            UnaryOp::GeluTanh => self.gelu_tanh(),
+            UnaryOp::Silu => self.silu(),
+            UnaryOp::Softplus => self.softplus(),
+            UnaryOp::Erf => self.erf(),
+            UnaryOp::Floor => self.floor(),
+            UnaryOp::Ceil => self.ceil(),
+            UnaryOp::Round => self.round(),
+            UnaryOp::Selu => self.selu(),
+            UnaryOp::Celu => self.celu(E::ONE),
+            UnaryOp::LogSigmoid => self.logsigmoid(),
+            UnaryOp::Hardsigmoid => self.hardsigmoid(),
+            UnaryOp::Hardswish => self.hardswish(),
+            UnaryOp::Mish => self.mish(),
+        }
+    }
+
     /// `x` where positive, `slope·x` elsewhere.
     pub fn leaky_relu(&self, slope: E) -> Result<Self> {
         let positive = self.relu()?;

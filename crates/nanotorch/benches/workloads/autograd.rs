@@ -3,8 +3,8 @@
 //! the time per op, forward and backward together — the number the autograd issue targets.
 
 use crate::harness::Bench;
+use nanotorch::array::Backend;
 use nanotorch::autograd::Tensor;
-use nanotorch::ndarray::Backend;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -13,7 +13,7 @@ pub fn run<B: Backend>(backend: &B, bench: &Bench) -> Res {
     let case = "autograd_chain/1000";
     if bench.want(case) {
         let x = Tensor::<f32, B>::randn([4], backend)?.requires_grad_(true);
-        let step = || -> nanotorch::ndarray::Result<()> {
+        let step = || -> nanotorch::array::Result<()> {
             let mut y = x.clone();
             for _ in 0..1000 {
                 y = y.mul_scalar(1.0001)?.add_scalar(0.0001)?;

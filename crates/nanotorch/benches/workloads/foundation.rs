@@ -1,11 +1,11 @@
 //! The foundation's workloads: GEMM, element-wise maps and reductions on `NDArray`, with the case
 //! names of torch_bench.py; on the CPU also `raw_sgemm/...`, matrixmultiply called directly (one
-//! thread: its `threading` feature is off, our backend tiles GEMMs over its own workers). With
+//! thread: its `threading` feature is off, our backend tiles GEMMs over its own rayon pool). With
 //! `--threads 1` that is the ceiling of our GEMM path (the target: at least 0.95 of its
 //! GFLOP/s); with more threads the ratio is what our tiling gains over one call.
 
 use crate::harness::Bench;
-use nanotorch::ndarray::{Backend, NDArray, RandomDist};
+use nanotorch::array::{Backend, NDArray, RandomDist};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 

@@ -3,7 +3,7 @@
 //! median (the mean of the middle two for an even count, as Python's `statistics.median`) and the
 //! minimum, in milliseconds; one JSON line per case.
 
-use nanotorch::ndarray::Backend;
+use nanotorch::array::Backend;
 use std::time::Instant;
 
 /// Calls made before timing starts, as torch_bench.py's `timeit(warmup=3)`.

@@ -13,7 +13,7 @@ mod harness;
 mod train;
 
 use harness::Bench;
-use nanotorch::ndarray::Backend;
+use nanotorch::array::Backend;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 

@@ -3,8 +3,8 @@
 //! small CNN step with Adam.
 
 use crate::harness::Bench;
+use nanotorch::array::Backend;
 use nanotorch::autograd::{manual_seed, Tensor};
-use nanotorch::ndarray::Backend;
 use nanotorch::nn::functional::cross_entropy;
 use nanotorch::nn::{Linear, Module, ReLU, Sequential};
 use nanotorch::optim::{Adam, AdamOptions, Optimizer, SgdOptions, SGD};

@@ -132,7 +132,7 @@ enum NumberStyle {
 
 impl NumberStyle {
     fn for_values<E: Element>(values: &[E], _summarised_dims: Option<&[usize]>) -> Self {
-        if E::DTYPE == DType::I64 {
+        if !E::DTYPE.is_float() {
             return NumberStyle::Integer;
         }
         let finite: Vec<f64> = values
@@ -160,7 +160,7 @@ impl NumberStyle {
 
     fn format<E: Element>(&self, v: E) -> String {
         let x = v.to_f64();
-        if E::DTYPE != DType::I64 {
+        if E::DTYPE.is_float() {
             if x.is_nan() {
                 return "nan".into();
             }

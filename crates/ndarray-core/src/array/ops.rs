@@ -10,6 +10,7 @@ impl<E: Element, B: Backend> NDArray<E, B> {
     /// `op(self, rhs)` element-wise, broadcasting both operands (NumPy/PyTorch rules).
     pub fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
         self.check_device(op.name(), rhs)?;
+        Self::check_binary_dtype(op)?;
         let shape = Shape::broadcast(op.name(), self.shape(), rhs.shape())?;
         let lhs_layout = self.layout.broadcast_to(op.name(), &shape)?;
         let rhs_layout = rhs.layout.broadcast_to(op.name(), &shape)?;
@@ -25,6 +26,7 @@ impl<E: Element, B: Backend> NDArray<E, B> {
 
     /// `op(self, scalar)`, or `op(scalar, self)` when `side` is [`ScalarSide::Left`].
     pub fn binary_scalar(&self, op: BinaryOp, scalar: E, side: ScalarSide) -> Result<Self> {
+        Self::check_binary_dtype(op)?;
         let storage =
             self.backend
                 .binary_scalar(op, &self.storage(), &self.layout, scalar, side)?;
@@ -54,6 +56,15 @@ impl<E: Element, B: Backend> NDArray<E, B> {
 
     /// Reduces over `axes` (empty = all axes), keeping them as size 1 when `keepdim`.
     pub fn reduce(&self, op: ReduceOp, axes: &[isize], keepdim: bool) -> Result<Self> {
+        // PyTorch counts when it sums booleans (the result is an integer); a `Bool` result
+        // cannot hold a count, so say how to get one.
+        if E::DTYPE == crate::DType::Bool && matches!(op, ReduceOp::Sum | ReduceOp::Prod) {
+            return Err(Error::invalid(
+                op.name(),
+                "cannot sum or multiply booleans into a boolean: cast to i64 first (`x.cast::<i64>()`)",
+                self.shape(),
+            ));
+        }
         let axes = self.shape().axes(op.name(), axes)?;
         let storage = self
             .backend
@@ -245,6 +256,7 @@ impl<E: Element, B: Backend> NDArray<E, B> {
 
     /// In place: `self = op(self, rhs)` with `rhs` broadcast to `self`'s shape (`add_`, `mul_`, …).
     pub fn binary_assign(&self, op: BinaryOp, rhs: &Self) -> Result<()> {
+        Self::check_binary_dtype(op)?;
         self.check_writable(op.name())?;
         self.check_device(op.name(), rhs)?;
         let rhs_layout = rhs.layout.broadcast_to(op.name(), self.shape())?;
@@ -262,6 +274,7 @@ impl<E: Element, B: Backend> NDArray<E, B> {
 
     /// In place: `self = op(self, scalar)`.
     pub fn scalar_assign(&self, op: BinaryOp, scalar: E) -> Result<()> {
+        Self::check_binary_dtype(op)?;
         self.check_writable(op.name())?;
         self.backend
             .scalar_inplace(op, &mut self.storage_mut(), &self.layout, scalar)
@@ -289,55 +302,27 @@ impl<E: Element, B: Backend> NDArray<E, B> {
         )
     }
 
-    fn check_writable(&self, op: &'static str) -> Result<()> {
-        let broadcast = self
-            .dims()
-            .iter()
-            .zip(self.layout.strides())
-            .any(|(&d, &s)| d > 1 && s == 0);
-        if broadcast {
-            return Err(Error::invalid(
-                op,
-                "cannot write in place into a broadcast view (several elements share one slot)",
-                self.shape(),
-            ));
+    /// A float-only op (`atan2`) on integers is an error, as in PyTorch's integer kernels that do
+    /// not exist, rather than a silent 0.
+    /// Booleans take the logical ops and comparisons only: `-`, `/` and powers of booleans are
+    /// refused, as PyTorch refuses them.
+    fn check_binary_dtype(op: BinaryOp) -> Result<()> {
+        let not_boolean = matches!(op, BinaryOp::Sub | BinaryOp::Div | BinaryOp::Pow);
+        let refused = (!op.supports_integers() && !E::DTYPE.is_float())
+            || (E::DTYPE == crate::DType::Bool && not_boolean);
+        if refused {
+            return Err(Error::DType {
+                op: op.name(),
+                expected: crate::DType::F32,
+                got: E::DTYPE,
+            });
         }
         Ok(())
     }
-}
 
-/// Named element-wise methods, so user code reads `a.add(&b)?` rather than `a.binary(Add, &b)?`.
-macro_rules! binary_methods {
-    ($($name:ident, $scalar_name:ident => $op:ident;)*) => {
-        impl<E: Element, B: Backend> NDArray<E, B> {
-            $(
-                #[doc = concat!("Element-wise `", stringify!($name), "` with broadcasting.")]
-                pub fn $name(&self, rhs: &Self) -> Result<Self> {
-                    self.binary(BinaryOp::$op, rhs)
-                }
-                #[doc = concat!("Element-wise `", stringify!($name), "` with a scalar right operand.")]
-                pub fn $scalar_name(&self, rhs: E) -> Result<Self> {
-                    self.binary_scalar(BinaryOp::$op, rhs, ScalarSide::Right)
-                }
-            )*
-        }
-    };
-}
-
-binary_methods! {
-    add, add_scalar => Add;
-    sub, sub_scalar => Sub;
-    mul, mul_scalar => Mul;
-    div, div_scalar => Div;
-    pow, pow_scalar => Pow;
-    maximum, maximum_scalar => Maximum;
-    minimum, minimum_scalar => Minimum;
-    eq, eq_scalar => Eq;
-    ne, ne_scalar => Ne;
-    lt, lt_scalar => Lt;
-    le, le_scalar => Le;
-    gt, gt_scalar => Gt;
-    ge, ge_scalar => Ge;
+    fn check_writable(&self, op: &'static str) -> Result<()> {
+        crate::checks::writable(op, &self.layout)
+    }
 }
 
 macro_rules! reduce_methods {
@@ -377,27 +362,6 @@ impl<E: Element, B: Backend> NDArray<E, B> {
     }
 }
 
-macro_rules! unary_methods {
-    ($($name:ident => $op:ident;)*) => {
-        impl<E: Float, B: Backend> NDArray<E, B> {
-            $(
-                #[doc = concat!("Element-wise `", stringify!($name), "` (see [`UnaryOp::", stringify!($op), "`]).")]
-                pub fn $name(&self) -> Result<Self> {
-                    self.unary(UnaryOp::$op)
-                }
-            )*
-        }
-    };
-}
-
-unary_methods! {
-    neg => Neg; exp => Exp; log => Log; log1p => Log1p; expm1 => Expm1; sqrt => Sqrt;
-    rsqrt => Rsqrt; recip => Recip; square => Square; abs => Abs; sign => Sign; sin => Sin;
-    cos => Cos; tanh => Tanh; sigmoid => Sigmoid; relu => Relu; gelu => GeluErf;
-    gelu_tanh => GeluTanh; silu => Silu; softplus => Softplus; erf => Erf; floor => Floor;
-    ceil => Ceil; round => Round;
-}
-
 impl<E: Float, B: Backend> NDArray<E, B> {
     /// `op(x)` for each element.
     pub fn unary(&self, op: UnaryOp) -> Result<Self> {
@@ -421,55 +385,16 @@ impl<E: Float, B: Backend> NDArray<E, B> {
     /// removed afterwards), leading batch axes broadcast.
     pub fn matmul(&self, rhs: &Self) -> Result<Self> {
         self.check_device("matmul", rhs)?;
-        if self.rank() == 0 || rhs.rank() == 0 {
-            return Err(Error::ShapeMismatch {
-                op: "matmul",
-                what: "both operands need at least one axis",
-                lhs: self.shape().clone(),
-                rhs: rhs.shape().clone(),
-            });
-        }
-        let lhs = if self.rank() == 1 {
-            self.unsqueeze(0)?
-        } else {
-            self.clone()
-        };
-        let rhs2 = if rhs.rank() == 1 {
-            rhs.unsqueeze(1)?
-        } else {
-            rhs.clone()
-        };
-        let (m, k) = (lhs.dims()[lhs.rank() - 2], lhs.dims()[lhs.rank() - 1]);
-        let (k2, n) = (rhs2.dims()[rhs2.rank() - 2], rhs2.dims()[rhs2.rank() - 1]);
-        if k != k2 {
-            return Err(Error::ShapeMismatch {
-                op: "matmul",
-                what: "inner dimensions differ",
-                lhs: self.shape().clone(),
-                rhs: rhs.shape().clone(),
-            });
-        }
-        let lhs_batch = Shape::from(&lhs.dims()[..lhs.rank() - 2]);
-        let rhs_batch = Shape::from(&rhs2.dims()[..rhs2.rank() - 2]);
-        let batch =
-            Shape::broadcast("matmul", &lhs_batch, &rhs_batch).map_err(|_| Error::Broadcast {
-                op: "matmul",
-                lhs: self.shape().clone(),
-                rhs: rhs.shape().clone(),
-            })?;
-        let (lhs, lhs_layout) = lhs.as_batched("matmul", &batch, m, k)?;
-        let (rhs2, rhs_layout) = rhs2.as_batched("matmul", &batch, k, n)?;
+        let s = Shape::matmul(self.shape(), rhs.shape())?;
+        // Promotion only adds axes of size 1 (or keeps the shape), so these are always views.
+        let (lhs, lhs_layout) = self
+            .view(&s.lhs)?
+            .as_batched("matmul", &s.batch, s.m, s.k)?;
+        let (rhs2, rhs_layout) = rhs.view(&s.rhs)?.as_batched("matmul", &s.batch, s.k, s.n)?;
         let storage =
             self.backend
                 .matmul(&lhs.storage(), &lhs_layout, &rhs2.storage(), &rhs_layout)?;
-        let mut out_dims = batch.dims().to_vec();
-        if self.rank() > 1 {
-            out_dims.push(m);
-        }
-        if rhs.rank() > 1 {
-            out_dims.push(n);
-        }
-        Ok(Self::contiguous_from(storage, out_dims, &self.backend))
+        Ok(Self::contiguous_from(storage, s.out, &self.backend))
     }
 
     /// Sliding windows of a `[n, c, h, w]` array as columns `[n, c·kh·kw, oh·ow]`.

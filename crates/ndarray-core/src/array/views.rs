@@ -2,14 +2,15 @@
 //! Axes may be negative (`-1` is the last), as in PyTorch.
 
 use super::NDArray;
+use crate::shape::Dims;
 use crate::{Backend, Element, Error, Result, Shape};
 
 impl<E: Element, B: Backend> NDArray<E, B> {
     /// The same elements in another shape, as a view when the strides allow it and a copy
-    /// otherwise (PyTorch's `reshape`). One axis may be given as `usize::MAX` to be inferred
-    /// (PyTorch's `-1`).
-    pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Self> {
-        let to = self.infer_shape("reshape", shape.into())?;
+    /// otherwise (PyTorch's `reshape`). One size may be `-1`, inferred from the element count:
+    /// `reshape([-1, 784])`.
+    pub fn reshape(&self, shape: impl Into<Dims>) -> Result<Self> {
+        let to = shape.into().resolve("reshape", self.shape())?;
         match self.layout.reshape("reshape", &to) {
             Ok(layout) => Ok(self.with_layout(layout)),
             Err(Error::NotViewable { .. }) => self.copy()?.reshape(to),
@@ -18,39 +19,10 @@ impl<E: Element, B: Backend> NDArray<E, B> {
     }
 
     /// The same elements in another shape without a copy, or an error if the strides do not
-    /// allow it (PyTorch's `view`). `usize::MAX` infers one axis.
-    pub fn view(&self, shape: impl Into<Shape>) -> Result<Self> {
-        let to = self.infer_shape("view", shape.into())?;
+    /// allow it (PyTorch's `view`). One size may be `-1`.
+    pub fn view(&self, shape: impl Into<Dims>) -> Result<Self> {
+        let to = shape.into().resolve("view", self.shape())?;
         Ok(self.with_layout(self.layout.reshape("view", &to)?))
-    }
-
-    fn infer_shape(&self, op: &'static str, shape: Shape) -> Result<Shape> {
-        let unknown: Vec<usize> = (0..shape.rank())
-            .filter(|&i| shape.dims()[i] == usize::MAX)
-            .collect();
-        match unknown.as_slice() {
-            [] => Ok(shape),
-            [i] => {
-                let known: usize = shape.dims().iter().filter(|&&d| d != usize::MAX).product();
-                if known == 0 || self.numel() % known != 0 {
-                    let mut shown = shape.dims().to_vec();
-                    shown[*i] = 0;
-                    return Err(Error::ReshapeNumel {
-                        op,
-                        from: self.shape().clone(),
-                        to: shown.into(),
-                    });
-                }
-                let mut dims = shape.dims().to_vec();
-                dims[*i] = self.numel() / known;
-                Ok(dims.into())
-            }
-            _ => Err(Error::invalid(
-                op,
-                "only one axis can be inferred",
-                self.shape(),
-            )),
-        }
     }
 
     /// Reorders axes: axis `i` of the result is axis `perm[i]` of `self`.
@@ -87,15 +59,30 @@ impl<E: Element, B: Backend> NDArray<E, B> {
         Ok(self.with_layout(self.layout.broadcast_to("broadcast_to", &shape.into())?))
     }
 
-    /// PyTorch's name for [`NDArray::broadcast_to`].
-    pub fn expand(&self, shape: impl Into<Shape>) -> Result<Self> {
-        self.broadcast_to(shape)
+    /// PyTorch's name for [`NDArray::broadcast_to`], where a size of `-1` keeps that axis:
+    /// `[3, 1]` expanded to `[-1, 4]` is `[3, 4]`. Errors name `expand`.
+    pub fn expand(&self, shape: impl Into<Dims>) -> Result<Self> {
+        let to = shape.into().resolve_expand("expand", self.shape())?;
+        Ok(self.with_layout(self.layout.broadcast_to("expand", &to)?))
     }
 
-    /// Elements `start..start + len` along `axis`.
+    /// Elements `start..start + len` along `axis`, as `torch.narrow`. Unlike a slice, the range
+    /// is not clamped: it must lie inside the axis.
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Self> {
-        let axis = self.shape().axis("narrow", axis)?;
-        Ok(self.with_layout(self.layout.narrow(axis, start, len)?))
+        let resolved = self.shape().axis("narrow", axis)?;
+        let size = self.dims()[resolved];
+        match start.checked_add(len) {
+            Some(end) if end <= size => {
+                Ok(self.with_layout(self.layout.narrow(resolved, start, len)?))
+            }
+            _ => Err(Error::invalid(
+                "narrow",
+                format!(
+                    "start ({start}) + length ({len}) exceeds the size ({size}) of axis {axis}"
+                ),
+                self.shape(),
+            )),
+        }
     }
 
     /// Every `step`-th element of `start..end` along `axis` (`end` is clamped, as Python's slices).

@@ -1,0 +1,18 @@
+//! The kernels behind `Cpu`'s `Backend` methods, one file per family. Each has a contiguous
+//! fast path (a plain slice loop the compiler vectorises) and a strided path that walks rows of
+//! the coalesced layout with the shared `StridedIndex`; large outputs are split across threads
+//! by `parallel::par_chunks`.
+
+mod elementwise;
+mod index;
+mod map;
+mod reduce;
+mod window;
+
+pub(crate) use elementwise::{
+    binary, binary_inplace, binary_scalar, scalar_inplace, unary, where_cond, TRANSCENDENTAL_COST,
+};
+pub(crate) use index::{gather, index_select, scatter_add};
+pub(crate) use map::{generate, map1, map_contiguous, update};
+pub(crate) use reduce::{arg_reduce, reduce};
+pub(crate) use window::{col2im, im2col};

@@ -1,0 +1,173 @@
+//! Sliding windows: im2col and col2im, the basis of convolution and pooling.
+
+use crate::parallel::par_chunks;
+use crate::storage::CpuStorage;
+use nanotorch_ndarray_core::{checks, Float, Layout, Result, Window2d};
+use std::mem::MaybeUninit;
+
+/// The input coordinate a window tap reads, or `None` in the padding.
+#[inline]
+fn tap(o: usize, k: usize, stride: usize, dil: usize, pad: usize, len: usize) -> Option<usize> {
+    (o * stride + k * dil).checked_sub(pad).filter(|&i| i < len)
+}
+
+/// The outputs `lo..hi` (of `out_len`) whose tap `k` lands inside the input (`tap` is `Some`),
+/// and the input position of the first: each row of im2col/col2im is then zeros (padding), a
+/// strided run of the input, and zeros again, with no per-element test.
+fn valid_span(
+    k: usize,
+    stride: usize,
+    dil: usize,
+    pad: usize,
+    len: usize,
+    out_len: usize,
+) -> (usize, usize, usize) {
+    let reach = k * dil;
+    let lo = pad.saturating_sub(reach).div_ceil(stride).min(out_len);
+    let hi = (len + pad)
+        .saturating_sub(reach)
+        .div_ceil(stride)
+        .min(out_len);
+    let hi = hi.max(lo);
+    (lo, hi, (lo * stride + reach).saturating_sub(pad))
+}
+
+pub(crate) fn im2col<E: Float>(
+    x: &[E],
+    layout: &Layout,
+    window: &Window2d,
+) -> Result<CpuStorage<E>> {
+    let g = checks::im2col(layout, window)?;
+    let (kh, kw) = window.kernel;
+    let st = layout.strides();
+    let plane = kh * kw * g.oh * g.ow;
+    let len = g.n * g.c * plane;
+    Ok(CpuStorage::build(len, |out| {
+        par_chunks(out, plane, len, |start, chunk| {
+            for (p, block) in chunk.chunks_mut(plane.max(1)).enumerate() {
+                let nc = start / plane.max(1) + p;
+                let (ni, ci) = (nc / g.c, nc % g.c);
+                let base = layout.offset() + ni * st[0] + ci * st[1];
+                let mut rows = block.chunks_mut(g.ow.max(1));
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        let (lo, hi, ix0) = valid_span(
+                            kj,
+                            window.stride.1,
+                            window.dilation.1,
+                            window.padding.1,
+                            g.w,
+                            g.ow,
+                        );
+                        for oy in 0..g.oh {
+                            let Some(row) = rows.next() else { return };
+                            let iy = tap(
+                                oy,
+                                ki,
+                                window.stride.0,
+                                window.dilation.0,
+                                window.padding.0,
+                                g.h,
+                            );
+                            let Some(y) = iy.filter(|_| lo < hi) else {
+                                row.iter_mut().for_each(|o| {
+                                    o.write(E::ZERO);
+                                });
+                                continue;
+                            };
+                            let (left, rest) = row.split_at_mut(lo);
+                            let (mid, right) = rest.split_at_mut(hi - lo);
+                            left.iter_mut().chain(right).for_each(|o| {
+                                o.write(E::ZERO);
+                            });
+                            let first = base + y * st[2] + ix0 * st[3];
+                            let step = window.stride.1 * st[3]; // 0 for a broadcast width axis
+                            if step == 1 {
+                                // the common case (stride 1, contiguous rows): a copy
+                                let src = &x[first..first + mid.len()];
+                                for (o, &v) in mid.iter_mut().zip(src) {
+                                    o.write(v);
+                                }
+                            } else {
+                                for (j, o) in mid.iter_mut().enumerate() {
+                                    o.write(x[first + j * step]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }))
+}
+
+pub(crate) fn col2im<E: Float>(
+    cols: &[E],
+    cl: &Layout,
+    channels: usize,
+    image_hw: (usize, usize),
+    window: &Window2d,
+) -> Result<CpuStorage<E>> {
+    let (h, w) = image_hw;
+    let g = checks::col2im(cl, channels, image_hw, window)?;
+    let (kh, kw) = window.kernel;
+    let st = cl.strides();
+    let plane = h * w;
+    let len = g.n * g.c * plane;
+    Ok(CpuStorage::build(len, |out| {
+        par_chunks(out, plane, len * kh * kw, |start, chunk| {
+            for o in chunk.iter_mut() {
+                o.write(E::ZERO);
+            }
+            // SAFETY: every element was just written.
+            let chunk: &mut [E] = unsafe { &mut *(chunk as *mut [MaybeUninit<E>] as *mut [E]) };
+            for (p, img) in chunk.chunks_mut(plane.max(1)).enumerate() {
+                let nc = start / plane.max(1) + p;
+                let (ni, ci) = (nc / g.c, nc % g.c);
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        let row = (ci * kh + ki) * kw + kj;
+                        let base = cl.offset() + ni * st[0] + row * st[1];
+                        let (lo, hi, ix0) = valid_span(
+                            kj,
+                            window.stride.1,
+                            window.dilation.1,
+                            window.padding.1,
+                            w,
+                            g.ow,
+                        );
+                        if lo == hi {
+                            continue;
+                        }
+                        for oy in 0..g.oh {
+                            let Some(y) = tap(
+                                oy,
+                                ki,
+                                window.stride.0,
+                                window.dilation.0,
+                                window.padding.0,
+                                h,
+                            ) else {
+                                continue;
+                            };
+                            let first = base + (oy * g.ow + lo) * st[2];
+                            let count = hi - lo;
+                            if window.stride.1 == 1 && st[2] == 1 {
+                                // the common case: add one contiguous run into another
+                                let dst = &mut img[y * w + ix0..y * w + ix0 + count];
+                                for (d, &v) in dst.iter_mut().zip(&cols[first..first + count]) {
+                                    *d = *d + v;
+                                }
+                            } else {
+                                let dst = img[y * w + ix0..].iter_mut().step_by(window.stride.1);
+                                for (j, d) in dst.take(count).enumerate() {
+                                    *d = *d + cols[first + j * st[2]];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }))
+}
