@@ -332,6 +332,31 @@ pub trait Module<E: Float = f32, B: Backend = Cpu>: Send + Sync {
         Ok(())
     }
 
+    /// Loads a state dict that lives on another device (or backend type) into this module,
+    /// copying each tensor through the host: how a model moves between devices. The backend is
+    /// part of a module's type, so PyTorch's `model.to(device)` is spelled: build the model on
+    /// the target device, then `gpu_model.load_state_dict_from(&cpu_model.state_dict(), true)`.
+    /// Checks and errors are those of [`Module::load_state_dict`].
+    fn load_state_dict_from<B2: Backend>(
+        &self,
+        state: &StateDict<E, B2>,
+        strict: bool,
+    ) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let own = self.state_dict();
+        let Some(device) = own.values().next().map(|t| t.backend().clone()) else {
+            return self.load_state_dict(&StateDict::new(), strict);
+        };
+        let mut moved = StateDict::new();
+        for (name, t) in state {
+            let copy = Tensor::from_vec(t.to_vec()?, t.shape().clone(), &device)?;
+            moved.insert(name.clone(), copy);
+        }
+        self.load_state_dict(&moved, strict)
+    }
+
     /// The module's name when printed: its type's name without path or generic arguments.
     fn module_name(&self) -> String {
         short_type_name(std::any::type_name::<Self>())

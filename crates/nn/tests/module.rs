@@ -293,3 +293,25 @@ fn layers_default_to_f32_on_the_cpu() {
     let as_module: &dyn Module = &model;
     assert_eq!(as_module.parameters().len(), 2);
 }
+
+#[test]
+fn load_state_dict_from_copies_through_the_host_and_checks_shapes() {
+    // On a GPU machine the target is built on `Cuda`; the path is the same for any backend.
+    let source: Linear = Linear::new(3, 2, &Cpu).unwrap();
+    let target: Linear = Linear::new(3, 2, &Cpu).unwrap();
+    target
+        .load_state_dict_from(&source.state_dict(), true)
+        .unwrap();
+    assert_eq!(
+        target.weight.to_vec().unwrap(),
+        source.weight.to_vec().unwrap()
+    );
+    // A copy, not shared storage.
+    assert!(!target.weight.array().same_storage(source.weight.array()));
+    let wrong: Linear = Linear::new(4, 2, &Cpu).unwrap();
+    let err = target
+        .load_state_dict_from(&wrong.state_dict(), true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("weight") && err.contains("shape"), "{err}");
+}
