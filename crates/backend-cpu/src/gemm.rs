@@ -1,5 +1,5 @@
 //! Batched matmul: `matrixmultiply`'s single-threaded GEMM, split into tiles that the threads of
-//! `crate::parallel` (a rayon pool) share.
+//! `crate::parallel` share.
 //!
 //! Why not matrixmultiply's own threading: measured on the 2-core dev machine it *slowed* the
 //! shapes small models use (sgemm 128³: 0.073 ms on 2 threads, 0.034 ms on 1;
@@ -14,9 +14,8 @@
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{DType, Error, Float, Layout, Result};
 
-/// Below this many multiply-adds a GEMM runs on one thread. Measured with the hand-written pool
-/// that preceded rayon (2 cores, medians, noisy; rayon's hand-over costs a little more, so the
-/// threshold is, if anything, low):
+/// Below this many multiply-adds a GEMM runs on one thread. Measured with the helper threads of
+/// `crate::workers` (2 cores, medians, noisy):
 /// 128³ (2M) took 0.034 ms on one thread and 0.05-0.10 ms split in two (the tiles are too short
 /// to hide a helper's wake-up); 256³ (16M) 0.23 ms on one, 0.13-0.19 ms split; 128×784×256 (26M)
 /// 0.39 ms on one, 0.22-0.28 ms split.

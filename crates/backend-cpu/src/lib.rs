@@ -5,6 +5,7 @@ mod gemm;
 mod kernels;
 mod parallel;
 mod storage;
+mod workers;
 
 pub use storage::{pool_bytes, set_pool_limit, CpuStorage, DEFAULT_LIMIT};
 
@@ -348,8 +349,8 @@ impl Backend for Cpu {
         window: &Window2d,
     ) -> Result<CpuStorage<E>> {
         check_fits("im2col", layout, x.len())?;
-        checks::im2col(layout, window)?;
-        kernels::im2col(x.as_slice(), layout, window)
+        let geometry = checks::im2col(layout, window)?;
+        Ok(kernels::im2col(x.as_slice(), layout, window, &geometry))
     }
 
     fn col2im<E: Float>(
@@ -361,7 +362,12 @@ impl Backend for Cpu {
         window: &Window2d,
     ) -> Result<CpuStorage<E>> {
         check_fits("col2im", cols_layout, cols.len())?;
-        checks::col2im(cols_layout, channels, image_hw, window)?;
-        kernels::col2im(cols.as_slice(), cols_layout, channels, image_hw, window)
+        let geometry = checks::col2im(cols_layout, channels, image_hw, window)?;
+        Ok(kernels::col2im(
+            cols.as_slice(),
+            cols_layout,
+            window,
+            &geometry,
+        ))
     }
 }

@@ -1,17 +1,11 @@
-//! Splitting work across cores, on a rayon thread pool, and the row walker every strided kernel
-//! uses (it walks rows with the one shared iterator, `Layout::strided_index`).
-//!
-//! Why rayon: until issue 9 the pieces ran on a hand-written pool (`workers.rs`) that handed
-//! borrowed closures to its threads through a lifetime-erasing transmute. The issue's rule was to
-//! keep it only if rayon was more than 10% slower on a training step; it was not (the
-//! measurement is in the crate README and in docs/02-backend.md, "Threads"), so a well-kept crate
-//! now does the lifetime-sensitive part and this crate has no unsafe code for threads.
+//! Splitting work across cores (on the helper threads of `crate::workers`, which says why not
+//! rayon), and the row walker every strided kernel uses (it walks rows with the one shared
+//! iterator, `Layout::strided_index`).
 
 use nanotorch_ndarray_core::{Layout, StridedIndex};
-use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
-use rayon::slice::ParallelSliceMut;
 use std::mem::MaybeUninit;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Below this much work (output elements × a per-op cost: 1 for memory-bound ops such as add,
 /// copy or sum, `TRANSCENDENTAL_COST` = 16 for exp/log/tanh/pow/random fills) an op runs on one
@@ -19,7 +13,7 @@ use std::sync::OnceLock;
 ///
 /// Measured with a throwaway timing program (release, contiguous f32, median of 200 after 3
 /// warm-up calls, output dropped inside the timed region, this 2-core machine with nothing else
-/// running), with the hand-written worker pool that preceded rayon here:
+/// running), with the helper threads of `crate::workers`:
 ///
 /// | n     | add 1 thread | add 2 threads | exp 1 thread | exp 2 threads |
 /// |-------|--------------|---------------|--------------|---------------|
@@ -31,10 +25,7 @@ use std::sync::OnceLock;
 /// A second core does pay for memory-bound ops once the operands leave the 2 MiB L2 (the jump
 /// between 128K and 256K above), but waking a sleeping thread takes some 50-100 µs here, so at
 /// 256K elements an add is mostly done before the helper joins. Hence 512K work units: add, mul
-/// and copy go parallel from 512K elements, transcendental ops from 32K. Rayon's threads also
-/// sleep when idle and pay the same wake-up, and its hand-over costs a little more (add on 1M
-/// elements: 0.082 ms against the old pool's 0.075 ms), so the threshold stands; measure again
-/// before changing it.
+/// and copy go parallel from 512K elements, transcendental ops from 32K.
 pub(crate) const PAR_THRESHOLD: usize = 1 << 19;
 
 /// Number of threads to split large ops across: `NANOTORCH_NUM_THREADS` if set (read once), else
@@ -50,32 +41,6 @@ pub(crate) fn num_threads() -> usize {
     })
 }
 
-/// The pool of `num_threads()` threads: our own rather than rayon's global one, so that
-/// `NANOTORCH_NUM_THREADS` sets its size and a program that configures the global pool for
-/// itself (or calls our ops from inside it) does not change ours. `None` if the threads cannot
-/// be started: the work then runs on the caller, which is only a lost core.
-fn pool() -> Option<&'static rayon::ThreadPool> {
-    static P: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
-    P.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(num_threads())
-            .thread_name(|i| format!("nanotorch-cpu-{i}"))
-            .build()
-            .ok()
-    })
-    .as_ref()
-}
-
-/// Runs `op` on the pool (the calling thread waits; a call from one of the pool's own threads,
-/// as a kernel inside a piece of another, runs in place). Callers check `num_threads() > 1`
-/// first: one thread runs the work itself, without a pool.
-fn on_pool(op: impl FnOnce() + Send) {
-    match pool() {
-        Some(pool) => pool.install(op),
-        None => op(),
-    }
-}
-
 /// Calls `f(i)` for every `i` in `0..n`, spread over the threads (each index exactly once, in no
 /// particular order; a panic in any call reaches the caller once all have returned). The caller
 /// decides that the work is worth splitting.
@@ -83,10 +48,16 @@ pub(crate) fn par_for(n: usize, f: impl Fn(usize) + Sync) {
     if n <= 1 || num_threads() <= 1 {
         return (0..n).for_each(f);
     }
-    // One index per rayon job: pieces are few and coarse, and whichever thread comes free should
-    // be able to take any of them, so that a thread that wakes late (or loses its core to another
-    // program) leaves its pieces to the others.
-    on_pool(|| (0..n).into_par_iter().with_max_len(1).for_each(&f))
+    // Indices are handed out one at a time, so a thread that wakes late (or loses its core to
+    // another program) leaves its share to the others.
+    let next = AtomicUsize::new(0);
+    crate::workers::run(&|| loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= n {
+            break;
+        }
+        f(i);
+    });
 }
 
 /// How many pieces to cut `work` units into (1 below the threshold): pieces of about
@@ -106,6 +77,9 @@ pub(crate) fn pieces(work: usize) -> usize {
 /// See [`pieces`]: small enough that a late thread costs at most a quarter of its share.
 const PIECES_PER_THREAD: usize = 4;
 
+/// A chunk of `par_chunks`' output and its start, until a thread claims it.
+type Slot<'a, T> = Mutex<Option<(usize, &'a mut [T])>>;
+
 /// Calls `f(start, chunk)` on consecutive chunks of `out`, each a multiple of `unit` long (except
 /// possibly the last), spread over the threads when `work`, the total cost in elements, is large
 /// enough. The chunks are disjoint `&mut` slices, so no two threads write the same element.
@@ -123,12 +97,22 @@ pub(crate) fn par_chunks<T: Send>(
         return;
     }
     let per = units.div_ceil(n) * unit;
-    on_pool(|| {
-        out.par_chunks_mut(per)
-            .enumerate()
-            .with_max_len(1)
-            .for_each(|(i, chunk)| f(i * per, chunk))
-    })
+    // Each chunk sits in its own slot; whoever claims slot `i` (the counter hands every index out
+    // once) takes the chunk out and fills it. The mutex is only ever locked once per chunk.
+    let slots: Vec<Slot<'_, T>> = out
+        .chunks_mut(per)
+        .enumerate()
+        .map(|(i, c)| Mutex::new(Some((i * per, c))))
+        .collect();
+    let next = AtomicUsize::new(0);
+    crate::workers::run(&|| loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = slots.get(i) else { break };
+        let chunk = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some((start, c)) = chunk {
+            f(start, c);
+        }
+    });
 }
 
 /// Merges adjacent axes that are contiguous with each other in every layout, and drops size-1
@@ -242,7 +226,6 @@ impl<const N: usize> Rows<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Fills `len` slots through `par_chunks` with each slot's own index and checks that every
     /// chunk starts at a multiple of `unit` and that every slot was written exactly once.
@@ -304,21 +287,6 @@ mod tests {
                     }
                 });
             }
-        });
-    }
-
-    #[test]
-    fn par_chunks_from_inside_another_rayon_pool() {
-        // A program that runs our ops from its own rayon jobs: our pool is a separate one, and
-        // the other pool's threads wait for it without deadlock.
-        let theirs = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .expect("a 2-thread pool");
-        theirs.install(|| {
-            (0..8).into_par_iter().for_each(|_| {
-                fill_by_index(2 * PAR_THRESHOLD + 5, 3, 2 * PAR_THRESHOLD);
-            })
         });
     }
 

@@ -257,94 +257,60 @@ macro_rules! impl_float {
 impl_float!(f32, F32);
 impl_float!(f64, F64);
 
-impl Element for i64 {
-    const DTYPE: DType = DType::I64;
-    const ZERO: Self = 0;
-    const ONE: Self = 1;
-    const MIN: Self = i64::MIN;
-    const MAX: Self = i64::MAX;
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v as i64
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    fn pow(self, rhs: Self) -> Self {
-        match rhs {
-            r if r >= 0 => self.wrapping_pow(r.min(u32::MAX as i64) as u32),
-            _ if self == 1 => 1,
-            _ if self == -1 => {
-                if rhs % 2 == 0 {
-                    1
-                } else {
-                    -1
-                }
+/// `Element` for an integer type: casts as Rust's `as` (truncating toward zero from floats, as
+/// PyTorch's `.to(int)`), no NaN, and `pow` by the given rule (integer powers wrap, as in PyTorch).
+macro_rules! impl_int {
+    ($t:ty, $dtype:ident, pow: |$base:ident, $exp:ident| $pow:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$dtype;
+            const ZERO: Self = 0;
+            const ONE: Self = 1;
+            const MIN: Self = <$t>::MIN;
+            const MAX: Self = <$t>::MAX;
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
             }
-            _ => 0,
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn pow(self, rhs: Self) -> Self {
+                let ($base, $exp) = (self, rhs);
+                $pow
+            }
+            #[inline(always)]
+            fn maximum(self, rhs: Self) -> Self {
+                Ord::max(self, rhs)
+            }
+            #[inline(always)]
+            fn minimum(self, rhs: Self) -> Self {
+                Ord::min(self, rhs)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                false
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            #[inline(always)]
+            fn from_i64(v: i64) -> Self {
+                v as $t
+            }
         }
-    }
-    #[inline(always)]
-    fn maximum(self, rhs: Self) -> Self {
-        Ord::max(self, rhs)
-    }
-    #[inline(always)]
-    fn minimum(self, rhs: Self) -> Self {
-        Ord::min(self, rhs)
-    }
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        false
-    }
-    #[inline(always)]
-    fn to_i64(self) -> i64 {
-        self
-    }
-    #[inline(always)]
-    fn from_i64(v: i64) -> Self {
-        v
-    }
+    };
 }
 
-impl Element for u8 {
-    const DTYPE: DType = DType::U8;
-    const ZERO: Self = 0;
-    const ONE: Self = 1;
-    const MIN: Self = 0;
-    const MAX: Self = u8::MAX;
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v as u8
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    fn pow(self, rhs: Self) -> Self {
-        self.wrapping_pow(rhs as u32)
-    }
-    #[inline(always)]
-    fn maximum(self, rhs: Self) -> Self {
-        Ord::max(self, rhs)
-    }
-    #[inline(always)]
-    fn minimum(self, rhs: Self) -> Self {
-        Ord::min(self, rhs)
-    }
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        false
-    }
-    #[inline(always)]
-    fn to_i64(self) -> i64 {
-        self as i64
-    }
-    #[inline(always)]
-    fn from_i64(v: i64) -> Self {
-        v as u8
-    }
-}
+// A negative exponent: 1 and -1 keep their magnitude, everything else truncates to 0.
+impl_int!(i64, I64, pow: |base, exp| match exp {
+    e if e >= 0 => base.wrapping_pow(e.min(u32::MAX as i64) as u32),
+    _ if base == 1 => 1,
+    e if base == -1 => if e % 2 == 0 { 1 } else { -1 },
+    _ => 0,
+});
+impl_int!(u8, U8, pow: |base, exp| base.wrapping_pow(exp as u32));
 
 /// A boolean element, stored in one byte that is 0 or 1 (as PyTorch's `bool` tensors are).
 ///

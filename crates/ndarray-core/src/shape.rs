@@ -268,9 +268,8 @@ enum Dim {
 }
 
 impl Dims {
-    /// Checks for sizes that are never valid (`-2`, two `-1`s), naming `op` and `from`, and
-    /// returns the position of the `-1`, if any.
-    fn check(&self, op: &'static str, from: &Shape) -> Result<Option<usize>> {
+    /// Refuses a negative size other than `-1`, naming `op` and `from`.
+    fn refuse_bad_sizes(&self, op: &'static str, from: &Shape) -> Result<()> {
         if let Some(bad) = self.0.iter().find_map(|d| match d {
             Dim::Bad(v) => Some(*v),
             _ => None,
@@ -281,6 +280,13 @@ impl Dims {
                 from,
             ));
         }
+        Ok(())
+    }
+
+    /// Checks for sizes that are never valid (`-2`, two `-1`s), naming `op` and `from`, and
+    /// returns the position of the `-1`, if any.
+    fn check(&self, op: &'static str, from: &Shape) -> Result<Option<usize>> {
+        self.refuse_bad_sizes(op, from)?;
         let mut infer = self.0.iter().enumerate().filter(|(_, d)| **d == Dim::Infer);
         let first = infer.next().map(|(i, _)| i);
         if infer.next().is_some() {
@@ -334,16 +340,7 @@ impl Dims {
     /// `from` (axes align from the end, as in broadcasting). A `-1` on a new leading axis is an
     /// error, as in PyTorch.
     pub fn resolve_expand(&self, op: &'static str, from: &Shape) -> Result<Shape> {
-        if let Some(bad) = self.0.iter().find_map(|d| match d {
-            Dim::Bad(v) => Some(*v),
-            _ => None,
-        }) {
-            return Err(Error::invalid(
-                op,
-                format!("invalid size {bad} in {self} (only -1 may be negative)"),
-                from,
-            ));
-        }
+        self.refuse_bad_sizes(op, from)?;
         let lead = self.0.len().saturating_sub(from.rank());
         let dims = self
             .0

@@ -131,40 +131,36 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// narrowed positions of a zero tensor.
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Self> {
         let out = self.array().narrow(axis, start, len)?;
-        Ok(Tensor::from_op(
-            out,
-            "narrow",
-            &[self],
-            move |inputs, _, g| {
-                Ok(vec![Some(g.unslice(
-                    inputs[0].shape(),
-                    axis,
-                    start,
-                    start + len,
-                    1,
-                )?)])
-            },
-        ))
+        Ok(self.sliced(out, "narrow", axis, start, start + len, 1))
     }
 
     /// Every `step`-th element of `start..end` along `axis` (`end` clamped, as Python slices).
     /// The gradient is written into the sliced positions of a zero tensor.
     pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Result<Self> {
         let out = self.array().slice(axis, start, end, step)?;
-        Ok(Tensor::from_op(
-            out,
-            "slice",
-            &[self],
-            move |inputs, _, g| {
-                Ok(vec![Some(g.unslice(
-                    inputs[0].shape(),
-                    axis,
-                    start,
-                    end,
-                    step,
-                )?)])
-            },
-        ))
+        Ok(self.sliced(out, "slice", axis, start, end, step))
+    }
+
+    /// Records `out`, the `start..end` by `step` slice of `self` along `axis`: the gradient is
+    /// written into the sliced positions of a zero tensor.
+    fn sliced(
+        &self,
+        out: NDArray<E, B>,
+        name: &'static str,
+        axis: isize,
+        start: usize,
+        end: usize,
+        step: usize,
+    ) -> Self {
+        Tensor::from_op(out, name, &[self], move |inputs, _, g| {
+            Ok(vec![Some(g.unslice(
+                inputs[0].shape(),
+                axis,
+                start,
+                end,
+                step,
+            )?)])
+        })
     }
 
     /// The adjoint of `slice`: a zero tensor of `shape` with `self` written into the slice.

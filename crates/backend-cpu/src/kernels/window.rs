@@ -2,7 +2,8 @@
 
 use crate::parallel::par_chunks;
 use crate::storage::CpuStorage;
-use nanotorch_ndarray_core::{checks, Float, Layout, Result, Window2d};
+use nanotorch_ndarray_core::checks::WindowGeometry;
+use nanotorch_ndarray_core::{Float, Layout, Window2d};
 use std::mem::MaybeUninit;
 
 /// The input coordinate a window tap reads, or `None` in the padding.
@@ -32,17 +33,19 @@ fn valid_span(
     (lo, hi, (lo * stride + reach).saturating_sub(pad))
 }
 
+/// The columns `[n, c·kh·kw, oh·ow]` of `x`; `g` is the geometry `checks::im2col` returned
+/// for `layout` and `window`.
 pub(crate) fn im2col<E: Float>(
     x: &[E],
     layout: &Layout,
     window: &Window2d,
-) -> Result<CpuStorage<E>> {
-    let g = checks::im2col(layout, window)?;
+    g: &WindowGeometry,
+) -> CpuStorage<E> {
     let (kh, kw) = window.kernel;
     let st = layout.strides();
     let plane = kh * kw * g.oh * g.ow;
     let len = g.n * g.c * plane;
-    Ok(CpuStorage::build(len, |out| {
+    CpuStorage::build(len, |out| {
         par_chunks(out, plane, len, |start, chunk| {
             for (p, block) in chunk.chunks_mut(plane.max(1)).enumerate() {
                 let nc = start / plane.max(1) + p;
@@ -98,23 +101,23 @@ pub(crate) fn im2col<E: Float>(
                 }
             }
         })
-    }))
+    })
 }
 
+/// The image `[n, c, h, w]` whose windows sum back from `cols` (the adjoint of [`im2col`]); `g`
+/// is the geometry `checks::col2im` returned for `cl` and `window`.
 pub(crate) fn col2im<E: Float>(
     cols: &[E],
     cl: &Layout,
-    channels: usize,
-    image_hw: (usize, usize),
     window: &Window2d,
-) -> Result<CpuStorage<E>> {
-    let (h, w) = image_hw;
-    let g = checks::col2im(cl, channels, image_hw, window)?;
+    g: &WindowGeometry,
+) -> CpuStorage<E> {
+    let (h, w) = (g.h, g.w);
     let (kh, kw) = window.kernel;
     let st = cl.strides();
     let plane = h * w;
     let len = g.n * g.c * plane;
-    Ok(CpuStorage::build(len, |out| {
+    CpuStorage::build(len, |out| {
         par_chunks(out, plane, len * kh * kw, |start, chunk| {
             for o in chunk.iter_mut() {
                 o.write(E::ZERO);
@@ -169,5 +172,5 @@ pub(crate) fn col2im<E: Float>(
                 }
             }
         })
-    }))
+    })
 }

@@ -1,6 +1,6 @@
 //! Fills, copies and casts (`kernels/fill_copy.cu`), and `to_vec`'s device side.
 
-use super::suffix;
+use super::{map_view, suffix};
 use crate::launch::Launch;
 use crate::{Cuda, CudaStorage, Result};
 use nanotorch_ndarray_core::checks;
@@ -58,21 +58,14 @@ pub(crate) fn copy_strided<E: Element>(
     src: &CudaStorage<E>,
     layout: &Layout,
 ) -> Result<CudaStorage<E>> {
-    checks::fits("copy", layout, src.len())?;
-    let n = layout.numel();
-    let out = dev.alloc::<E>(n)?;
-    if n > 0 {
-        let name = format!("copy_strided_{}", suffix(E::DTYPE));
-        Launch::new(dev, &dev.inner.fill_copy, name)
-            .ptr(src)
-            .ptr(&out)
-            .len(n)
-            .rank(layout)
-            .view(layout)?
-            .items(n)
-            .run()?;
-    }
-    Ok(out)
+    let name = format!("copy_strided_{}", suffix(E::DTYPE));
+    map_view(
+        dev,
+        (&dev.inner.fill_copy, name, "copy"),
+        src,
+        layout,
+        |l| l,
+    )
 }
 
 /// In place: `dst[dst_layout] = src[src_layout]`.
@@ -114,22 +107,14 @@ pub(crate) fn cast<E: Element, T: Element>(
         // The same type: a bit-exact copy (i64 must not round-trip through f64).
         return Ok(copy_strided(dev, src, layout)?.reinterpret());
     }
-    checks::fits("cast", layout, src.len())?;
-    let n = layout.numel();
-    let out = dev.alloc::<T>(n)?;
-    if n > 0 {
-        let name = format!("cast_{}_{}", suffix(E::DTYPE), suffix(T::DTYPE));
-        Launch::new(dev, &dev.inner.fill_copy, name)
-            .ptr(src)
-            .ptr(&out)
-            .len(n)
-            .rank(layout)
-            .view(layout)?
-            .flag(layout.is_contiguous())
-            .items(n)
-            .run()?;
-    }
-    Ok(out)
+    let name = format!("cast_{}_{}", suffix(E::DTYPE), suffix(T::DTYPE));
+    map_view(
+        dev,
+        (&dev.inner.fill_copy, name, "cast"),
+        src,
+        layout,
+        |l| l.flag(layout.is_contiguous()),
+    )
 }
 
 /// The elements of `layout`, read back in row-major order. A view that is not the whole

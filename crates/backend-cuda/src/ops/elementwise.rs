@@ -4,7 +4,7 @@
 //! `scalar_inplace_<op>_<dt>`, `where_<dt>`, with `<op>` the op's `name()`: adding an op to the
 //! table in ndarray-core (and its device instantiation) needs no change here.
 
-use super::suffix;
+use super::{map_view, suffix};
 use crate::launch::Launch;
 use crate::{Cuda, CudaStorage, Result};
 use nanotorch_ndarray_core::checks;
@@ -17,22 +17,10 @@ pub(crate) fn unary<E: Float>(
     x: &CudaStorage<E>,
     layout: &Layout,
 ) -> Result<CudaStorage<E>> {
-    checks::fits(op.name(), layout, x.len())?;
-    let n = layout.numel();
-    let out = dev.alloc::<E>(n)?;
-    if n > 0 {
-        let name = format!("unary_{}_{}", op.name(), suffix(E::DTYPE));
-        Launch::new(dev, &dev.inner.unary, name)
-            .ptr(x)
-            .ptr(&out)
-            .len(n)
-            .rank(layout)
-            .view(layout)?
-            .flag(layout.is_contiguous())
-            .items(n)
-            .run()?;
-    }
-    Ok(out)
+    let name = format!("unary_{}_{}", op.name(), suffix(E::DTYPE));
+    map_view(dev, (&dev.inner.unary, name, op.name()), x, layout, |l| {
+        l.flag(layout.is_contiguous())
+    })
 }
 
 /// `op(lhs, rhs)` per element.

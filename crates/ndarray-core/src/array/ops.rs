@@ -307,10 +307,7 @@ impl<E: Element, B: Backend> NDArray<E, B> {
     /// Booleans take the logical ops and comparisons only: `-`, `/` and powers of booleans are
     /// refused, as PyTorch refuses them.
     fn check_binary_dtype(op: BinaryOp) -> Result<()> {
-        let not_boolean = matches!(op, BinaryOp::Sub | BinaryOp::Div | BinaryOp::Pow);
-        let refused = (!op.supports_integers() && !E::DTYPE.is_float())
-            || (E::DTYPE == crate::DType::Bool && not_boolean);
-        if refused {
+        if !op.supports(E::DTYPE) {
             return Err(Error::DType {
                 op: op.name(),
                 expected: crate::DType::F32,

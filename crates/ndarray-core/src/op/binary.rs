@@ -64,45 +64,45 @@ fn mask<E: Element>(c: bool) -> E {
 
 binary_ops! {
     /// a + b
-    Add("add", add / add_scalar, cost 1, Arithmetic, Real) cuda "Arith<T>::add(a, b)"
+    Add("add", add / add_scalar, cost 1, Arithmetic, Real, bool true) cuda "Arith<T>::add(a, b)"
         float |a, b| a + b, int |a, b| a.wrapping_add(b);
     /// a - b
-    Sub("sub", sub / sub_scalar, cost 1, Arithmetic, Real) cuda "Arith<T>::sub(a, b)"
+    Sub("sub", sub / sub_scalar, cost 1, Arithmetic, Real, bool false) cuda "Arith<T>::sub(a, b)"
         float |a, b| a - b, int |a, b| a.wrapping_sub(b);
     /// a · b
-    Mul("mul", mul / mul_scalar, cost 1, Arithmetic, Real) cuda "Arith<T>::mul(a, b)"
+    Mul("mul", mul / mul_scalar, cost 1, Arithmetic, Real, bool true) cuda "Arith<T>::mul(a, b)"
         float |a, b| a * b, int |a, b| a.wrapping_mul(b);
     /// a / b (integers: truncating, division by zero gives 0)
-    Div("div", div / div_scalar, cost 1, Arithmetic, Real) cuda "Arith<T>::div(a, b)"
+    Div("div", div / div_scalar, cost 1, Arithmetic, Real, bool false) cuda "Arith<T>::div(a, b)"
         float |a, b| a / b, int |a, b| if b == 0 { 0 } else { a.wrapping_div(b) };
     /// a^b (integers: by repeated multiplication, negative powers give 0 or ±1)
-    Pow("pow", pow / pow_scalar, cost 16, Arithmetic, Positive) cuda "Arith<T>::pow(a, b)"
+    Pow("pow", pow / pow_scalar, cost 16, Arithmetic, Positive, bool false) cuda "Arith<T>::pow(a, b)"
         float |a, b| a.powf(b), int |a, b| Element::pow(a, b);
     /// max(a, b), NaN-propagating
-    Maximum("maximum", maximum / maximum_scalar, cost 1, Arithmetic, Real) cuda "Arith<T>::maximum(a, b)"
+    Maximum("maximum", maximum / maximum_scalar, cost 1, Arithmetic, Real, bool true) cuda "Arith<T>::maximum(a, b)"
         float |a, b| a.maximum(b), int |a, b| a.max(b);
     /// min(a, b), NaN-propagating
-    Minimum("minimum", minimum / minimum_scalar, cost 1, Arithmetic, Real) cuda "Arith<T>::minimum(a, b)"
+    Minimum("minimum", minimum / minimum_scalar, cost 1, Arithmetic, Real, bool true) cuda "Arith<T>::minimum(a, b)"
         float |a, b| a.minimum(b), int |a, b| a.min(b);
     /// a == b
-    Eq("eq", eq / eq_scalar, cost 1, Comparison, Real) cuda "a == b ? T(1) : T(0)"
+    Eq("eq", eq / eq_scalar, cost 1, Comparison, Real, bool true) cuda "a == b ? T(1) : T(0)"
         float |a, b| mask(a == b), int |a, b| mask(a == b);
     /// a != b
-    Ne("ne", ne / ne_scalar, cost 1, Comparison, Real) cuda "a != b ? T(1) : T(0)"
+    Ne("ne", ne / ne_scalar, cost 1, Comparison, Real, bool true) cuda "a != b ? T(1) : T(0)"
         float |a, b| mask(a != b), int |a, b| mask(a != b);
     /// a < b
-    Lt("lt", lt / lt_scalar, cost 1, Comparison, Real) cuda "a < b ? T(1) : T(0)"
+    Lt("lt", lt / lt_scalar, cost 1, Comparison, Real, bool true) cuda "a < b ? T(1) : T(0)"
         float |a, b| mask(a < b), int |a, b| mask(a < b);
     /// a <= b
-    Le("le", le / le_scalar, cost 1, Comparison, Real) cuda "a <= b ? T(1) : T(0)"
+    Le("le", le / le_scalar, cost 1, Comparison, Real, bool true) cuda "a <= b ? T(1) : T(0)"
         float |a, b| mask(a <= b), int |a, b| mask(a <= b);
     /// a > b
-    Gt("gt", gt / gt_scalar, cost 1, Comparison, Real) cuda "a > b ? T(1) : T(0)"
+    Gt("gt", gt / gt_scalar, cost 1, Comparison, Real, bool true) cuda "a > b ? T(1) : T(0)"
         float |a, b| mask(a > b), int |a, b| mask(a > b);
     /// a >= b
-    Ge("ge", ge / ge_scalar, cost 1, Comparison, Real) cuda "a >= b ? T(1) : T(0)"
+    Ge("ge", ge / ge_scalar, cost 1, Comparison, Real, bool true) cuda "a >= b ? T(1) : T(0)"
         float |a, b| mask(a >= b), int |a, b| mask(a >= b);
     /// atan2(a, b): the angle of the point (b, a), in (-π, π] (float-only)
-    Atan2("atan2", atan2 / atan2_scalar, cost 16, Arithmetic, Real) cuda "F::atan2(a, b)"
+    Atan2("atan2", atan2 / atan2_scalar, cost 16, Arithmetic, Real, bool false) cuda "F::atan2(a, b)"
         float |a, b| a.atan2(b);
 }

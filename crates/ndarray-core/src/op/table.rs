@@ -123,17 +123,18 @@ macro_rules! unary_ops {
 ///
 /// ```text
 /// /// doc
-/// Variant("name", method / scalar_method, cost N, Kind, Domain) cuda "device expression"
+/// Variant("name", method / scalar_method, cost N, Kind, Domain, bool B) cuda "device expression"
 ///     float |a, b| expression_generic_over_F [int |a, b| expression_on_i64];
 /// ```
 ///
 /// `Kind` is `Arithmetic` or `Comparison` (yields 1 or 0 in the operands' type). An entry
 /// without `int` is float-only: `NDArray` refuses it on integer arrays, and CUDA instantiates it
-/// for f32 and f64 only.
+/// for f32 and f64 only. `bool false` refuses the op on `Bool` arrays too (`-`, `/` and `pow`,
+/// as PyTorch does); `bool true` on a float-only entry has no effect.
 macro_rules! binary_ops {
     ($(
         $(#[doc = $doc:literal])*
-        $variant:ident($name:literal, $method:ident / $scalar_method:ident, cost $cost:literal, $kind:ident, $domain:ident)
+        $variant:ident($name:literal, $method:ident / $scalar_method:ident, cost $cost:literal, $kind:ident, $domain:ident, bool $bool:literal)
         cuda $cuda:literal
         float |$fa:ident, $fb:ident| $float:expr
         $(, int |$ia:ident, $ib:ident| $int:expr)?;
@@ -181,6 +182,21 @@ macro_rules! binary_ops {
             /// Whether the op is defined on integer elements (`atan2` is float-only).
             pub fn supports_integers(self) -> bool {
                 match self { $(BinaryOp::$variant => $crate::op::table::first!($($crate::op::table::yes!($int),)? false),)* }
+            }
+
+            /// Whether the op is defined on `Bool` elements (`+` is or, `*` is and; `-`, `/` and
+            /// `pow` are refused, as in PyTorch).
+            pub fn supports_booleans(self) -> bool {
+                self.supports_integers() && match self { $(BinaryOp::$variant => $bool,)* }
+            }
+
+            /// Whether the op is defined on elements of type `dtype`.
+            pub fn supports(self, dtype: $crate::DType) -> bool {
+                match dtype {
+                    $crate::DType::F32 | $crate::DType::F64 => true,
+                    $crate::DType::Bool => self.supports_booleans(),
+                    _ => self.supports_integers(),
+                }
             }
 
             /// The CUDA C++ expression of the op in `a` and `b` (element type `T`).

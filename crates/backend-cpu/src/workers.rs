@@ -1,0 +1,289 @@
+//! A few long-lived helper threads that join the calling thread on one job at a time.
+//!
+//! Why our own and not rayon: issue 9 asked to move to rayon unless it was more than 10% slower
+//! on a training step, and on an idle machine it was (mlp_train_step 1.34×, mlp_fwd_bwd 1.27×;
+//! the runs are in docs/02-backend.md, "Threads"). With rayon the caller hands the work
+//! over and sleeps until the pool's threads finish it, so every op pays a hand-over and a
+//! wake-up. Here the caller never waits for a helper to *start*: it posts the job, works on it
+//! itself, and at the end takes the job back; a helper that has not woken by then never sees it.
+//! The caller waits only for helpers already inside the job.
+//!
+//! A job is a closure that claims pieces of work until none are left (see
+//! `parallel::par_chunks`), so any number of threads can run it at once, including zero helpers.
+//!
+//! The one unsafe idea: a helper calls a closure that lives on the caller's stack. The closure is
+//! handed over as an [`ErasedJob`] (a data pointer and the function that calls through it), and
+//! [`run`] does not return, or unwind, while any helper can still reach it.
+
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
+
+/// How long a helper that finished a job keeps watching for the next one before it sleeps.
+/// A training step is a chain of ops a few µs to a few hundred µs apart; a sleeping helper takes
+/// 50-100 µs to wake, so without this window it joins each mid-sized op (a 128×784 @ 784×256
+/// GEMM takes ~0.2 ms) late or not at all. OpenMP runtimes spin after a parallel region for the
+/// same reason. Bounded, so an idle program stops using the core almost at once.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// A borrowed `Fn() + Sync` with its type and lifetime erased: a pointer to the closure and the
+/// monomorphic function that knows its type. No `transmute`: the erasure is a pointer cast, and
+/// the only way back to the closure is [`ErasedJob::call`], whose contract is the lifetime.
+#[derive(Clone, Copy)]
+struct ErasedJob {
+    closure: *const (),
+    call: unsafe fn(*const ()),
+}
+
+// SAFETY: an `ErasedJob` is only made from an `F: Fn() + Sync` (`ErasedJob::new`), and sending a
+// pointer to a `Sync` value to another thread and calling `&F` there is exactly what `Sync`
+// permits. Whether the pointer is still valid when used is `call`'s contract, not `Send`'s.
+unsafe impl Send for ErasedJob {}
+
+impl ErasedJob {
+    fn new<F: Fn() + Sync>(f: &F) -> Self {
+        /// Calls the closure behind `closure`, which must be a live `F`.
+        unsafe fn call_as<F: Fn()>(closure: *const ()) {
+            // SAFETY: `closure` came from `&F` in `new`, and the caller of `ErasedJob::call`
+            // guarantees that borrow is still alive.
+            unsafe { (*closure.cast::<F>())() }
+        }
+        Self {
+            closure: (f as *const F).cast(),
+            call: call_as::<F>,
+        }
+    }
+
+    /// Calls the closure.
+    ///
+    /// # Safety
+    /// The closure this job was made from must still be alive (its borrow not yet ended).
+    unsafe fn call(self) {
+        // SAFETY: forwarded to the caller (see above); `call` and `closure` were made together.
+        unsafe { (self.call)(self.closure) }
+    }
+}
+
+struct State {
+    /// The job on offer, if any.
+    job: Option<ErasedJob>,
+    /// Bumped for every job, so a helper that finished its share does not join the same job again.
+    generation: u64,
+    /// Helpers inside the current job.
+    helping: usize,
+    /// The first panic a helper caught in the current job, handed on to the caller.
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+struct Workers {
+    state: Mutex<State>,
+    /// Helpers sleep here until a job is posted.
+    posted: Condvar,
+    /// The caller sleeps here until the last helper leaves the job.
+    left: Condvar,
+    /// Held by the thread whose job is posted: one job at a time.
+    owner: Mutex<()>,
+    /// `State::generation`, readable without the lock, for helpers spinning between jobs.
+    latest: AtomicU64,
+}
+
+impl Workers {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The shared helpers: one per thread beyond the caller's, started on first use.
+fn workers() -> &'static Workers {
+    static W: OnceLock<&'static Workers> = OnceLock::new();
+    W.get_or_init(|| {
+        let w: &'static Workers = Box::leak(Box::new(Workers {
+            state: Mutex::new(State {
+                job: None,
+                generation: 0,
+                helping: 0,
+                panic: None,
+            }),
+            posted: Condvar::new(),
+            left: Condvar::new(),
+            owner: Mutex::new(()),
+            latest: AtomicU64::new(0),
+        }));
+        for i in 0..crate::parallel::num_threads() - 1 {
+            // A helper that cannot be spawned is only a lost core: jobs run on the caller anyway.
+            let _ = std::thread::Builder::new()
+                .name(format!("nanotorch-cpu-{i}"))
+                .spawn(move || helper_loop(w));
+        }
+        w
+    })
+}
+
+/// A helper's life: wait (spinning for `SPIN`, then asleep) until a new job is posted, run it,
+/// report back, repeat.
+fn helper_loop(w: &'static Workers) {
+    let mut seen = 0;
+    let mut spun = false;
+    let mut st = w.lock();
+    loop {
+        match st.job {
+            Some(job) if st.generation != seen => {
+                seen = st.generation;
+                spun = false;
+                // Counted while the lock is held, so `TakeBack` cannot miss this helper.
+                st.helping += 1;
+                drop(st);
+                // SAFETY: the job was still posted when we counted ourselves in `helping` under
+                // the lock, and `run` keeps its closure alive until `helping` is back to 0.
+                let result = catch_unwind(AssertUnwindSafe(|| unsafe { job.call() }));
+                st = w.lock();
+                st.helping -= 1;
+                if let Err(payload) = result {
+                    st.panic.get_or_insert(payload);
+                }
+                if st.helping == 0 {
+                    w.left.notify_all();
+                }
+            }
+            _ if !spun => {
+                drop(st);
+                let start = Instant::now();
+                'spin: while start.elapsed() < SPIN {
+                    // Reading the clock costs more than a check; look at the job often, the
+                    // clock now and then.
+                    for _ in 0..64 {
+                        if w.latest.load(Ordering::Acquire) != seen {
+                            break 'spin;
+                        }
+                        std::hint::spin_loop();
+                    }
+                }
+                spun = true;
+                st = w.lock();
+            }
+            _ => st = w.posted.wait(st).unwrap_or_else(PoisonError::into_inner),
+        }
+    }
+}
+
+/// Withdraws the posted job and waits until no helper is inside it. Run on every way out of
+/// [`run`], return or unwind, because the closure the job points at dies with `run`'s frame.
+struct TakeBack {
+    workers: &'static Workers,
+}
+
+impl Drop for TakeBack {
+    fn drop(&mut self) {
+        let mut st = self.workers.lock();
+        st.job = None;
+        while st.helping > 0 {
+            st = self
+                .workers
+                .left
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Runs `job` on this thread and, at the same time, on the helpers that wake up in time (each
+/// calls it at most once). Returns when every call has returned; a panic in any of them is
+/// re-raised here. `job` must split its work so that any number of concurrent calls share it.
+pub(crate) fn run<F: Fn() + Sync>(job: &F) {
+    if crate::parallel::num_threads() <= 1 {
+        return job();
+    }
+    let w = workers();
+    // Another thread's job is posted (tests run in parallel), or this is a piece of a job
+    // calling a threaded kernel: run this one alone rather than queue behind it.
+    let _owner = match w.owner.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => return job(),
+    };
+    {
+        let mut st = w.lock();
+        st.job = Some(ErasedJob::new(job));
+        st.generation += 1;
+        w.latest.store(st.generation, Ordering::Release);
+    }
+    // From here until `take_back` drops, helpers may hold a pointer to `job`. `job` is borrowed
+    // for all of this call, and `take_back` is declared after it, so its drop (which waits for
+    // the last helper) runs first on every path out, including a panic in our own share below.
+    let take_back = TakeBack { workers: w };
+    w.posted.notify_all();
+    let mine = catch_unwind(AssertUnwindSafe(job));
+    drop(take_back);
+    let theirs = w.lock().panic.take();
+    if let Err(payload) = mine {
+        resume_unwind(payload);
+    }
+    if let Some(payload) = theirs {
+        resume_unwind(payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+    /// The borrowed data dies as early as the API allows: right after `run` returns (or unwinds),
+    /// its memory is overwritten and freed. A helper that touched the job after that would read
+    /// the poison or freed memory; every call records what it saw, and the job is slow enough
+    /// (it sleeps) that helpers are still arriving while the caller finishes.
+    #[test]
+    fn no_helper_touches_the_job_after_run_returns() {
+        let bad = AtomicUsize::new(0);
+        let calls = AtomicUsize::new(0);
+        for round in 0..200 {
+            let mut data = vec![round; 64];
+            let job = || {
+                calls.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_micros(20));
+                if data.iter().any(|&x| x != round) {
+                    bad.fetch_add(1, Ordering::Relaxed);
+                }
+            };
+            run(&job);
+            data.iter_mut().for_each(|x| *x = usize::MAX);
+            drop(data);
+        }
+        assert_eq!(bad.load(Ordering::Relaxed), 0);
+        assert!(calls.load(Ordering::Relaxed) >= 200);
+    }
+
+    /// Same, when the caller's own share panics while a helper is still inside the job: the
+    /// panic reaches the caller only after the helper has left.
+    #[test]
+    fn a_panic_in_the_callers_share_waits_for_the_helpers() {
+        let helper_inside = AtomicBool::new(false);
+        let helper_done = AtomicBool::new(false);
+        let caller = std::thread::current().id();
+        let job = || {
+            if std::thread::current().id() == caller {
+                // Give a helper time to join, then fail.
+                let start = Instant::now();
+                while !helper_inside.load(Ordering::Acquire)
+                    && start.elapsed() < Duration::from_millis(50)
+                {
+                    std::hint::spin_loop();
+                }
+                panic!("caller's share");
+            }
+            helper_inside.store(true, Ordering::Release);
+            std::thread::sleep(Duration::from_millis(5));
+            helper_done.store(true, Ordering::Release);
+        };
+        let r = catch_unwind(AssertUnwindSafe(|| run(&job)));
+        assert!(r.is_err(), "the caller's panic was lost");
+        if helper_inside.load(Ordering::Acquire) {
+            assert!(
+                helper_done.load(Ordering::Acquire),
+                "run unwound under a helper"
+            );
+        }
+    }
+}
