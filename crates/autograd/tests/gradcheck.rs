@@ -6,7 +6,7 @@
 
 use nanotorch_autograd::{gradcheck, manual_seed, GradcheckOptions, Tensor, DIFFERENTIABLE_OPS};
 use nanotorch_backend_cpu::Cpu;
-use nanotorch_ndarray_core::{BinaryOp, Domain, Result, UnaryOp, Window2d};
+use nanotorch_ndarray_core::{BinaryOp, Bool, Domain, Result, UnaryOp, Window2d};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -358,12 +358,93 @@ fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
             Custom(|r| vec![leaf(r, &[1, 2, 4, 5])]),
             |x| x[0].avg_pool2d((3, 2), (1, 2)),
         ),
+        // A boolean condition and mask (PyTorch's kind), broadcast against the values.
+        ("where", Pair(false), |x| {
+            let cond = x[0].gt(0.0)?.cast::<Bool>()?;
+            Tensor::where_cond(&cond, &x[0], &x[1])
+        }),
+        ("masked_fill", Pair(false), |x| {
+            // The mask has x[1]'s shape and broadcasts to the shape of the sum.
+            let full = x[0].add(&x[1])?;
+            let mask = x[1].lt(0.0)?.cast::<Bool>()?;
+            full.masked_fill(&mask, 0.5)?.mul(&full)
+        }),
+        ("tril", Custom(batch_of_matrices), |x| x[0].tril(0)),
+        ("tril", Custom(batch_of_matrices), |x| x[0].tril(-1)),
+        ("triu", Custom(batch_of_matrices), |x| x[0].triu(1)),
+        ("triu", Custom(batch_of_matrices), |x| x[0].triu(-2)),
+        ("repeat", Any, |x| x[0].repeat(&vec![2; x[0].rank()])),
+        // More sizes than axes: new leading axes, and a size of 1 kept.
+        ("repeat", Custom(|r| vec![leaf(r, &[2, 3])]), |x| {
+            x[0].repeat(&[2, 1, 3])
+        }),
+        ("select", AtLeast2, |x| x[0].select(0, 1)),
+        ("select", AtLeast2, |x| x[0].select(-1, -2)),
+        ("split_sizes", Custom(|r| vec![leaf(r, &[2, 6])]), |x| {
+            let parts = x[0].split_sizes(&[1, 0, 3, 2], 1)?;
+            parts[0]
+                .mul(&parts[3].sum_dims(&[1], true)?)?
+                .add(&parts[2])
+        }),
+        ("masked_select", Pair(false), |x| {
+            // Both operands broadcast: values picked from x[0]'s copies where x[1] < 0.
+            let mask = x[1].lt(0.0)?.cast::<Bool>()?;
+            x[0].masked_select(&mask)
+        }),
+        ("topk", AtLeast2, |x| Ok(x[0].topk(2, -1, true, true)?.0)),
+        ("topk", AtLeast2, |x| Ok(x[0].topk(1, 0, false, false)?.0)),
+        ("cumsum", Any, |x| x[0].cumsum(-1)),
+        ("cumsum", AtLeast2, |x| x[0].cumsum(0)),
+        // Long enough for several scan rounds, through the reverse scan's own backward.
+        ("cumsum", Custom(|r| vec![leaf(r, &[2, 11])]), |x| {
+            x[0].cumsum(1)?.square()
+        }),
+        ("bmm", Custom(bmm_inputs), |x| x[0].bmm(&x[1])),
+        (
+            "baddbmm",
+            Custom(|r| vec![leaf(r, &[3]), leaf(r, &[2, 2, 4]), leaf(r, &[2, 4, 3])]),
+            |x| x[0].baddbmm(&x[1], &x[2], 0.5, 2.0),
+        ),
+        // Broadcast batch axes in the product and in the input.
+        (
+            "baddbmm",
+            Custom(|r| {
+                vec![
+                    leaf(r, &[1, 3, 1, 2]),
+                    leaf(r, &[2, 1, 2, 3]),
+                    leaf(r, &[3, 3, 2]),
+                ]
+            }),
+            |x| x[0].baddbmm(&x[1], &x[2], -1.5, 1.0),
+        ),
         ("dropout", Any, |x| {
             // The same mask on every evaluation: reseed before drawing it.
             manual_seed(7);
             x[0].dropout(0.3, true)
         }),
     ]
+}
+
+/// A batch of matrices: 0 to 2 leading axes, then rows and cols of 1 to 4 (square and not).
+fn batch_of_matrices(runner: &mut TestRunner) -> Vec<T> {
+    let mut shape = draw(runner, prop::collection::vec(1usize..=2, 0..=2));
+    shape.extend([draw(runner, 1usize..=4), draw(runner, 1usize..=4)]);
+    vec![leaf(runner, &shape)]
+}
+
+/// Two operands for `bmm`: equal batches, or batch axes that broadcast ([2, 1] with [3]).
+fn bmm_inputs(runner: &mut TestRunner) -> Vec<T> {
+    let (m, k, n) = (
+        draw(runner, 1usize..=3),
+        draw(runner, 1usize..=3),
+        draw(runner, 1usize..=3),
+    );
+    let (a, b): (Vec<usize>, Vec<usize>) = match draw(runner, 0usize..3) {
+        0 => (vec![2, m, k], vec![2, k, n]),
+        1 => (vec![2, 1, m, k], vec![3, k, n]),
+        _ => (vec![1, m, k], vec![3, k, n]),
+    };
+    vec![leaf(runner, &a), leaf(runner, &b)]
 }
 
 fn reduce_inputs(runner: &mut TestRunner) -> Vec<T> {

@@ -9,6 +9,7 @@ pub use crate::loss::{
     nll_loss_opts, smooth_l1_loss, CrossEntropyOptions, KlReduction, NllLossOptions, Reduction,
 };
 
+pub use crate::attention::{scaled_dot_product_attention, AttnMask};
 pub use crate::embedding::{embedding, one_hot};
 pub use crate::norm::{batch_norm, layer_norm, RunningStats};
 

@@ -3,7 +3,11 @@
 //! Neural-network building blocks on top of `nanotorch-autograd`: the [`Module`] trait (one
 //! `visit` method; parameters, modes and state dicts derived from it) and the [`Forward`] trait,
 //! layers ([`Linear`], [`Conv2d`], [`Conv1d`], [`MaxPool2d`], [`AvgPool2d`], [`LayerNorm`],
-//! [`BatchNorm1d`], [`Embedding`], activations, [`Dropout`], [`Flatten`], [`Unflatten`]), the
+//! [`BatchNorm1d`], [`Embedding`], recurrent layers ([`RNN`], [`LSTM`], [`GRU`] with
+//! [`RnnOptions`], and the cells [`RNNCell`], [`LSTMCell`], [`GRUCell`]), attention and
+//! transformer layers ([`scaled_dot_product_attention`], [`MultiheadAttention`],
+//! [`TransformerEncoderLayer`], [`TransformerDecoderLayer`], [`TransformerEncoder`],
+//! [`PositionalEncoding`], [`LearnedPositionalEmbedding`]), activations, [`Dropout`], [`Flatten`], [`Unflatten`]), the
 //! [`Sequential`] and [`ModuleList`] containers, losses (functions in
 //! [`functional`] and structs such as [`CrossEntropyLoss`]), layer functions in [`functional`], initialisation schemes in [`init`], and safetensors
 //! checkpoints ([`save_safetensors`], [`load_safetensors`]) so weights move to and from PyTorch.
@@ -11,6 +15,7 @@
 //! Chapters 4 and 5 of the book (`docs/04-modules.md`, `docs/05-losses-optimizers.md`) teach it.
 #![deny(missing_docs)]
 
+mod attention;
 mod checkpoint;
 mod containers;
 mod conv;
@@ -23,7 +28,9 @@ mod loss;
 mod module;
 mod norm;
 mod pool;
+mod recurrent;
 
+pub use attention::*;
 pub use checkpoint::{load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes};
 pub use containers::{ModuleList, Sequential};
 pub use conv::{Conv1d, Conv2d};
@@ -41,9 +48,12 @@ pub use loss::modules::{
 pub use module::{repr, Forward, Module, StateDict, Training, Visitor};
 pub use norm::{BatchNorm1d, LayerNorm, RunningStats};
 pub use pool::{AvgPool2d, MaxPool2d};
+pub use recurrent::*;
 
-/// Every layer and loss of this crate with parameters or a gradient rule of its own composition.
-/// `tests/gradcheck.rs` fails if any name here has no gradcheck case.
+/// Every layer and loss of this crate with parameters or a gradient rule of its own composition,
+/// besides those of the recurrent and attention modules, which keep their own lists
+/// ([`RECURRENT_LAYERS`], [`ATTENTION_LAYERS`]) beside their code. `tests/gradcheck.rs` fails if
+/// any name in the three lists has no gradcheck case.
 pub const DIFFERENTIABLE_LAYERS: &[&str] = &[
     "Linear",
     "Sequential",

@@ -15,8 +15,13 @@ use nanotorch_nn::functional::{
 use nanotorch_nn::{
     AvgPool2d, BatchNorm1d, Conv1d, Conv2d, Dropout, Embedding, Flatten, Identity, LayerNorm,
     LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU, Reduction, Sequential, SiLU, Sigmoid, Softmax,
-    Tanh, Unflatten, DIFFERENTIABLE_LAYERS, GELU,
+    Tanh, Unflatten, ATTENTION_LAYERS, DIFFERENTIABLE_LAYERS, GELU, RECURRENT_LAYERS,
 };
+
+#[path = "gradcheck/attention.rs"]
+mod attention_cases;
+#[path = "gradcheck/recurrent.rs"]
+mod recurrent_cases;
 
 type T = Tensor<f64, Cpu>;
 type Case = (&'static str, fn() -> Vec<T>, fn(&[T]) -> Result<T>);
@@ -48,6 +53,14 @@ fn ids() -> Tensor<i64, Cpu> {
 }
 
 fn cases() -> Vec<Case> {
+    let mut cases = core_cases();
+    cases.extend(recurrent_cases::cases());
+    cases.extend(attention_cases::cases());
+    cases
+}
+
+/// The cases of the layers in `DIFFERENTIABLE_LAYERS`.
+fn core_cases() -> Vec<Case> {
     vec![
         (
             "Linear",
@@ -344,6 +357,8 @@ fn every_listed_layer_has_a_case() {
     let names: Vec<&str> = cases().iter().map(|c| c.0).collect();
     let missing: Vec<&&str> = DIFFERENTIABLE_LAYERS
         .iter()
+        .chain(RECURRENT_LAYERS)
+        .chain(ATTENTION_LAYERS)
         .filter(|n| !names.contains(n))
         .collect();
     assert!(

@@ -5,7 +5,7 @@
 //! matrices (and the gradient reshaped back); broadcast batch axes are summed back with `sum_to`.
 
 use crate::Tensor;
-use nanotorch_ndarray_core::{Backend, Float, Result, Shape};
+use nanotorch_ndarray_core::{Backend, Error, Float, Result, Shape};
 
 impl<E: Float, B: Backend> Tensor<E, B> {
     /// Matrix product, as `torch.matmul`.
@@ -51,6 +51,98 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             },
         ))
     }
+}
+
+impl<E: Float, B: Backend> Tensor<E, B> {
+    /// Batched matrix product of `[…, n, m]` and `[…, m, p]` (`torch.bmm`): both operands need
+    /// at least 3 axes (no 1-d promotion, unlike `matmul`), and the leading batch axes
+    /// broadcast, which PyTorch's `bmm` does not do (it asks for equal `b`); any input that
+    /// `torch.bmm` accepts gives its result. Gradients as `matmul`'s.
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let q = Tensor::<f32, Cpu>::ones([8, 5, 16], &Cpu)?; // (batch·heads, seq, head_dim)
+    /// let k = Tensor::<f32, Cpu>::ones([8, 16, 5], &Cpu)?;
+    /// assert_eq!(q.bmm(&k)?.dims(), &[8, 5, 5]);
+    /// assert!(q.bmm(&k.select(0, 0)?).is_err()); // a 2-d operand: use matmul
+    /// # Ok(()) }
+    /// ```
+    pub fn bmm(&self, rhs: &Self) -> Result<Self> {
+        check_batched("bmm", self.shape(), rhs.shape())?;
+        self.matmul(rhs)
+    }
+
+    /// `beta·self + alpha·(batch1 @ batch2)` (`torch.baddbmm(input, batch1, batch2, beta=,
+    /// alpha=)`; PyTorch's defaults are `beta = 1`, `alpha = 1`). The product is [`Tensor::bmm`]'s
+    /// (batch axes broadcast); `self` must broadcast to the product's shape, which is the
+    /// result's. With `beta = 0`, `self` is ignored, so NaN or infinity in it does not reach
+    /// the result, as in PyTorch (and it gets no gradient).
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let bias = Tensor::from_vec(vec![1.0f32, 2.0], [2], &Cpu)?; // broadcast to [3, 2, 2]
+    /// let a = Tensor::<f32, Cpu>::ones([3, 2, 4], &Cpu)?;
+    /// let b = Tensor::<f32, Cpu>::ones([3, 4, 2], &Cpu)?;
+    /// let out = bias.baddbmm(&a, &b, 0.5, 2.0)?; // 0.5·bias + 2·4
+    /// assert_eq!(out.dims(), &[3, 2, 2]);
+    /// assert_eq!(out.to_vec()?[..2], [8.5, 9.0]);
+    /// # Ok(()) }
+    /// ```
+    pub fn baddbmm(&self, batch1: &Self, batch2: &Self, beta: E, alpha: E) -> Result<Self> {
+        check_batched("baddbmm", batch1.shape(), batch2.shape())?;
+        let product = batch1.matmul(batch2)?;
+        let fits = Shape::broadcast("baddbmm", self.shape(), product.shape())
+            .is_ok_and(|shape| &shape == product.shape());
+        if !fits {
+            return Err(Error::ShapeMismatch {
+                op: "baddbmm",
+                what: "the input must broadcast to the shape of batch1 @ batch2",
+                lhs: self.shape().clone(),
+                rhs: product.shape().clone(),
+            });
+        }
+        let scaled = if alpha == E::ONE {
+            product
+        } else {
+            product.mul_scalar(alpha)?
+        };
+        if beta == E::ZERO {
+            return Ok(scaled);
+        }
+        let base = if beta == E::ONE {
+            self.clone()
+        } else {
+            self.mul_scalar(beta)?
+        };
+        base.add(&scaled)
+    }
+}
+
+/// `bmm`'s shape rule, checked before `matmul` so that errors name the op the user called:
+/// both operands have at least 3 axes, inner sizes agree, batch axes broadcast.
+fn check_batched(op: &'static str, lhs: &Shape, rhs: &Shape) -> Result<()> {
+    let mismatch = |what: &'static str| Error::ShapeMismatch {
+        op,
+        what,
+        lhs: lhs.clone(),
+        rhs: rhs.clone(),
+    };
+    let (l, r) = (lhs.dims(), rhs.dims());
+    if l.len() < 3 || r.len() < 3 {
+        return Err(mismatch(
+            "both operands need at least 3 axes [batch, rows, cols]; use matmul for matrices",
+        ));
+    }
+    if l[l.len() - 1] != r[r.len() - 2] {
+        return Err(mismatch("inner dimensions differ"));
+    }
+    let (lb, rb) = (Shape::new(&l[..l.len() - 2]), Shape::new(&r[..r.len() - 2]));
+    Shape::broadcast(op, &lb, &rb).map_err(|_| mismatch("batch axes cannot be broadcast"))?;
+    Ok(())
 }
 
 /// Whether the last two axes of `t` are a transposed view of a row-major matrix (column stride 1,

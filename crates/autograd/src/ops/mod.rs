@@ -12,9 +12,12 @@ mod join;
 mod matmul;
 mod operand;
 mod reduce;
+mod sample;
+mod scan;
 mod select;
 mod shape;
 mod softmax;
+mod triangle;
 mod unary;
 mod window;
 

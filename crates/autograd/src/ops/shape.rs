@@ -196,6 +196,42 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             .collect()
     }
 
+    /// Splits `axis` into pieces of the given `sizes`, in order, as views (`torch.split` with a
+    /// list of sizes; PyTorch's `split_with_sizes`). The sizes must add up to the axis length;
+    /// a size of 0 gives an empty piece. Each piece's gradient lands in its part of the input.
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let qkv = Tensor::<f32, Cpu>::zeros([2, 12], &Cpu)?;
+    /// let parts = qkv.split_sizes(&[4, 4, 4], -1)?;
+    /// assert_eq!(parts.len(), 3);
+    /// assert_eq!(parts[2].dims(), &[2, 4]);
+    /// # Ok(()) }
+    /// ```
+    pub fn split_sizes(&self, sizes: &[usize], axis: isize) -> Result<Vec<Self>> {
+        let resolved = self.shape().axis("split_sizes", axis)?;
+        let len = self.dims()[resolved];
+        let total = sizes.iter().try_fold(0usize, |acc, &s| acc.checked_add(s));
+        if total != Some(len) {
+            return Err(nanotorch_ndarray_core::Error::invalid(
+                "split_sizes",
+                format!("split sizes {sizes:?} must add up to the size ({len}) of axis {axis}"),
+                self.shape(),
+            ));
+        }
+        let mut start = 0;
+        sizes
+            .iter()
+            .map(|&size| {
+                let piece = self.narrow(axis, start, size);
+                start += size;
+                piece
+            })
+            .collect()
+    }
+
     /// Splits `axis` into `chunks` nearly equal pieces (as `torch.chunk`).
     pub fn chunk(&self, chunks: usize, axis: isize) -> Result<Vec<Self>> {
         let resolved = self.shape().axis("chunk", axis)?;
@@ -208,5 +244,127 @@ impl<E: Element, B: Backend> Tensor<E, B> {
         }
         let len = self.dims()[resolved];
         self.split(len.div_ceil(chunks).max(1), axis)
+    }
+
+    /// The slice at `index` along `axis`, with that axis removed (`torch.select`; `x[:, i]` in
+    /// Python): a view. A negative `index` counts from the end, as in PyTorch. The gradient is
+    /// written into that slice of a zero tensor.
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let x = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0], [2, 3], &Cpu)?;
+    /// assert_eq!(x.select(1, -1)?.to_vec()?, [2.0, 5.0]); // the last column
+    /// assert_eq!(x.select(0, 0)?.dims(), &[3]);
+    /// # Ok(()) }
+    /// ```
+    pub fn select(&self, axis: isize, index: isize) -> Result<Self> {
+        let resolved = self.shape().axis("select", axis)?;
+        let size = self.dims()[resolved];
+        let at = if index < 0 {
+            index + size as isize
+        } else {
+            index
+        };
+        if at < 0 || at >= size as isize {
+            return Err(nanotorch_ndarray_core::Error::invalid(
+                "select",
+                format!("index {index} is out of range for axis {axis} of size {size}"),
+                self.shape(),
+            ));
+        }
+        let at = at as usize;
+        let out = self
+            .array()
+            .narrow(axis, at, 1)?
+            .squeeze(resolved as isize)?;
+        Ok(Tensor::from_op(
+            out,
+            "select",
+            &[self],
+            move |inputs, _, g| {
+                Ok(vec![Some(g.unsqueeze(resolved as isize)?.unslice(
+                    inputs[0].shape(),
+                    resolved as isize,
+                    at,
+                    at + 1,
+                    1,
+                )?)])
+            },
+        ))
+    }
+
+    /// The tensor tiled `sizes[i]` times along each axis (`torch.Tensor.repeat`). `sizes` may be
+    /// longer than the rank: the tensor is then treated as having leading axes of size 1, so
+    /// `[3]` repeated by `[2, 2]` is `[2, 6]`. Always a copy. The gradient of each input element
+    /// is the sum over its copies.
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let x = Tensor::from_vec(vec![1i64, 2], [2], &Cpu)?;
+    /// let tiled = x.repeat(&[2, 2])?;
+    /// assert_eq!(tiled.dims(), &[2, 4]);
+    /// assert_eq!(tiled.to_vec()?, [1, 2, 1, 2, 1, 2, 1, 2]);
+    /// # Ok(()) }
+    /// ```
+    pub fn repeat(&self, sizes: &[usize]) -> Result<Self> {
+        if sizes.len() < self.rank() {
+            return Err(nanotorch_ndarray_core::Error::invalid(
+                "repeat",
+                format!(
+                    "got {} repeat sizes {sizes:?} for a tensor of {} axes; need one per axis at least",
+                    sizes.len(),
+                    self.rank()
+                ),
+                self.shape(),
+            ));
+        }
+        let lead = sizes.len() - self.rank();
+        let padded: Vec<usize> = std::iter::repeat(1)
+            .take(lead)
+            .chain(self.dims().iter().copied())
+            .collect();
+        let mut out_dims = Vec::with_capacity(sizes.len());
+        for (&n, &d) in sizes.iter().zip(&padded) {
+            out_dims.push(n.checked_mul(d).ok_or_else(|| {
+                nanotorch_ndarray_core::Error::invalid(
+                    "repeat",
+                    format!("repeating by {sizes:?} gives an axis longer than a usize counts"),
+                    self.shape(),
+                )
+            })?);
+        }
+        // Each axis d becomes a pair [n, d]: a size-1 copy axis in front of it, broadcast to n
+        // (a stride-0 view), then the pair merged, so the copies of an axis lie one after
+        // another. The merge is the one copy.
+        let unit: Vec<usize> = padded.iter().flat_map(|&d| [1, d]).collect();
+        let tiled: Vec<usize> = sizes
+            .iter()
+            .zip(&padded)
+            .flat_map(|(&n, &d)| [n, d])
+            .collect();
+        let view = self.array().reshape(unit)?.broadcast_to(tiled.clone())?;
+        let mut out = view.reshape(out_dims)?;
+        if out.same_storage(self.array()) {
+            // Every size was 1: still a copy, as PyTorch's repeat always is.
+            out = out.copy()?;
+        }
+        let copy_axes: Vec<isize> = (0..sizes.len()).map(|i| 2 * i as isize).collect();
+        Ok(Tensor::from_op(
+            out,
+            "repeat",
+            &[self],
+            move |inputs, _, g| {
+                let summed = if copy_axes.is_empty() {
+                    g.clone()
+                } else {
+                    g.reshape(tiled.clone())?.sum_dims(&copy_axes, false)?
+                };
+                Ok(vec![Some(summed.reshape(inputs[0].shape().clone())?)])
+            },
+        ))
     }
 }
