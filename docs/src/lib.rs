@@ -31,4 +31,5 @@ chapters! {
     ch06_data => "06-data.md",
     ch07_training => "07-training.md",
     ch08_gpu_backend => "08-gpu-backend.md",
+    ch09_sequences => "09-sequences.md",
 }

@@ -98,8 +98,8 @@ pub const STEPS: &[Step] = &[
 ];
 
 /// A tiny `char_gpt` run of 12 steps must learn (validation loss from ln 76 ≈ 4.33 to below
-/// 3.8), and the same run stopped after 6 steps and resumed from its checkpoint must record the
-/// same history, bit for bit.
+/// 3.8), the same run stopped after 6 steps and resumed from its checkpoint must record the same
+/// history, bit for bit, and the LSTM variant must learn as well.
 fn char_gpt_resume() -> Result<()> {
     let dir = util::root().join("target/smoke/char_gpt");
     let run = |out: &str, extra: &[&str]| -> Result<()> {
@@ -112,8 +112,6 @@ fn char_gpt_resume() -> Result<()> {
             "2",
             "--lr",
             "1e-2",
-            "--layers",
-            "1",
             "--width",
             "32",
             "--heads",
@@ -136,9 +134,9 @@ fn char_gpt_resume() -> Result<()> {
         util::run(&mut cmd)
     };
     let _ = std::fs::remove_dir_all(&dir);
-    run("whole", &[])?;
-    run("resumed", &["--stop-after", "6"])?;
-    run("resumed", &["--resume"])?;
+    run("whole", &["--layers", "1"])?;
+    run("resumed", &["--layers", "1", "--stop-after", "6"])?;
+    run("resumed", &["--layers", "1", "--resume"])?;
     let history = |out: &str| std::fs::read_to_string(dir.join(out).join("history.csv"));
     if history("whole")? != history("resumed")? {
         return Err(format!(
@@ -149,7 +147,8 @@ fn char_gpt_resume() -> Result<()> {
         .into());
     }
     println!("char_gpt: the resumed run matches the whole run step for step");
-    Ok(())
+    // The same data and loop with the 2-layer LSTM of `--model lstm`: it must learn too.
+    run("lstm", &["--model", "lstm"])
 }
 
 /// `cargo xtask test-all [--list] [--skip a,b] [--from NAME]`.

@@ -10,6 +10,7 @@
 mod autograd;
 mod foundation;
 mod harness;
+mod sequence;
 mod train;
 
 use harness::Bench;
@@ -22,6 +23,7 @@ fn run_all<B: Backend>(backend: &B, bench: &Bench) -> Res {
     foundation::run(backend, bench)?;
     autograd::run(backend, bench)?;
     train::run(backend, bench)?;
+    sequence::run(backend, bench)?;
     Ok(())
 }
 

@@ -20,7 +20,7 @@ mod model;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use model::{Gpt, GptConfig};
+use model::{CharLstm, CharModel, Gpt, GptConfig};
 use nanotorch::data::datasets::{random_windows, shakespeare, CharCorpus};
 use nanotorch::data::rand::Rng;
 use nanotorch::data::seed::generator;
@@ -31,10 +31,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Train a small GPT on eight Shakespeare plays, one character at a time.
+/// Train a small GPT (or LSTM) on eight Shakespeare plays, one character at a time.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
+    /// Which model: the GPT, or an LSTM (`--layers` and `--width` apply to both).
+    #[arg(long, value_enum, default_value_t = ModelKind::Gpt)]
+    model: ModelKind,
     /// Optimizer steps in all (the cosine schedule ends here).
     #[arg(long, default_value_t = 3000)]
     steps: usize,
@@ -44,9 +47,9 @@ struct Args {
     /// Continue from the checkpoint in `--out`.
     #[arg(long)]
     resume: bool,
-    /// Transformer blocks.
-    #[arg(long, default_value_t = 4)]
-    layers: usize,
+    /// Transformer blocks, or LSTM layers [default: 4 for the GPT, 2 for the LSTM].
+    #[arg(long)]
+    layers: Option<usize>,
     /// Attention heads per block.
     #[arg(long, default_value_t = 4)]
     heads: usize,
@@ -100,6 +103,15 @@ struct Args {
     expect_val_loss: Option<f64>,
 }
 
+/// The model families `--model` offers.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ModelKind {
+    /// Pre-norm transformer blocks with causal self-attention.
+    Gpt,
+    /// An LSTM over the window.
+    Lstm,
+}
+
 /// Every step's training loss and each validation loss, as `history.csv` keeps them.
 #[derive(Default)]
 struct History {
@@ -116,9 +128,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         context: args.context,
         width: args.width,
         heads: args.heads,
-        layers: args.layers,
+        layers: args.layers.unwrap_or(match args.model {
+            ModelKind::Gpt => 4,
+            ModelKind::Lstm => 2,
+        }),
     };
-    let model = Gpt::new(config)?;
+    let model = match args.model {
+        ModelKind::Gpt => CharModel::Gpt(Gpt::new(config)?),
+        ModelKind::Lstm => CharModel::Lstm(CharLstm::new(config)?),
+    };
     let mut optimizer = AdamW::new(
         model.parameters(),
         AdamWOptions {
@@ -135,7 +153,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (0, History::default())
     };
     println!(
-        "char_gpt: {} parameters, vocabulary {}, {} training and {} validation characters{}",
+        "char_gpt ({:?}): {} parameters, vocabulary {}, {} training and {} validation characters{}",
+        args.model,
         model.num_parameters(),
         config.vocab,
         corpus.train.len(),
@@ -250,7 +269,7 @@ fn windows(
 }
 
 /// Mean loss over `eval_batches` fixed validation batches (the same ones at every evaluation).
-fn evaluate(model: &Gpt, corpus: &CharCorpus, args: &Args) -> nanotorch::Result<f64> {
+fn evaluate(model: &CharModel, corpus: &CharCorpus, args: &Args) -> nanotorch::Result<f64> {
     let mut rng = generator(1234, 0);
     let vocab = corpus.vocab.len() as isize;
     no_grad(|| {
@@ -266,7 +285,7 @@ fn evaluate(model: &Gpt, corpus: &CharCorpus, args: &Args) -> nanotorch::Result<
 
 /// `sample_len` characters continuing a newline, each drawn from the softmax of the last
 /// position's logits divided by the temperature, among the `top_k` most likely if given.
-fn sample(model: &Gpt, corpus: &CharCorpus, args: &Args) -> nanotorch::Result<String> {
+fn sample(model: &CharModel, corpus: &CharCorpus, args: &Args) -> nanotorch::Result<String> {
     let mut rng = generator(args.seed, u64::MAX);
     let mut ids = corpus.vocab.encode("\n")?;
     no_grad(|| {
@@ -318,7 +337,7 @@ fn progress_bar(steps: usize, at: usize, quiet: bool) -> ProgressBar {
 
 /// Writes the model, the optimizer (with the step it is at) and the history, each atomically.
 fn save_checkpoint(
-    model: &Gpt,
+    model: &CharModel,
     optimizer: &AdamW<f32, Cpu>,
     step: usize,
     history: &History,
@@ -346,7 +365,7 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Loads the checkpoint in `out` into `model` and `optimizer`; returns its step and history.
 fn resume(
-    model: &Gpt,
+    model: &CharModel,
     optimizer: &mut AdamW<f32, Cpu>,
     out: &Path,
 ) -> Result<(usize, History), Box<dyn std::error::Error>> {

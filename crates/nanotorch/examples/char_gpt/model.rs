@@ -2,10 +2,12 @@
 //! and a GELU MLP, a final LayerNorm, and an output layer tied to the token embedding. The module
 //! tree and parameter names are those of `bench-peers/torch_char_gpt.py` (`tok`, `pos`,
 //! `blocks.0.ln1`, `blocks.0.qkv`, `blocks.0.mlp.0`, …), so its checkpoints load there too.
+//! `--model lstm` trains [`CharLstm`] instead: the same data and loop with a 2-layer LSTM.
 
 use nanotorch::nn::functional::scaled_dot_product_attention;
 use nanotorch::nn::{
-    self, Embedding, Forward, LayerNorm, Linear, Module, Sequential, Visitor, GELU,
+    self, Embedding, Forward, LayerNorm, Linear, Module, RnnOptions, Sequential, Visitor, GELU,
+    LSTM,
 };
 use nanotorch::prelude::*;
 use nanotorch::{Error, Result};
@@ -148,5 +150,68 @@ impl Module for Gpt {
         v.module("pos", &self.pos);
         v.module("blocks", &self.blocks);
         v.module("ln", &self.ln);
+    }
+}
+
+/// The `--model lstm` alternative: characters embedded, a 2-layer LSTM over the window
+/// (batch first), and a linear layer to the vocabulary. PyTorch's default initialisation.
+pub struct CharLstm {
+    embed: Embedding,
+    lstm: LSTM,
+    head: Linear,
+}
+
+impl CharLstm {
+    /// An LSTM model with `config.layers` layers of width `config.width`.
+    pub fn new(config: GptConfig) -> Result<Self> {
+        let options = RnnOptions::new()
+            .num_layers(config.layers)
+            .batch_first(true);
+        Ok(CharLstm {
+            embed: Embedding::new(config.vocab, config.width, &Cpu)?,
+            lstm: LSTM::with_options(config.width, config.width, options, &Cpu)?,
+            head: Linear::new(config.width, config.vocab, &Cpu)?,
+        })
+    }
+
+    /// Next-character logits `[batch, time, vocab]` for ids `[batch, time]`.
+    pub fn forward(&self, ids: &Tensor<i64>) -> Result<Tensor> {
+        let (out, _) = self.lstm.forward(&self.embed.forward(ids)?, None)?;
+        self.head.forward(&out)
+    }
+}
+
+impl Module for CharLstm {
+    fn visit<'a>(&'a self, v: &mut Visitor<'a>) {
+        v.module("embed", &self.embed);
+        v.module("lstm", &self.lstm);
+        v.module("head", &self.head);
+    }
+}
+
+/// The model `char_gpt` trains: the GPT, or the LSTM of `--model lstm`.
+pub enum CharModel {
+    /// The transformer.
+    Gpt(Gpt),
+    /// The recurrent network.
+    Lstm(CharLstm),
+}
+
+impl CharModel {
+    /// Next-character logits `[batch, time, vocab]` for ids `[batch, time]`.
+    pub fn forward(&self, ids: &Tensor<i64>) -> Result<Tensor> {
+        match self {
+            CharModel::Gpt(m) => m.forward(ids),
+            CharModel::Lstm(m) => m.forward(ids),
+        }
+    }
+}
+
+impl Module for CharModel {
+    fn visit<'a>(&'a self, v: &mut Visitor<'a>) {
+        match self {
+            CharModel::Gpt(m) => m.visit(v),
+            CharModel::Lstm(m) => m.visit(v),
+        }
     }
 }
