@@ -96,4 +96,6 @@ pub const DIFFERENTIABLE_OPS: &[&str] = &[
     "cumsum",
     "bmm",
     "baddbmm",
+    "unbind",
+    "causal_softmax",
 ];

@@ -378,6 +378,17 @@ fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
         ("repeat", Custom(|r| vec![leaf(r, &[2, 3])]), |x| {
             x[0].repeat(&[2, 1, 3])
         }),
+        ("unbind", AtLeast2, |x| {
+            // Pieces used unevenly, one twice and one not at all: the hub stacks zeros for it.
+            let parts = x[0].unbind(0)?;
+            parts[0].mul(&parts[1])?.add(&parts[0])
+        }),
+        ("unbind", AtLeast2, |x| Tensor::stack(&x[0].unbind(-1)?, 0)),
+        // Rank 1 gets a leading axis: the causal mask needs [..., L, S].
+        ("causal_softmax", AtLeast2, |x| match x[0].rank() {
+            1 => x[0].unsqueeze(0)?.causal_softmax(0.7),
+            _ => x[0].causal_softmax(0.7),
+        }),
         ("select", AtLeast2, |x| x[0].select(0, 1)),
         ("select", AtLeast2, |x| x[0].select(-1, -2)),
         ("split_sizes", Custom(|r| vec![leaf(r, &[2, 6])]), |x| {
@@ -541,4 +552,44 @@ fn gradcheck_catches_a_wrong_rule() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("analytic") && err.contains("numeric"), "{err}");
+}
+
+#[test]
+fn unbind_survives_retain_graph_and_create_graph() {
+    // `unbind` parks its pieces' gradients between the pieces and the input: a second pass over
+    // a retained graph must start from nothing, and under `create_graph` the gradient must still
+    // carry a graph (d²/dx² of Σ x_k³ is 6x).
+    use nanotorch_autograd::{grad, BackwardOptions};
+    let x = Tensor::from_vec(vec![1.0f64, -2.0, 3.0], [3], &Cpu)
+        .unwrap()
+        .requires_grad_(true);
+    let parts = x.unbind(0).unwrap();
+    let y = parts[0]
+        .pow_scalar(3.0)
+        .unwrap()
+        .add(&parts[2].pow_scalar(3.0).unwrap())
+        .unwrap();
+    let retain = BackwardOptions {
+        retain_graph: true,
+        create_graph: false,
+    };
+    for _ in 0..2 {
+        let g = grad(&y, None, &[&x], retain).unwrap().remove(0).unwrap();
+        assert_eq!(g.to_vec().unwrap(), vec![3.0, 0.0, 27.0]);
+    }
+    let create = BackwardOptions {
+        retain_graph: true,
+        create_graph: true,
+    };
+    let g = grad(&y, None, &[&x], create).unwrap().remove(0).unwrap();
+    let g2 = grad(
+        &g.sum_all().unwrap(),
+        None,
+        &[&x],
+        BackwardOptions::default(),
+    )
+    .unwrap()
+    .remove(0)
+    .unwrap();
+    assert_eq!(g2.to_vec().unwrap(), vec![6.0, 0.0, 18.0]);
 }

@@ -13,13 +13,25 @@ pub use crate::attention::{scaled_dot_product_attention, AttnMask};
 pub use crate::embedding::{embedding, one_hot};
 pub use crate::norm::{batch_norm, layer_norm, RunningStats};
 
-/// `x·Wᵀ + b` with `weight` `[out, in]`.
+/// `x·Wᵀ + b` with `weight` `[out, in]`; `x` is `[..., in]`.
+///
+/// An input with batch axes (`[b, t, in]`) is multiplied as one `[b·t, in]` matrix and the
+/// result viewed back: one GEMM instead of a batch of them, and the weight's gradient is one
+/// product instead of a product per batch element summed over the batch.
 pub fn linear<E: Float, B: Backend>(
     x: &Tensor<E, B>,
     weight: &Tensor<E, B>,
     bias: Option<&Tensor<E, B>>,
 ) -> Result<Tensor<E, B>> {
-    let y = x.matmul(&weight.t()?)?;
+    let y = if x.rank() > 2 {
+        let (lead, features) = x.dims().split_at(x.rank() - 1);
+        let rows = x.reshape([lead.iter().product::<usize>(), features[0]])?;
+        let mut dims = lead.to_vec();
+        dims.push(weight.dims()[0]);
+        rows.matmul(&weight.t()?)?.reshape(dims)?
+    } else {
+        x.matmul(&weight.t()?)?
+    };
     match bias {
         Some(b) => y.add(b),
         None => Ok(y),

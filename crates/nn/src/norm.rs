@@ -3,7 +3,7 @@
 
 use crate::module::{layer_traits, Training};
 use crate::{init, Module, Visitor};
-use nanotorch_autograd::{no_grad, Tensor};
+use nanotorch_autograd::{is_grad_enabled, no_grad, Tensor};
 use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::{Backend, Error, Float, Result, Shape};
 
@@ -26,10 +26,51 @@ pub fn layer_norm<E: Float, B: Backend>(
         });
     }
     let axes: Vec<isize> = (1..=k as isize).map(|i| -i).collect();
-    let centered = x.sub(&x.mean_dims(&axes, true)?)?;
-    let var = centered.square()?.mean_dims(&axes, true)?;
-    let normed = centered.mul(&var.add_scalar(E::from_f64(eps))?.rsqrt()?)?;
-    affine(normed, weight, bias)
+    affine(normalize(x, axes, eps)?, weight, bias)
+}
+
+/// `x̂ = (x − mean) / √(var + eps)` over `axes` and `1/√(var + eps)`, with recorded ops (the
+/// composition whose values `normalize` reproduces and whose gradient its rule is).
+fn normalize_parts<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    axes: &[isize],
+    eps: f64,
+) -> Result<(Tensor<E, B>, Tensor<E, B>)> {
+    let centered = x.sub(&x.mean_dims(axes, true)?)?;
+    let var = centered.square()?.mean_dims(axes, true)?;
+    let rstd = var.add_scalar(E::from_f64(eps))?.rsqrt()?;
+    Ok((centered.mul(&rstd)?, rstd))
+}
+
+/// The normalisation of `layer_norm` as one autograd op. The values are the composition's (the
+/// same ops in the same order, run without recording); the gradient is the closed form
+/// `dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂))`, a handful of passes where the chain of
+/// sub/square/mean/rsqrt/mul rules took about twenty, and no intermediate tensors are kept
+/// but `rstd` (one value per row). Under `create_graph` (grad mode on during backward) the
+/// rule recomputes `x̂` and `rstd` from the input with recorded ops, so the gradient it
+/// returns is itself differentiable.
+fn normalize<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    axes: Vec<isize>,
+    eps: f64,
+) -> Result<Tensor<E, B>> {
+    let (normed, rstd) = no_grad(|| normalize_parts(x, &axes, eps))?;
+    Ok(Tensor::from_op(
+        normed.array().clone(),
+        "layer_norm",
+        &[x],
+        move |inputs, out, g| {
+            let (xhat, rstd) = if is_grad_enabled() {
+                normalize_parts(&inputs[0], &axes, eps)?
+            } else {
+                (out.clone(), rstd.clone())
+            };
+            let mean_g = g.mean_dims(&axes, true)?;
+            let mean_gx = g.mul(&xhat)?.mean_dims(&axes, true)?;
+            let dx = g.sub(&mean_g)?.sub(&xhat.mul(&mean_gx)?)?.mul(&rstd)?;
+            Ok(vec![Some(dx)])
+        },
+    ))
 }
 
 fn affine<E: Float, B: Backend>(
@@ -369,3 +410,71 @@ impl<E: Float, B: Backend> Module<E, B> for BatchNorm1d<E, B> {
 }
 
 layer_traits!(LayerNorm, BatchNorm1d);
+
+#[cfg(test)]
+mod tests {
+    //! The fused normalisation against the composition it replaces (whose rules gradcheck
+    //! covers): values, first derivatives, and second derivatives under `create_graph`, which
+    //! take the rule's recomputing branch.
+    use super::{layer_norm, normalize_parts};
+    use nanotorch_autograd::{grad, BackwardOptions, Tensor};
+    use nanotorch_backend_cpu::Cpu;
+
+    type T = Tensor<f64, Cpu>;
+
+    fn leaf(shape: &[usize], seed: f64) -> T {
+        let n = shape.iter().product();
+        let data = (0..n).map(|k| ((k as f64 + seed) * 0.731).sin()).collect();
+        Tensor::from_vec(data, shape.to_vec(), &Cpu)
+            .unwrap()
+            .requires_grad_(true)
+    }
+
+    fn close(a: &T, b: &T) {
+        for (x, y) in a.to_vec().unwrap().iter().zip(b.to_vec().unwrap()) {
+            assert!((x - y).abs() <= 1e-10 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn fused_layer_norm_matches_the_composition() {
+        let x = leaf(&[3, 2, 5], 0.3);
+        let (w, b) = (leaf(&[2, 5], 1.1), leaf(&[2, 5], 2.7));
+        let mix = leaf(&[3, 2, 5], 4.2);
+        let fused = |x: &T| layer_norm(x, &[2, 5], Some(&w), Some(&b), 1e-5).unwrap();
+        let composed = |x: &T| {
+            let (n, _) = normalize_parts(x, &[-1, -2], 1e-5).unwrap();
+            n.mul(&w).unwrap().add(&b).unwrap()
+        };
+        assert_eq!(fused(&x).to_vec().unwrap(), composed(&x).to_vec().unwrap());
+        let loss = |y: T| y.mul(&mix).unwrap().sum_all().unwrap();
+        let create = BackwardOptions {
+            retain_graph: true,
+            create_graph: true,
+        };
+        // The saved-activation branch (plain backward) and the recomputing one (create_graph).
+        let plain = BackwardOptions {
+            retain_graph: true,
+            create_graph: false,
+        };
+        let saved = grad(&loss(fused(&x)), None, &[&x, &w, &b], plain).unwrap();
+        let first = |y: T| grad(&loss(y), None, &[&x, &w, &b], create).unwrap();
+        let (gf, gc) = (first(fused(&x)), first(composed(&x)));
+        for ((f, c), s) in gf.iter().zip(&gc).zip(&saved) {
+            close(f.as_ref().unwrap(), c.as_ref().unwrap());
+            close(s.as_ref().unwrap(), c.as_ref().unwrap());
+        }
+        // Second derivatives through the gradient with respect to x.
+        let second = |g: &T| {
+            let s = g.mul(g).unwrap().sum_all().unwrap();
+            grad(&s, None, &[&x, &w], BackwardOptions::default()).unwrap()
+        };
+        let (sf, sc) = (
+            second(gf[0].as_ref().unwrap()),
+            second(gc[0].as_ref().unwrap()),
+        );
+        for (f, c) in sf.iter().zip(&sc) {
+            close(f.as_ref().unwrap(), c.as_ref().unwrap());
+        }
+    }
+}

@@ -19,6 +19,7 @@ mod shape;
 mod softmax;
 mod triangle;
 mod unary;
+mod unbind;
 mod window;
 
 pub use operand::{IntoOperand, Operand};

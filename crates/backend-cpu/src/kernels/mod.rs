@@ -4,6 +4,7 @@
 //! by `parallel::par_chunks`.
 
 mod elementwise;
+mod erf;
 mod index;
 mod map;
 mod reduce;

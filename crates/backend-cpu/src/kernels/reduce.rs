@@ -126,6 +126,9 @@ pub(crate) fn reduce<E: Element>(
         return map1(x, layout, 1, |v| v);
     }
     let kept: Vec<usize> = (0..dims.len()).filter(|&i| !is_reduced(i)).collect();
+    if let Some(out) = reduce_transposed(op, x, layout, axes, &kept) {
+        return out;
+    }
     let pick = |ax: &[usize]| -> (Vec<usize>, Vec<usize>) {
         (
             ax.iter().map(|&i| dims[i]).collect(),
@@ -210,6 +213,72 @@ pub(crate) fn reduce<E: Element>(
     })
 }
 
+/// The reduction of a view whose contiguous axis is kept but is not the last kept axis: the
+/// batch sum of a transposed `[B, in, out]` gradient (`matmul`'s `dW` for a batched `x·Wᵀ`)
+/// has strides `[in·out, 1, in]`. Case C of [`reduce`] would gather every output element with
+/// a stride; instead the contiguous axis is moved last, so case B adds whole rows, and the
+/// small result is transposed back into the kept order. Each output element still folds the
+/// same inputs in the same order (the reduced offsets in row-major order), so the bits match
+/// case C's. `None` where this does not apply.
+fn reduce_transposed<E: Element>(
+    op: ReduceOp,
+    x: &[E],
+    layout: &Layout,
+    axes: &[usize],
+    kept: &[usize],
+) -> Option<CpuStorage<E>> {
+    let (dims, strides) = (layout.dims(), layout.strides());
+    let last = *kept.last()?;
+    let p = kept
+        .iter()
+        .copied()
+        .find(|&i| strides[i] == 1 && dims[i] > 1)?;
+    // Already last (case B), or some reduced axis is also unit-stride (an overlapping view):
+    // leave those to the general cases.
+    if p == last || axes.iter().any(|&a| strides[a] == 1 && dims[a] > 1) {
+        return None;
+    }
+    // The input's axes with `p` moved to the end; the reduced axes keep their relative order.
+    let order: Vec<usize> = (0..dims.len()).filter(|&i| i != p).chain([p]).collect();
+    let moved = Layout::new(
+        order.iter().map(|&i| dims[i]).collect::<Vec<_>>(),
+        order.iter().map(|&i| strides[i]).collect::<Vec<_>>(),
+        layout.offset(),
+    );
+    let moved_axes: Vec<usize> = axes
+        .iter()
+        .map(|&a| order.iter().position(|&i| i == a).unwrap_or(a))
+        .collect();
+    let tmp = reduce(op, x, &moved, &moved_axes);
+    // `tmp` is row-major over the kept axes in the moved order (`p` last); view it in the
+    // original kept order and copy.
+    let moved_kept: Vec<usize> = kept
+        .iter()
+        .copied()
+        .filter(|&i| i != p)
+        .chain([p])
+        .collect();
+    let mut row_major = vec![0usize; moved_kept.len()];
+    let mut acc = 1;
+    for (k, &i) in moved_kept.iter().enumerate().rev() {
+        row_major[k] = acc;
+        acc *= dims[i];
+    }
+    let view_strides: Vec<usize> = kept
+        .iter()
+        .map(|i| {
+            let k = moved_kept.iter().position(|j| j == i).unwrap_or(0);
+            row_major[k]
+        })
+        .collect();
+    let view = Layout::new(
+        kept.iter().map(|&i| dims[i]).collect::<Vec<_>>(),
+        view_strides,
+        0,
+    );
+    Some(map1(tmp.as_slice(), &view, 1, |v| v))
+}
+
 pub(crate) fn arg_reduce<E: Element>(
     op: ArgReduceOp,
     x: &[E],
@@ -255,6 +324,41 @@ pub(crate) fn arg_reduce<E: Element>(
 #[cfg(test)]
 mod tests {
     use super::sum_slice;
+    use nanotorch_ndarray_core::{Layout, ReduceOp};
+
+    /// The batch sum of a transposed `[b, r, c]` view (strides `[r·c, 1, r]`, matmul's `dW`)
+    /// takes `reduce_transposed`; every op gives the element-by-element fold, exactly.
+    #[test]
+    fn reducing_a_view_whose_unit_stride_axis_is_kept_but_not_last() {
+        let (b, r, c) = (5, 7, 3);
+        let x: Vec<f32> = (0..b * r * c)
+            .map(|i| ((i * 37) % 101) as f32 * 0.25 - 12.0)
+            .collect();
+        let layout = Layout::new(vec![b, r, c], vec![r * c, 1, r], 0);
+        for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min, ReduceOp::Prod] {
+            let got = super::reduce(op, &x, &layout, &[0]).into_vec();
+            let mut want = Vec::new();
+            for i in 0..r {
+                for j in 0..c {
+                    let v = (0..b).fold(op.identity(), |a, k| {
+                        op.combine(a, x[k * r * c + i + j * r])
+                    });
+                    want.push(v);
+                }
+            }
+            assert_eq!(got, want, "{op:?}");
+        }
+        // The reduced axis between the two kept ones.
+        let layout = Layout::new(vec![r, b, c], vec![1, r * c, r], 0);
+        let got = super::reduce(ReduceOp::Sum, &x, &layout, &[1]).into_vec();
+        let want: Vec<f32> = (0..r)
+            .flat_map(|i| {
+                let x = &x;
+                (0..c).map(move |j| (0..b).fold(0.0, |a, k| a + x[i + k * r * c + j * r]))
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn avx512_sum_gives_the_same_bits_as_the_baseline_sum() {

@@ -5,7 +5,7 @@
 //! other rules in `autograd/src/ops/unary.rs` (the compiler points there: `Tensor::unary` must
 //! match every op). Chapter 2, "Adding an op", walks through it.
 
-use super::math::{fast_exp, selu};
+use super::math::{fast_exp, fast_tanh, selu};
 use super::table::unary_ops;
 use super::Domain;
 use crate::{Backend, Float, NDArray, Result};
@@ -56,7 +56,7 @@ unary_ops! {
     /// cos x
     Cos("cos", cos, cost 16, Real) |x| x.cos();
     /// tanh x
-    Tanh("tanh", tanh, cost 16, Real) |x| x.tanh();
+    Tanh("tanh", tanh, cost 16, Real) |x| fast_tanh(x);
     /// 1/(1 + e^-x)
     Sigmoid("sigmoid", sigmoid, cost 16, Real) cuda "T(1) / (T(1) + F::exp(-x))"
         |x| E::ONE / (E::ONE + fast_exp(-x));
@@ -70,8 +70,8 @@ unary_ops! {
     /// PyTorch's `gelu(approximate='tanh')`
     GeluTanh("gelu_tanh", gelu_tanh, cost 16, Real)
         cuda "T(0.5) * x * (T(1) + F::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)))"
-        |x| E::from_f64(0.5) * x * (E::ONE + (E::from_f64(0.797_884_560_802_865_4)
-            * (x + E::from_f64(0.044715) * x * x * x)).tanh());
+        |x| E::from_f64(0.5) * x * (E::ONE + fast_tanh(E::from_f64(0.797_884_560_802_865_4)
+            * (x + E::from_f64(0.044715) * x * x * x)));
     /// x·sigmoid(x)
     Silu("silu", silu, cost 16, Real) cuda "x / (T(1) + F::exp(-x))"
         |x| x / (E::ONE + fast_exp(-x));

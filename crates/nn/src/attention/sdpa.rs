@@ -63,8 +63,9 @@ impl<E: Float, B: Backend> AttnMask<'_, E, B> {
 pub(crate) enum ScoreMask<E: Float, B: Backend> {
     /// 1 where attending is allowed, 0 where the score becomes `-inf`.
     Allowed(Tensor<E, B>),
-    /// [`causal_allowed`]: as `Allowed`, but every row keeps key 0, so no row is empty.
-    Causal(Tensor<E, B>),
+    /// The causal mask (key `j` seen from query `i` when `j ≤ i`): every row keeps key 0, so
+    /// no row is empty; applied inside [`Tensor::causal_softmax`].
+    Causal,
     /// Added to the scores.
     Bias(Tensor<E, B>),
 }
@@ -168,23 +169,25 @@ pub(crate) fn attention_weights<E: Float, B: Backend>(
 ) -> Result<Tensor<E, B>> {
     let e = query.dims()[query.rank() - 1];
     let scale = scale.unwrap_or(1.0 / (e.max(1) as f64).sqrt());
-    let scores = query
-        .matmul(&key.transpose(-2, -1)?)?
-        .mul_scalar(E::from_f64(scale))?;
+    let products = query.matmul(&key.transpose(-2, -1)?)?;
+    if let Some(ScoreMask::Causal) = mask {
+        // Scale, mask and softmax in one op: no mask tensor, no masked copy of the scores.
+        return finish(products.causal_softmax(E::from_f64(scale))?, dropout_p);
+    }
+    let scores = products.mul_scalar(E::from_f64(scale))?;
     let neg_inf = E::from_f64(f64::NEG_INFINITY);
     let weights = match mask {
         None => scores.softmax(-1)?,
         Some(mask) => {
             let scores = match mask {
-                ScoreMask::Allowed(allowed) | ScoreMask::Causal(allowed) => {
+                ScoreMask::Allowed(allowed) => {
                     let fill = Tensor::scalar(neg_inf, scores.backend())?;
                     Tensor::where_cond(allowed, &scores, &fill)?
                 }
                 ScoreMask::Bias(bias) => scores.add(bias)?,
+                // Handled above.
+                ScoreMask::Causal => scores,
             };
-            if matches!(mask, ScoreMask::Causal(_)) {
-                return finish(scores.softmax(-1)?, dropout_p);
-            }
             // Rows with nothing to attend to: softmax would give 0/0. They are found on the
             // detached scores (one reduction), and only when there are some are the two extra
             // selects paid for; the softmax then sees finite zeros in those rows, so neither
@@ -247,7 +250,6 @@ pub fn scaled_dot_product_attention<E: Float, B: Backend>(
 ) -> Result<Tensor<E, B>> {
     const OP: &str = "scaled_dot_product_attention";
     let scores = scores_shape(OP, query, key, value)?;
-    let (l, s) = (query.dims()[query.rank() - 2], key.dims()[key.rank() - 2]);
     let mask = match (attn_mask, is_causal) {
         (Some(_), true) => {
             return Err(Error::msg(format!(
@@ -267,7 +269,7 @@ pub fn scaled_dot_product_attention<E: Float, B: Backend>(
                 AttnMask::Additive(a) => ScoreMask::Bias(a.clone()),
             })
         }
-        (None, true) => Some(ScoreMask::Causal(causal_allowed(l, s, query.backend())?)),
+        (None, true) => Some(ScoreMask::Causal),
         (None, false) => None,
     };
     attention_weights(query, key, mask.as_ref(), scale, dropout_p)?.matmul(value)

@@ -1,6 +1,7 @@
 //! One time step: the shared step rules of the three recurrences, and the cells `RNNCell`,
 //! `LSTMCell` and `GRUCell` that run them on a single input.
 
+use super::fused::lstm_pointwise;
 use super::Nonlinearity;
 use crate::module::repr;
 use crate::{init, Forward, Module, Visitor};
@@ -142,17 +143,17 @@ impl<E: Float, B: Backend> RnnWeights<E, B> {
 
 /// One step from the input's share of the gates `xp` `[n, gates·hidden]` (from
 /// [`RnnWeights::project`]) and the state `h` `[n, hidden]` (and `c` for LSTM): the new `h` and
-/// `c`. `w_hh_t` is `weight_hhᵀ`, taken once per sequence; `b_hh` is [`RnnWeights::step_bias`].
-/// One matrix product for all gates.
+/// `c`. `hp` is the state's share of every gate, `h·W_hhᵀ` `[n, gates·hidden]` (one matrix
+/// product for all gates, left to the caller: a layer records it with `step_weight.rs`);
+/// `b_hh` is [`RnnWeights::step_bias`].
 pub(super) fn step<E: Float, B: Backend>(
     kind: Kind,
     xp: &Tensor<E, B>,
+    hp: Tensor<E, B>,
     h: &Tensor<E, B>,
     c: Option<&Tensor<E, B>>,
-    w_hh_t: &Tensor<E, B>,
     b_hh: Option<&Tensor<E, B>>,
 ) -> Result<NewState<E, B>> {
-    let hp = h.matmul(w_hh_t)?;
     match kind {
         Kind::Rnn(act) => {
             let pre = xp.add(&hp)?;
@@ -164,13 +165,9 @@ pub(super) fn step<E: Float, B: Backend>(
         }
         Kind::Lstm => {
             let c = c.ok_or_else(|| Error::msg("LSTM step: missing cell state"))?;
-            let gates = xp.add(&hp)?.chunk(4, -1)?;
-            let i = gates[0].sigmoid()?;
-            let f = gates[1].sigmoid()?;
-            let g = gates[2].tanh()?;
-            let o = gates[3].sigmoid()?;
-            let c = f.mul(c)?.add(&i.mul(&g)?)?;
-            let h = o.mul(&c.tanh()?)?;
+            // i, f, g, o = σ, σ, tanh, σ (pre); c' = f ⊙ c + i ⊙ g; h' = o ⊙ tanh(c'), as two
+            // recorded ops rather than a dozen (see `fused.rs`).
+            let (h, c) = lstm_pointwise(&xp.add(&hp)?, c)?;
             Ok((h, Some(c)))
         }
         Kind::Gru => {
@@ -291,9 +288,9 @@ impl<E: Float, B: Backend> CellCore<E, B> {
             _ => None,
         };
         let xp = self.weights.project(self.kind, &x)?;
-        let w_hh_t = self.weights.weight_hh.t()?;
         let b_hh = self.weights.step_bias(self.kind);
-        let (h, c) = step(self.kind, &xp, &h, c.as_ref(), &w_hh_t, b_hh)?;
+        let hp = h.matmul(&self.weights.weight_hh.t()?)?;
+        let (h, c) = step(self.kind, &xp, hp, &h, c.as_ref(), b_hh)?;
         let shaped = |t: Tensor<E, B>| if unbatched { t.squeeze(0) } else { Ok(t) };
         Ok((shaped(h)?, c.map(shaped).transpose()?))
     }

@@ -2,6 +2,7 @@
 //! bidirectional, backward) over time, with optional initial states and per-sequence lengths.
 
 use super::cell::{step, Kind, LstmStateRef, RnnWeights};
+use super::step_weight::StepWeight;
 use super::{Nonlinearity, RnnOptions};
 use crate::module::{repr, Training};
 use crate::{Forward, Module, Visitor};
@@ -315,8 +316,9 @@ impl<E: Float, B: Backend> RnnBase<E, B> {
         let projected = weights
             .project(self.kind, &input.reshape([steps * batch, features])?)?
             .reshape([steps, batch, width])?;
-        let per_step = steps_of(&projected)?;
-        let w_hh_t = weights.weight_hh.t()?;
+        // One view per step; `unbind`'s backward assembles their gradients once.
+        let per_step = projected.unbind(0)?;
+        let w_hh = StepWeight::new(&weights.weight_hh)?;
         let b_hh = weights.step_bias(self.kind);
         let (mut h, mut c) = (state.0.clone(), state.1.cloned());
         let mut outputs: Vec<Option<Tensor<E, B>>> = vec![None; steps];
@@ -327,7 +329,8 @@ impl<E: Float, B: Backend> RnnBase<E, B> {
         };
         for t in order {
             let xp = &per_step[t];
-            let (h_new, c_new) = step(self.kind, xp, &h, c.as_ref(), &w_hh_t, b_hh)?;
+            let hp = w_hh.apply(&h)?;
+            let (h_new, c_new) = step(self.kind, xp, hp, &h, c.as_ref(), b_hh)?;
             match &masks[t] {
                 None => {
                     outputs[t] = Some(h_new.clone());
@@ -347,31 +350,6 @@ impl<E: Float, B: Backend> RnnBase<E, B> {
         let outputs: Vec<Tensor<E, B>> = outputs.into_iter().flatten().collect();
         Ok((Tensor::stack(&outputs, out_axis)?, h, c))
     }
-}
-
-/// The time steps of `projected` `[seq, batch, width]`, each `[batch, width]` (views).
-///
-/// Why two levels of narrowing rather than one narrow per step: the backward of a narrow is a
-/// zero tensor of the whole input with the slice written in, and the engine adds one such tensor
-/// per consumer, so `seq` narrows of the whole sequence cost `seq²·batch·width` in the backward
-/// pass, more than the recurrence's products at `seq = 35`. Narrowing first into blocks of
-/// `√seq` steps and then into steps costs `2·seq^1.5·batch·width`.
-fn steps_of<E: Float, B: Backend>(projected: &Tensor<E, B>) -> Result<Vec<Tensor<E, B>>> {
-    let (steps, batch, width) = (
-        projected.dims()[0],
-        projected.dims()[1],
-        projected.dims()[2],
-    );
-    let block = ((steps as f64).sqrt().ceil() as usize).max(1);
-    let mut out = Vec::with_capacity(steps);
-    for start in (0..steps).step_by(block) {
-        let len = block.min(steps - start);
-        let piece = projected.narrow(0, start, len)?;
-        for t in 0..len {
-            out.push(piece.narrow(0, t, 1)?.reshape([batch, width])?);
-        }
-    }
-    Ok(out)
 }
 
 /// The accessors the three layers share.

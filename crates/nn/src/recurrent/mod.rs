@@ -14,11 +14,16 @@
 //!
 //! Every gate's weights are stacked into one matrix (`weight_ih` is `[gates·hidden, input]`), so
 //! a time step costs one matrix product for all gates, and the input's share of every step is one
-//! product over the whole sequence, computed before the loop.
+//! product over the whole sequence, computed before the loop. Training cost is kept linear in the
+//! sequence and low per step: the steps are `unbind` views of that product, the LSTM's
+//! element-wise step is two recorded ops with hand-written rules (`fused.rs`), and `W_hh`'s
+//! gradient is one product over the whole sequence (`step_weight.rs`).
 
 mod cell;
+mod fused;
 mod layer;
 mod options;
+mod step_weight;
 
 pub use cell::{GRUCell, LSTMCell, RNNCell, RnnWeights};
 pub use layer::{GRU, LSTM, RNN};
