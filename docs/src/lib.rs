@@ -32,4 +32,5 @@ chapters! {
     ch07_training => "07-training.md",
     ch08_gpu_backend => "08-gpu-backend.md",
     ch09_sequences => "09-sequences.md",
+    ch10_safety => "10-safety.md",
 }

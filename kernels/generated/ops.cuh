@@ -22,6 +22,7 @@
     X(sigmoid, T(1) / (T(1) + F::exp(-x))) \
     X(relu, F::fmax(x, T(0))) \
     X(gelu_erf, T(0.5) * x * (T(1) + F::erf(x * T(0.70710678118654752440)))) \
+    X(gelu_erf_grad, T(0.5) * (T(1) + F::erf(x * T(0.70710678118654752440))) + x * T(0.39894228040143267794) * F::exp(T(-0.5) * x * x)) \
     X(gelu_tanh, T(0.5) * x * (T(1) + F::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)))) \
     X(silu, x / (T(1) + F::exp(-x))) \
     X(softplus, x > T(20) ? x : F::log1p(F::exp(x))) \

@@ -15,6 +15,7 @@ mod creation;
 mod generator;
 mod grad_mode;
 pub mod gradcheck;
+mod op_error;
 mod operators;
 mod ops;
 mod tensor;
@@ -23,6 +24,7 @@ pub use backward::{grad, BackwardOptions};
 pub use generator::{manual_seed, next_seed};
 pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, no_grad_guard, GradModeGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions};
+pub use op_error::{in_op, relabel};
 pub use ops::{IntoOperand, Operand};
 pub use tensor::{BackwardFn, Tensor};
 

@@ -14,6 +14,25 @@ use nanotorch_ndarray_core::{
     ScalarSide, UnaryOp, Window2d,
 };
 
+/// `len` elements, element `i` being `f(i)`, split across threads (`cost` is the work per element
+/// in the units of `parallel::pieces`). The constructors' path: `len` comes from the user, so a
+/// buffer that cannot be allocated is an error naming `op` (the caller relabels it with the
+/// constructor the user called), never a `capacity overflow` panic or an allocator abort.
+fn generate<E: Element>(
+    op: &'static str,
+    len: usize,
+    cost: usize,
+    f: impl Fn(usize) -> E + Sync,
+) -> Result<CpuStorage<E>> {
+    CpuStorage::try_build(op, len, |out| {
+        parallel::par_chunks(out, 1, len.saturating_mul(cost), |start, chunk| {
+            for (i, o) in chunk.iter_mut().enumerate() {
+                o.write(f(start + i));
+            }
+        })
+    })
+}
+
 /// The CPU device (a unit struct: there is one host).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cpu;
@@ -21,6 +40,7 @@ pub struct Cpu;
 // Preconditions live in `nanotorch_ndarray_core::checks`, shared with every backend, so the
 // same mistake gives the same error on every device.
 use nanotorch_ndarray_core::checks::{self, fits as check_fits, same_shape as check_same_shape};
+use nanotorch_ndarray_core::op::Softmax;
 
 impl Backend for Cpu {
     type Storage<E: Element> = CpuStorage<E>;
@@ -38,6 +58,7 @@ impl Backend for Cpu {
     }
 
     fn from_slice<E: Element>(&self, data: &[E]) -> Result<CpuStorage<E>> {
+        // The copy of a slice that exists: its size was allocated once already.
         Ok(kernels::map_contiguous(data, 1, |x| x))
     }
 
@@ -50,21 +71,19 @@ impl Backend for Cpu {
     }
 
     fn full<E: Element>(&self, len: usize, value: E) -> Result<CpuStorage<E>> {
-        Ok(kernels::generate(len, 1, |_| value))
+        generate("full", len, 1, |_| value)
     }
 
     fn arange<E: Element>(&self, start: f64, step: f64, len: usize) -> Result<CpuStorage<E>> {
-        Ok(kernels::generate(len, 1, |i| {
-            E::from_f64(start + step * i as f64)
-        }))
+        generate("arange", len, 1, |i| E::from_f64(start + step * i as f64))
     }
 
     fn random<E: Float>(&self, len: usize, dist: RandomDist, seed: u64) -> Result<CpuStorage<E>> {
-        Ok(kernels::generate(len, kernels::TRANSCENDENTAL_COST, |i| {
+        generate("random", len, kernels::TRANSCENDENTAL_COST, |i| {
             E::from_f64(nanotorch_ndarray_core::random::sample_at(
                 dist, seed, i as u64,
             ))
-        }))
+        })
     }
 
     fn copy_strided<E: Element>(
@@ -250,6 +269,34 @@ impl Backend for Cpu {
         check_fits(op.name(), layout, x.len())?;
         checks::reduce_axes(op.name(), layout, axes)?;
         Ok(kernels::reduce(op, x.as_slice(), layout, axes))
+    }
+
+    fn softmax_last<E: Float>(
+        &self,
+        x: &CpuStorage<E>,
+        layout: &Layout,
+        op: Softmax,
+    ) -> Option<Result<CpuStorage<E>>> {
+        if let Err(e) = check_fits("softmax", layout, x.len()) {
+            return Some(Err(e));
+        }
+        kernels::softmax_last(x.as_slice(), layout, op).map(Ok)
+    }
+
+    fn softmax_last_backward<E: Float>(
+        &self,
+        y: &CpuStorage<E>,
+        y_layout: &Layout,
+        g: &CpuStorage<E>,
+        g_layout: &Layout,
+        op: Softmax,
+    ) -> Option<Result<CpuStorage<E>>> {
+        let fits = check_fits("softmax backward", y_layout, y.len())
+            .and_then(|()| check_fits("softmax backward", g_layout, g.len()));
+        if let Err(e) = fits {
+            return Some(Err(e));
+        }
+        kernels::softmax_last_backward(y.as_slice(), y_layout, g.as_slice(), g_layout, op).map(Ok)
     }
 
     fn arg_reduce<E: Element>(

@@ -81,7 +81,7 @@ impl Transform for Normalize {
         let channels = sample.shape.dims().first().copied().unwrap_or(1);
         if channels != self.mean.len()
             || sample.features.is_empty()
-            || sample.features.len() % channels != 0
+            || !sample.features.len().is_multiple_of(channels)
         {
             return Err(Error::invalid(
                 "Normalize",

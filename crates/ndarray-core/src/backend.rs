@@ -9,6 +9,7 @@
 //! - Shapes have been checked by the caller ([`crate::NDArray`]); a backend checks only what it
 //!   alone can see (index values, device errors) and reports it as an [`Error`](crate::Error).
 
+use crate::op::Softmax;
 use crate::{
     ArgReduceOp, BinaryOp, Element, Float, Layout, RandomDist, ReduceOp, Result, ScalarSide,
     UnaryOp, Window2d,
@@ -172,6 +173,33 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         layout: &Layout,
         axes: &[usize],
     ) -> Result<Self::Storage<E>>;
+
+    /// The softmax `op` along the last axis of `x` (at least one axis, the last non-empty), as
+    /// a fused kernel; `None`, the default, when the backend has none for this layout, and
+    /// [`NDArray::softmax_last`](crate::NDArray::softmax_last) then composes it from
+    /// reductions and maps.
+    fn softmax_last<E: Float>(
+        &self,
+        _x: &Self::Storage<E>,
+        _layout: &Layout,
+        _op: Softmax,
+    ) -> Option<Result<Self::Storage<E>>> {
+        None
+    }
+
+    /// The backward pass of [`Backend::softmax_last`] from its output `y` and the gradient `g`
+    /// of `y` (same shape): `scale·y⊙(g − Σ g⊙y)`, or `scale·(g − e^y·Σ g)` for log (0 where the
+    /// causal mask hides a key); `None` when the backend has no fused kernel.
+    fn softmax_last_backward<E: Float>(
+        &self,
+        _y: &Self::Storage<E>,
+        _y_layout: &Layout,
+        _g: &Self::Storage<E>,
+        _g_layout: &Layout,
+        _op: Softmax,
+    ) -> Option<Result<Self::Storage<E>>> {
+        None
+    }
 
     /// Index of the extreme value along `axis` (non-empty); result shaped like the input with
     /// `axis` set to 1.

@@ -196,9 +196,7 @@ impl WindowGeometry {
 pub fn window(op: &'static str, dims: [usize; 4], window: &Window2d) -> Result<WindowGeometry> {
     let [n, c, h, w] = dims;
     let shape = || Shape::from(dims.to_vec());
-    let (oh, ow) = window
-        .output_size(h, w)
-        .ok_or_else(|| Error::invalid(op, format!("window {window:?} does not fit"), &shape()))?;
+    let (oh, ow) = window.fit(op, h, w, &shape())?;
     // Both sides must be countable (huge padding makes huge column arrays).
     let (kh, kw) = window.kernel;
     let counts: [&[usize]; 2] = [&[n, c, kh, kw, oh, ow], &[n, c, h, w]];

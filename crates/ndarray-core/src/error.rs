@@ -105,6 +105,18 @@ pub enum Error {
         /// The shape they were meant for.
         shape: Shape,
     },
+    /// A buffer that cannot be allocated: its element count overflows, it is larger than one
+    /// allocation may be or than the machine's memory, or the allocator refused it (see
+    /// [`crate::size`]). PyTorch raises an out-of-memory error in the same places.
+    #[error("{op}: cannot allocate {what}: {why}")]
+    Alloc {
+        /// The operation that asked for the buffer.
+        op: &'static str,
+        /// What was asked for (`shape [4294967296, 4294967296] of f32`).
+        what: String,
+        /// Why it cannot be had.
+        why: String,
+    },
     /// A device / driver error, or a backend that cannot do what was asked.
     #[error("{backend} backend: {msg}")]
     Backend {

@@ -80,12 +80,12 @@ impl Layout {
         if self.numel() == 0 {
             return true;
         }
-        let mut expected = 1;
+        let mut expected: usize = 1;
         for (&dim, &stride) in self.dims().iter().zip(&self.strides).rev() {
             if dim != 1 && stride != expected {
                 return false;
             }
-            expected *= dim;
+            expected = expected.saturating_mul(dim);
         }
         true
     }
@@ -128,6 +128,9 @@ impl Layout {
     /// (PyTorch's `view`). Errors with [`Error::NotViewable`] otherwise, and with
     /// [`Error::ReshapeNumel`] if the element counts differ.
     pub fn reshape(&self, op: &'static str, to: &Shape) -> Result<Layout> {
+        // Counted with checks first: a requested shape whose count overflows must not wrap (or
+        // saturate) into a count that happens to match.
+        crate::size::numel(op, to)?;
         if to.numel() != self.numel() {
             return Err(Error::ReshapeNumel {
                 op,
@@ -302,13 +305,23 @@ impl Layout {
 
     /// Elements `start..start + len` of one axis.
     pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Result<Layout> {
-        self.slice(axis, start, start + len, 1).map_err(|_| {
-            Error::invalid(
+        let size = self.dims().get(axis).copied();
+        match (start.checked_add(len), size) {
+            (Some(end), Some(size)) if end <= size => self.slice(axis, start, end, 1),
+            (_, None) => Err(Error::AxisOutOfRange {
+                op: "narrow",
+                axis: axis as isize,
+                shape: self.shape.clone(),
+            }),
+            // Written as start + length: their sum may not fit in a usize.
+            (_, Some(size)) => Err(Error::invalid(
                 "narrow",
-                format!("range {start}..{} is outside axis {axis}", start + len),
+                format!(
+                    "start ({start}) + length ({len}) exceeds the size ({size}) of axis {axis}"
+                ),
                 &self.shape,
-            )
-        })
+            )),
+        }
     }
 
     /// Every `step`-th element of `start..end` along one axis (`end` is clamped to the axis size,
@@ -344,9 +357,21 @@ impl Layout {
         let offset = if len == 0 {
             self.offset
         } else {
-            self.offset + start * self.strides[axis]
+            // Checked: a hand-made layout (Layout::new) may carry strides that overflow here.
+            start
+                .checked_mul(self.strides[axis])
+                .and_then(|o| o.checked_add(self.offset))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "slice",
+                        format!("start {start} on axis {axis} lies beyond any storage"),
+                        &self.shape,
+                    )
+                })?
         };
-        strides[axis] *= step;
+        // Saturating: a step that overflows the stride leaves at most one element on the axis
+        // (a step past the end), whose stride is never used to address memory.
+        strides[axis] = strides[axis].saturating_mul(step);
         Ok(Layout {
             shape: dims.into(),
             strides,
@@ -385,7 +410,10 @@ impl Layout {
         }
         let mut dims = self.dims().to_vec();
         let mut strides = self.strides.clone();
-        let stride = strides.get(axis).map_or(1, |&s| s * dims[axis]);
+        // Saturating: the stride of a size-1 axis is never used to address memory.
+        let stride = strides
+            .get(axis)
+            .map_or(1, |&s| s.saturating_mul(dims[axis]));
         dims.insert(axis, 1);
         strides.insert(axis, stride);
         Ok(Layout {

@@ -17,6 +17,7 @@ mod layout;
 pub mod op;
 pub mod random;
 mod shape;
+pub mod size;
 mod strided_index;
 
 #[cfg(feature = "conformance")]

@@ -28,23 +28,32 @@ impl Shape {
         self.0.len()
     }
 
-    /// Number of elements (1 for a scalar, 0 if any axis is 0).
+    /// Number of elements (1 for a scalar, 0 if any axis is 0). A count that overflows a `usize`
+    /// saturates to `usize::MAX` (never wraps, never panics): no buffer can hold that many, so
+    /// every allocation of such a shape is refused (see [`crate::size`]), and code that must tell
+    /// the difference uses [`checked_numel`](Shape::checked_numel).
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.checked_numel().unwrap_or(usize::MAX)
     }
 
     /// [`numel`](Shape::numel), or `None` if the count overflows a `usize`.
     pub fn checked_numel(&self) -> Option<usize> {
+        // An empty axis anywhere makes the count 0, however large the others are.
+        if self.0.contains(&0) {
+            return Some(0);
+        }
         self.0.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
     }
 
     /// Row-major (C order) strides for this shape, in elements.
     pub fn contiguous_strides(&self) -> Vec<usize> {
         let mut strides = vec![0; self.rank()];
-        let mut acc = 1;
+        let mut acc: usize = 1;
         for (stride, &dim) in strides.iter_mut().zip(&self.0).rev() {
             *stride = acc;
-            acc *= dim.max(1);
+            // Saturating: only a shape too big to allocate overflows here, and its strides are
+            // never used to address memory.
+            acc = acc.saturating_mul(dim.max(1));
         }
         strides
     }
@@ -318,7 +327,7 @@ impl Dims {
         let known = sizes.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
         let numel = from.numel();
         match known {
-            Some(k) if k != 0 && numel % k == 0 => {
+            Some(k) if k != 0 && numel.is_multiple_of(k) => {
                 let mut dims = sizes;
                 dims[i] = numel / k;
                 Ok(Shape(dims))

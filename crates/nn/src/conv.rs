@@ -6,7 +6,21 @@ use crate::module::layer_traits;
 use crate::{init, Module, Visitor};
 use nanotorch_autograd::Tensor;
 use nanotorch_backend_cpu::Cpu;
-use nanotorch_ndarray_core::{Backend, Float, Result};
+use nanotorch_ndarray_core::{Backend, Error, Float, Result};
+
+/// Refuses a zero in any of a layer's options that must be positive (`stride`, `dilation`, the
+/// kernel size), naming the layer and the option: the fields are public and the builder methods
+/// cannot fail, so the forward pass is the first place a bad value can be reported.
+pub(crate) fn check_positive(layer: &'static str, options: &[(&str, &[usize])]) -> Result<()> {
+    for (name, values) in options {
+        if values.contains(&0) {
+            return Err(Error::msg(format!(
+                "{layer}: {name} must be positive, got {values:?}"
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// A layer's weight and optional bias.
 type WeightAndBias<E, B> = (Tensor<E, B>, Option<Tensor<E, B>>);
@@ -63,8 +77,14 @@ impl<E: Float, B: Backend> Conv2d<E, B> {
         })
     }
 
-    /// The forward pass: `[n, in, h, w]` → `[n, out, h', w']`.
+    /// The forward pass: `[n, in, h, w]` → `[n, out, h', w']`. A `stride` or `dilation` of 0
+    /// is an error naming the layer (PyTorch refuses both).
     pub fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+        let (s, d) = (self.stride, self.dilation);
+        check_positive(
+            "Conv2d",
+            &[("stride", &[s.0, s.1]), ("dilation", &[d.0, d.1])],
+        )?;
         x.conv2d(
             &self.weight,
             self.bias.as_ref(),
@@ -130,8 +150,13 @@ impl<E: Float, B: Backend> Conv1d<E, B> {
         })
     }
 
-    /// The forward pass: `[n, in, l]` → `[n, out, l']`.
+    /// The forward pass: `[n, in, l]` → `[n, out, l']`. A `stride` or `dilation` of 0 is an
+    /// error naming the layer.
     pub fn forward(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+        check_positive(
+            "Conv1d",
+            &[("stride", &[self.stride]), ("dilation", &[self.dilation])],
+        )?;
         x.conv1d(
             &self.weight,
             self.bias.as_ref(),

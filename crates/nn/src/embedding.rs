@@ -13,7 +13,9 @@ fn check_ids<B: Backend>(op: &'static str, ids: &Tensor<i64, B>, count: usize) -
     }
     let low = ids.array().min(&[], false)?.to_scalar()?;
     let high = ids.array().max(&[], false)?.to_scalar()?;
-    if low < 0 || high >= count as i64 {
+    // Compared in i128: `count as i64` would wrap a count above i64::MAX to a negative bound
+    // and reject every id, naming the count as if the ids were wrong.
+    if low < 0 || i128::from(high) >= count as i128 {
         let bad = if low < 0 { low } else { high };
         return Err(Error::invalid(
             op,
@@ -70,6 +72,18 @@ pub fn one_hot<B: Backend>(
     num_classes: Option<usize>,
 ) -> Result<Tensor<i64, B>> {
     let classes = match num_classes {
+        // The classes are compared as i64 ids, so more than i64::MAX of them cannot be told
+        // apart; PyTorch refuses such a count too (its size calculation overflows).
+        Some(c) if i64::try_from(c).is_err() => {
+            return Err(Error::invalid(
+                "one_hot",
+                format!(
+                    "num_classes {c} is larger than the largest id, {}",
+                    i64::MAX
+                ),
+                ids.shape(),
+            ))
+        }
         Some(c) => c,
         None if ids.numel() == 0 => {
             return Err(Error::invalid(

@@ -1,7 +1,7 @@
 //! Layers and losses as plain functions (PyTorch's `torch.nn.functional`).
 
-use nanotorch_autograd::Tensor;
-use nanotorch_ndarray_core::{Backend, Float, Result};
+use nanotorch_autograd::{in_op, Tensor};
+use nanotorch_ndarray_core::{Backend, Error, Float, Result};
 
 pub use crate::loss::{
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, cross_entropy_opts,
@@ -23,6 +23,33 @@ pub fn linear<E: Float, B: Backend>(
     weight: &Tensor<E, B>,
     bias: Option<&Tensor<E, B>>,
 ) -> Result<Tensor<E, B>> {
+    // Checked here so that the error names linear and the weight, not the matmul or add inside.
+    let fits = weight.rank() == 2 && x.rank() >= 1 && x.dims()[x.rank() - 1] == weight.dims()[1];
+    if !fits {
+        return Err(Error::ShapeMismatch {
+            op: "linear",
+            what: "expected input [..., in] and weight [out, in]",
+            lhs: x.shape().clone(),
+            rhs: weight.shape().clone(),
+        });
+    }
+    if let Some(b) = bias.filter(|b| b.dims() != [weight.dims()[0]]) {
+        return Err(Error::ShapeMismatch {
+            op: "linear",
+            what: "the bias must be [out], one value per row of the weight [out, in]",
+            lhs: weight.shape().clone(),
+            rhs: b.shape().clone(),
+        });
+    }
+    in_op("linear", || linear_checked(x, weight, bias))
+}
+
+/// [`linear`] once the shapes are checked.
+fn linear_checked<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    weight: &Tensor<E, B>,
+    bias: Option<&Tensor<E, B>>,
+) -> Result<Tensor<E, B>> {
     let y = if x.rank() > 2 {
         let (lead, features) = x.dims().split_at(x.rank() - 1);
         let rows = x.reshape([lead.iter().product::<usize>(), features[0]])?;
@@ -40,12 +67,12 @@ pub fn linear<E: Float, B: Backend>(
 
 /// `softmax` along `dim` (`F.softmax(x, dim)`).
 pub fn softmax<E: Float, B: Backend>(x: &Tensor<E, B>, dim: isize) -> Result<Tensor<E, B>> {
-    x.softmax(dim)
+    in_op("softmax", || x.softmax(dim))
 }
 
 /// `log_softmax` along `dim` (`F.log_softmax(x, dim)`).
 pub fn log_softmax<E: Float, B: Backend>(x: &Tensor<E, B>, dim: isize) -> Result<Tensor<E, B>> {
-    x.log_softmax(dim)
+    in_op("log_softmax", || x.log_softmax(dim))
 }
 
 /// Inverted dropout (`F.dropout(x, p, training)`): zeroes with probability `p` and scales the rest

@@ -2,7 +2,7 @@
 
 use crate::module::{repr, Training};
 use crate::{Forward, Module, Visitor};
-use nanotorch_autograd::Tensor;
+use nanotorch_autograd::{in_op, Tensor};
 use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::{Backend, Error, Float, Result, Shape};
 
@@ -103,9 +103,9 @@ param_activation! {
     /// [`LeakyReLU::default`]).
     LeakyReLU(negative_slope: f64) => |s, x| x.leaky_relu(E::from_f64(s.negative_slope));
     /// `softmax` along `dim` (negative counts from the end).
-    Softmax(dim: isize) => |s, x| x.softmax(s.dim);
+    Softmax(dim: isize) => |s, x| in_op("softmax", || x.softmax(s.dim));
     /// `log_softmax` along `dim`: stabler than `softmax().log()`, the input NLL expects.
-    LogSoftmax(dim: isize) => |s, x| x.log_softmax(s.dim);
+    LogSoftmax(dim: isize) => |s, x| in_op("log_softmax", || x.log_softmax(s.dim));
 }
 
 impl Default for LeakyReLU {
@@ -322,7 +322,7 @@ fn infer_sizes(sizes: &[isize], total: usize) -> Option<Vec<usize>> {
         .filter(|&&s| s >= 0)
         .try_fold(1usize, |acc, &s| acc.checked_mul(s as usize))?;
     let fill = if inferred == 1 {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return None;
         }
         total / known

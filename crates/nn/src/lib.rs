@@ -31,7 +31,10 @@ mod pool;
 mod recurrent;
 
 pub use attention::*;
-pub use checkpoint::{load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes};
+pub use checkpoint::{
+    load_safetensors, parse_safetensors, save_safetensors, to_safetensors_bytes, write_atomically,
+    MAX_HEADER_BYTES, MAX_RANK,
+};
 pub use containers::{ModuleList, Sequential};
 pub use conv::{Conv1d, Conv2d};
 pub use embedding::Embedding;
@@ -45,7 +48,7 @@ pub use loss::modules::{
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CrossEntropyTarget, HuberLoss, KLDivLoss, L1Loss,
     MSELoss, NLLLoss, SmoothL1Loss,
 };
-pub use module::{repr, Forward, Module, StateDict, Training, Visitor};
+pub use module::{repr, Forward, LoadReport, Module, StateDict, Training, Visitor};
 pub use norm::{BatchNorm1d, LayerNorm, RunningStats};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use recurrent::*;

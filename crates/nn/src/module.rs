@@ -68,6 +68,48 @@ pub(crate) enum Entry<'a, E: Float, B: Backend> {
     Module(String, usize, &'a dyn Module<E, B>),
 }
 
+/// The keys a [`Module::load_state_dict`] did not match (PyTorch's `_IncompatibleKeys`), each
+/// list sorted. Both empty means every parameter and buffer was loaded and nothing was left over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Keys of the module that the state dict did not have: those tensors kept their values.
+    pub missing: Vec<String>,
+    /// Keys of the state dict that the module does not have: those tensors were not loaded.
+    pub unexpected: Vec<String>,
+}
+
+impl LoadReport {
+    /// Whether every key matched (no missing and no unexpected key).
+    pub fn is_complete(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty()
+    }
+}
+
+impl std::fmt::Display for LoadReport {
+    /// `missing key `a`; unexpected keys `b`, `c``, or `all keys matched`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |keys: &[String]| {
+            keys.iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        for (what, keys) in [("missing", &self.missing), ("unexpected", &self.unexpected)] {
+            match keys.len() {
+                0 => {}
+                1 => parts.push(format!("{what} key {}", list(keys))),
+                _ => parts.push(format!("{what} keys {}", list(keys))),
+            }
+        }
+        if parts.is_empty() {
+            f.write_str("all keys matched")
+        } else {
+            f.write_str(&parts.join("; "))
+        }
+    }
+}
+
 /// What [`Module::visit`] reports to: a module names each of its fields here, and the visitor
 /// builds the dotted names (`layers.0.weight`) as it descends into children.
 pub struct Visitor<'a, E: Float = f32, B: Backend = Cpu> {
@@ -294,23 +336,45 @@ pub trait Module<E: Float = f32, B: Backend = Cpu>: Send + Sync {
             .collect()
     }
 
-    /// Copies values from `state` into this module's parameters and buffers, in place. With
-    /// `strict`, a missing or unexpected key is an error; a shape mismatch always is. Keys and
-    /// shapes are all checked before the first copy, so those errors leave the module as it was;
-    /// a backend error during the copies (another device, say) can leave it partly loaded.
-    fn load_state_dict(&self, state: &StateDict<E, B>, strict: bool) -> Result<()> {
+    /// Copies values from `state` into this module's parameters and buffers, in place, and
+    /// returns the keys that did not match (PyTorch's `_IncompatibleKeys`): `missing` lists the
+    /// module's keys absent from `state`, `unexpected` the keys of `state` the module lacks.
+    ///
+    /// With `strict` (PyTorch's default), any such key is an error that lists them all; without
+    /// it they are only reported, so a caller can see that a non-strict load matched nothing. A
+    /// shape mismatch is always an error. Keys and shapes are all checked before the first copy,
+    /// so those errors leave the module as it was; a backend error during the copies (another
+    /// device, say) can leave it partly loaded.
+    ///
+    /// ```
+    /// use nanotorch_backend_cpu::Cpu;
+    /// use nanotorch_nn::{Linear, Module, StateDict};
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let model = Linear::<f32, Cpu>::new(2, 3, &Cpu)?;
+    /// let mut state: StateDict = model.state_dict();
+    /// state.remove("bias");
+    /// let report = model.load_state_dict(&state, false)?;
+    /// assert_eq!(report.missing, ["bias"]);
+    /// assert!(report.unexpected.is_empty() && !report.is_complete());
+    /// assert!(model.load_state_dict(&state, true).is_err()); // strict: `bias` is missing
+    /// # Ok(()) }
+    /// ```
+    fn load_state_dict(&self, state: &StateDict<E, B>, strict: bool) -> Result<LoadReport> {
         let own = self.state_dict();
-        if strict {
-            if let Some(missing) = own.keys().find(|k| !state.contains_key(*k)) {
-                return Err(Error::msg(format!(
-                    "load_state_dict: missing key `{missing}`"
-                )));
-            }
-            if let Some(extra) = state.keys().find(|k| !own.contains_key(*k)) {
-                return Err(Error::msg(format!(
-                    "load_state_dict: unexpected key `{extra}`"
-                )));
-            }
+        let report = LoadReport {
+            missing: own
+                .keys()
+                .filter(|k| !state.contains_key(*k))
+                .cloned()
+                .collect(),
+            unexpected: state
+                .keys()
+                .filter(|k| !own.contains_key(*k))
+                .cloned()
+                .collect(),
+        };
+        if strict && !report.is_complete() {
+            return Err(Error::msg(format!("load_state_dict: {report}")));
         }
         for (name, target) in &own {
             let Some(source) = state.get(name) else {
@@ -329,7 +393,7 @@ pub trait Module<E: Float = f32, B: Backend = Cpu>: Send + Sync {
                 target.array().assign(source.array())?;
             }
         }
-        Ok(())
+        Ok(report)
     }
 
     /// Loads a state dict that lives on another device (or backend type) into this module,
@@ -341,13 +405,21 @@ pub trait Module<E: Float = f32, B: Backend = Cpu>: Send + Sync {
         &self,
         state: &StateDict<E, B2>,
         strict: bool,
-    ) -> Result<()>
+    ) -> Result<LoadReport>
     where
         Self: Sized,
     {
         let own = self.state_dict();
         let Some(device) = own.values().next().map(|t| t.backend().clone()) else {
-            return self.load_state_dict(&StateDict::new(), strict);
+            // Nothing to load into: every key of `state` is unexpected.
+            let report = LoadReport {
+                missing: Vec::new(),
+                unexpected: state.keys().cloned().collect(),
+            };
+            if strict && !report.is_complete() {
+                return Err(Error::msg(format!("load_state_dict: {report}")));
+            }
+            return Ok(report);
         };
         let mut moved = StateDict::new();
         for (name, t) in state {

@@ -40,8 +40,14 @@ macro_rules! pooling {
                 self
             }
 
-            /// The forward pass: `[n, c, h, w]` → `[n, c, h', w']`.
+            /// The forward pass: `[n, c, h, w]` → `[n, c, h', w']`. A kernel size or stride of
+            /// 0 is an error naming the layer (PyTorch refuses both).
             pub fn forward<E: Float, B: Backend>(&self, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
+                let (k, s) = (self.kernel, self.stride);
+                crate::conv::check_positive(
+                    stringify!($name),
+                    &[("kernel_size", &[k.0, k.1]), ("stride", &[s.0, s.1])],
+                )?;
                 x.$method(self.kernel, self.stride)
             }
         }

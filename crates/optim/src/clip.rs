@@ -16,6 +16,11 @@ use nanotorch_ndarray_core::{Backend, Error, Float, Result};
 /// vector; `norm_type` is any `p > 0` or `f64::INFINITY` (the largest absolute value). As in
 /// PyTorch, the scale is `max_norm / (total_norm + 1e-6)`, applied only when it is below 1.
 /// Parameters without a gradient are skipped; with none at all the norm is 0.
+///
+/// `max_norm` must be `>= 0` (0 zeroes every gradient); `f64::INFINITY` clips nothing, which is
+/// how PyTorch code measures the norm alone, so it is allowed. A NaN or negative `max_norm` is
+/// an error before any gradient is touched: PyTorch accepts both silently, and then a NaN turns
+/// every gradient into NaN and a negative one flips their sign.
 pub fn clip_grad_norm_<E: Float, B: Backend>(
     params: &[Tensor<E, B>],
     max_norm: f64,
@@ -24,6 +29,11 @@ pub fn clip_grad_norm_<E: Float, B: Backend>(
     if norm_type.is_nan() || norm_type <= 0.0 {
         return Err(Error::msg(format!(
             "clip_grad_norm_: norm_type must be > 0 or infinity, got {norm_type}"
+        )));
+    }
+    if max_norm.is_nan() || max_norm < 0.0 {
+        return Err(Error::msg(format!(
+            "clip_grad_norm_: max_norm must be >= 0 (or infinity, to clip nothing), got {max_norm}"
         )));
     }
     // (parameter, its gradient) for every parameter that has one

@@ -17,8 +17,10 @@ use std::collections::BTreeMap;
 /// What a training loop (and an LR scheduler) needs from any optimizer. Object safe: a
 /// `Box<dyn Optimizer>` or `&mut dyn Optimizer` works whatever the element type and device.
 ///
-/// Group indices follow the order the groups were given in; `lr`/`set_lr` panic on an index past
-/// the last group, as slice indexing does.
+/// Group indices follow the order the groups were given in. [`Optimizer::set_lr`],
+/// [`Optimizer::set_momentum`] and [`Optimizer::try_lr`] return an error for an index past the
+/// last group; the getters `lr` and `momentum` panic there, as slice indexing does, with a
+/// message naming the method, the group and the number of groups.
 pub trait Optimizer {
     /// PyTorch's class name of the algorithm (`"SGD"`, `"Adam"`, …).
     fn name(&self) -> &'static str;
@@ -35,16 +37,46 @@ pub trait Optimizer {
     fn num_groups(&self) -> usize;
 
     /// The learning rate of group `group`.
+    ///
+    /// # Panics
+    /// If there is no group `group`; [`Optimizer::try_lr`] returns an error instead.
     fn lr(&self, group: usize) -> f64;
 
-    /// Sets the learning rate of group `group` (what schedulers call).
-    fn set_lr(&mut self, group: usize, lr: f64);
+    /// The learning rate of group `group`, or an error naming the group and how many there are.
+    fn try_lr(&self, group: usize) -> Result<f64> {
+        check_group(self.name(), "lr", group, self.num_groups())?;
+        Ok(self.lr(group))
+    }
+
+    /// Sets the learning rate of group `group` (what schedulers call), or returns an error (and
+    /// changes nothing) when there is no such group. Any rate is taken, as PyTorch's
+    /// `param_groups[g]["lr"] = ...` takes it: a schedule may pass below zero (OneCycleLR's
+    /// linear anneal stepped past its end does, in PyTorch too).
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// use nanotorch_optim::{Optimizer, SgdOptions, SGD};
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let w = Tensor::<f32, Cpu>::zeros([2], &Cpu)?.requires_grad_(true);
+    /// let mut opt = SGD::new([w], SgdOptions { lr: 0.1, ..Default::default() })?;
+    /// opt.set_lr(0, 0.05)?;
+    /// assert_eq!(opt.lr(0), 0.05);
+    /// let err = opt.set_lr(5, 0.01).unwrap_err().to_string();
+    /// assert!(err.contains("set_lr") && err.contains("group 5"), "{err}");
+    /// # Ok(()) }
+    /// ```
+    fn set_lr(&mut self, group: usize, lr: f64) -> Result<()>;
 
     /// The momentum-like coefficient of group `group`, if the algorithm has one: `momentum` for
     /// SGD and RMSprop, `beta1` for Adam and AdamW, `None` for Adagrad. OneCycleLR cycles it.
+    ///
+    /// # Panics
+    /// If there is no group `group`.
     fn momentum(&self, group: usize) -> Option<f64>;
 
-    /// Sets the momentum-like coefficient of group `group`; an error if the algorithm has none.
+    /// Sets the momentum-like coefficient of group `group`; an error if the algorithm has none
+    /// or there is no such group.
     fn set_momentum(&mut self, group: usize, momentum: f64) -> Result<()>;
 
     /// A snapshot of the hyper-parameters of every group and of every parameter's state (step
@@ -55,6 +87,19 @@ pub trait Optimizer {
     /// algorithm over parameters of the same shapes, in the same group structure. Checks
     /// everything before changing anything: on error the optimizer is untouched.
     fn load_state_dict(&mut self, state: &StateDict) -> Result<()>;
+}
+
+/// An error of `optimizer`'s `method` unless `group < groups`.
+fn check_group(optimizer: &str, method: &str, group: usize, groups: usize) -> Result<()> {
+    if group < groups {
+        Ok(())
+    } else {
+        Err(Error::msg(format!(
+            "{optimizer} {method}: there is no parameter group {group} (the optimizer has {groups} \
+             group{})",
+            if groups == 1 { "" } else { "s" }
+        )))
+    }
 }
 
 /// One algorithm: its per-group hyper-parameters (the type implementing this trait, e.g.
@@ -265,18 +310,28 @@ impl<E: Float, B: Backend, R: UpdateRule<E, B>> Optimizer for GenericOptimizer<E
     }
 
     fn lr(&self, group: usize) -> f64 {
-        self.groups[group].options.lr()
+        self.try_lr(group).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn set_lr(&mut self, group: usize, lr: f64) {
+    fn try_lr(&self, group: usize) -> Result<f64> {
+        check_group(R::NAME, "lr", group, self.groups.len())?;
+        Ok(self.groups[group].options.lr())
+    }
+
+    fn set_lr(&mut self, group: usize, lr: f64) -> Result<()> {
+        check_group(R::NAME, "set_lr", group, self.groups.len())?;
         self.groups[group].options.set_lr(lr);
+        Ok(())
     }
 
     fn momentum(&self, group: usize) -> Option<f64> {
+        check_group(R::NAME, "momentum", group, self.groups.len())
+            .unwrap_or_else(|e| panic!("{e}"));
         self.groups[group].options.momentum()
     }
 
     fn set_momentum(&mut self, group: usize, momentum: f64) -> Result<()> {
+        check_group(R::NAME, "set_momentum", group, self.groups.len())?;
         if self.groups[group].options.set_momentum(momentum) {
             Ok(())
         } else {

@@ -671,7 +671,7 @@ fn state_dict_carries_hyper_parameters_and_pytorch_names() {
     )
     .unwrap();
     run(&mut opt, &ps, 2);
-    opt.set_lr(0, 0.05);
+    opt.set_lr(0, 0.05).unwrap();
     let sd = opt.state_dict().unwrap();
     assert_eq!(sd.optimizer, "Adam");
     assert_eq!(sd.param_groups[0].params, vec![0, 1]);

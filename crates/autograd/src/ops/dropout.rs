@@ -3,7 +3,7 @@
 //! the global seeded generator, so `manual_seed` makes it reproducible; the gradient flows
 //! through the multiplication by the mask.
 
-use crate::Tensor;
+use crate::{in_op, Tensor};
 use nanotorch_ndarray_core::{Backend, Error, Float, RandomDist, Result};
 
 impl<E: Float, B: Backend> Tensor<E, B> {
@@ -23,11 +23,13 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         if p == 1.0 {
             return self.mul_scalar(E::ZERO);
         }
-        let keep = Tensor::random(
-            self.shape().clone(),
-            RandomDist::Bernoulli { p: 1.0 - p },
-            self.backend(),
-        )?;
-        self.mul(&keep.mul_scalar(E::from_f64(1.0 / (1.0 - p)))?)
+        in_op("dropout", || {
+            let keep = Tensor::random(
+                self.shape().clone(),
+                RandomDist::Bernoulli { p: 1.0 - p },
+                self.backend(),
+            )?;
+            self.mul(&keep.mul_scalar(E::from_f64(1.0 / (1.0 - p)))?)
+        })
     }
 }

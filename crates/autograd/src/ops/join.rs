@@ -1,7 +1,7 @@
 //! Joining tensors: cat along an existing axis, stack along a new one, for every element type.
 //! Their inverses, split and chunk, are views and live in `shape.rs`.
 
-use crate::Tensor;
+use crate::{in_op, Tensor};
 use nanotorch_ndarray_core::{Backend, Element, Error, NDArray, Result, Shape};
 
 impl<E: Element, B: Backend> Tensor<E, B> {
@@ -50,10 +50,12 @@ impl<E: Element, B: Backend> Tensor<E, B> {
                 shape: first.shape().clone(),
             });
         }
-        let expanded = tensors
-            .iter()
-            .map(|t| t.unsqueeze(resolved))
-            .collect::<Result<Vec<_>>>()?;
-        Self::cat(&expanded, resolved)
+        in_op("stack", || {
+            let expanded = tensors
+                .iter()
+                .map(|t| t.unsqueeze(resolved))
+                .collect::<Result<Vec<_>>>()?;
+            Self::cat(&expanded, resolved)
+        })
     }
 }

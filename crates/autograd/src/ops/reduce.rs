@@ -3,8 +3,10 @@
 //! The backward of a reduction broadcasts the incoming gradient back over the reduced axes; to do
 //! that, the gradient is first reshaped to the keepdim shape.
 
-use crate::Tensor;
-use nanotorch_ndarray_core::{ArgReduceOp, Backend, Element, Float, ReduceOp, Result, Shape};
+use crate::{in_op, Tensor};
+use nanotorch_ndarray_core::{
+    ArgReduceOp, Backend, Element, Error, Float, ReduceOp, Result, Shape,
+};
 
 /// The shape of `input` with `axes` (empty = all) kept as size 1.
 fn keepdim_shape(input: &Shape, axes: &[isize]) -> Result<Shape> {
@@ -16,6 +18,39 @@ fn keepdim_shape(input: &Shape, axes: &[isize]) -> Result<Shape> {
         .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
         .collect::<Vec<_>>()
         .into())
+}
+
+/// Refuses a max/min/argmax/argmin over nothing, as PyTorch does: such a reduction has no
+/// identity, so a result (`-inf` for a max) would be invented, not computed. Reducing a tensor
+/// with no elements is fine when each reduced axis has elements (a `[3, 0]` tensor's max over
+/// axis 0 is an empty `[0]`); `axes` empty means every axis.
+fn check_not_empty(op: &'static str, input: &Shape, axes: &[isize]) -> Result<()> {
+    if input.rank() == 0 {
+        // One element; which axes a 0-d tensor accepts is the op's own rule.
+        return Ok(());
+    }
+    if axes.is_empty() {
+        if input.numel() == 0 {
+            return Err(Error::invalid(
+                op,
+                "the tensor has no elements, so it has no maximum or minimum; reduce over an \
+                 axis of non-zero size instead",
+                input,
+            ));
+        }
+        return Ok(());
+    }
+    input.axes(op, axes)?; // out of range or repeated: that error first
+    for &given in axes {
+        if input.dims()[input.axis(op, given)?] == 0 {
+            return Err(Error::invalid(
+                op,
+                format!("reduction axis {given} has size 0, so it has no maximum or minimum"),
+                input,
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl<E: Element, B: Backend> Tensor<E, B> {
@@ -105,27 +140,32 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         ))
     }
 
-    /// Maximum over `axes`; the gradient is shared evenly among tied maxima.
+    /// Maximum over `axes`; the gradient is shared evenly among tied maxima. A reduced axis of
+    /// size 0 (or, with `axes` empty, a tensor with no elements) is an error, as in PyTorch: a
+    /// maximum of nothing does not exist, and `-inf` would pass for one.
     pub fn max_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         self.extreme(ReduceOp::Max, axes, keepdim)
     }
 
-    /// Minimum over `axes`; the gradient is shared evenly among tied minima.
+    /// Minimum over `axes`; the gradient is shared evenly among tied minima. Over nothing, an
+    /// error (see [`Tensor::max_dims`]).
     pub fn min_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         self.extreme(ReduceOp::Min, axes, keepdim)
     }
 
-    /// Maximum of all elements, as a 0-d tensor.
+    /// Maximum of all elements, as a 0-d tensor; an error for a tensor with no elements, as
+    /// PyTorch's `max()`.
     pub fn max_all(&self) -> Result<Self> {
         self.max_dims(&[], false)
     }
 
-    /// Minimum of all elements, as a 0-d tensor.
+    /// Minimum of all elements, as a 0-d tensor; an error for a tensor with no elements.
     pub fn min_all(&self) -> Result<Self> {
         self.min_dims(&[], false)
     }
 
     fn extreme(&self, op: ReduceOp, axes: &[isize], keepdim: bool) -> Result<Self> {
+        check_not_empty(op.name(), self.shape(), axes)?;
         let out = self.array().reduce(op, axes, keepdim)?;
         let kept = keepdim_shape(self.shape(), axes)?;
         let axes = axes.to_vec();
@@ -160,36 +200,47 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
     /// Standard deviation over `axes` with Bessel's `correction`.
     pub fn std_dims(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Self> {
-        self.var_dims(axes, correction, keepdim)?.sqrt()
+        in_op("std", || self.var_dims(axes, correction, keepdim)?.sqrt())
     }
 
-    /// `ln Σ e^x` over `axes`, computed stably by subtracting the maximum first.
+    /// `ln Σ e^x` over `axes`, computed stably by subtracting the maximum first. Over nothing
+    /// (an axis of size 0) it is `ln 0 = −∞`, as in PyTorch.
     pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
-        let shift = self.max_dims(axes, true)?.detach();
-        let summed = self
-            .sub(&shift)?
-            .exp()?
-            .sum_dims(axes, true)?
-            .log()?
-            .add(&shift)?;
-        if keepdim {
-            Ok(summed)
-        } else {
-            let kept_out: Vec<usize> = {
-                let resolved = self.shape().axes("logsumexp", axes)?;
-                (0..self.rank())
+        in_op("logsumexp", || {
+            let resolved = self.shape().axes("logsumexp", axes)?;
+            let kept = keepdim_shape(self.shape(), axes)?;
+            let empty = resolved.iter().any(|&a| self.dims()[a] == 0);
+            // An empty reduction has no maximum to subtract; any finite shift gives ln 0 = −∞.
+            let shift = if empty {
+                Tensor::zeros(kept, self.backend())?
+            } else {
+                self.max_dims(axes, true)?.detach()
+            };
+            let summed = self
+                .sub(&shift)?
+                .exp()?
+                .sum_dims(axes, true)?
+                .log()?
+                .add(&shift)?;
+            if keepdim {
+                Ok(summed)
+            } else {
+                let kept_out: Vec<usize> = (0..self.rank())
                     .filter(|i| !resolved.contains(i))
                     .map(|i| self.dims()[i])
-                    .collect()
-            };
-            summed.reshape(kept_out)
-        }
+                    .collect();
+                summed.reshape(kept_out)
+            }
+        })
     }
 }
 
 impl<E: Element, B: Backend> Tensor<E, B> {
     /// Index of the maximum along `axis` (`None`: of the flattened tensor). Not differentiable.
+    /// An axis of size 0 (or, with `None`, a tensor with no elements) is an error, as in
+    /// PyTorch: there is no maximum to point at.
     pub fn argmax(&self, axis: Option<isize>, keepdim: bool) -> Result<Tensor<i64, B>> {
+        check_not_empty("argmax", self.shape(), axis.as_slice())?;
         Ok(Tensor::from_ndarray(self.array().arg_reduce(
             ArgReduceOp::ArgMax,
             axis,
@@ -198,7 +249,10 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     }
 
     /// Index of the minimum along `axis` (`None`: of the flattened tensor). Not differentiable.
+    /// An axis of size 0 (or, with `None`, a tensor with no elements) is an error, as in
+    /// PyTorch.
     pub fn argmin(&self, axis: Option<isize>, keepdim: bool) -> Result<Tensor<i64, B>> {
+        check_not_empty("argmin", self.shape(), axis.as_slice())?;
         Ok(Tensor::from_ndarray(self.array().arg_reduce(
             ArgReduceOp::ArgMin,
             axis,

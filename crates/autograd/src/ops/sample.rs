@@ -9,7 +9,7 @@
 //! chosen more than once).
 
 use crate::generator::next_seed;
-use crate::Tensor;
+use crate::{in_op, Tensor};
 use nanotorch_ndarray_core::random::uniform_at;
 use nanotorch_ndarray_core::{Backend, Element, Error, Float, Generator, Result, Shape};
 use std::cmp::Ordering;
@@ -35,19 +35,21 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// # Ok(()) }
     /// ```
     pub fn masked_select<M: Element>(&self, mask: &Tensor<M, B>) -> Result<Self> {
-        let shape = Shape::broadcast("masked_select", self.shape(), mask.shape())?;
-        let flags = mask.array().broadcast_to(shape.clone())?.to_vec()?;
-        let picked: Vec<i64> = flags
-            .iter()
-            .enumerate()
-            .filter(|(_, &m)| m != M::ZERO)
-            .map(|(i, _)| i as i64)
-            .collect();
-        let count = picked.len();
-        let index = Tensor::from_vec(picked, [count], self.backend())?;
-        self.expand(shape.clone())?
-            .reshape([shape.numel()])?
-            .index_select(0, &index)
+        in_op("masked_select", || {
+            let shape = Shape::broadcast("masked_select", self.shape(), mask.shape())?;
+            let flags = mask.array().broadcast_to(shape.clone())?.to_vec()?;
+            let picked: Vec<i64> = flags
+                .iter()
+                .enumerate()
+                .filter(|(_, &m)| m != M::ZERO)
+                .map(|(i, _)| i as i64)
+                .collect();
+            let count = picked.len();
+            let index = Tensor::from_vec(picked, [count], self.backend())?;
+            self.expand(shape.clone())?
+                .reshape([shape.numel()])?
+                .index_select(0, &index)
+        })
     }
 
     /// The `k` largest (or, with `largest = false`, smallest) elements along `axis`, and their
@@ -145,8 +147,10 @@ impl<E: Element, B: Backend> Tensor<E, B> {
         }
         let mut out_dims = self.dims().to_vec();
         out_dims[resolved] = k;
-        let indices = Tensor::from_vec(picked, out_dims, self.backend())?;
-        Ok((self.gather(axis, &indices)?, indices))
+        in_op("topk", || {
+            let indices = Tensor::from_vec(picked, out_dims, self.backend())?;
+            Ok((self.gather(axis, &indices)?, indices))
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 //! element type, read as "non-zero is true" (the 0/1 masks that comparisons return here), so a
 //! mask made by `x.gt(0.0)` and one made by `.cast::<Bool>()` work alike.
 
-use crate::Tensor;
+use crate::{in_op, Tensor};
 use nanotorch_ndarray_core::{
     Backend, BinaryOp, DType, Element, Error, NDArray, Result, ScalarSide, Shape,
 };
@@ -92,7 +92,9 @@ impl<E: Element, B: Backend> Tensor<E, B> {
                 rhs: mask.shape().clone(),
             });
         }
-        let fill = Tensor::scalar(value, self.backend())?;
-        Tensor::where_cond(mask, &fill, self)
+        in_op("masked_fill", || {
+            let fill = Tensor::scalar(value, self.backend())?;
+            Tensor::where_cond(mask, &fill, self)
+        })
     }
 }

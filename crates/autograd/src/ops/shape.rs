@@ -4,7 +4,7 @@
 //! They are written for every element type: an `i64` label tensor reshapes and narrows exactly
 //! as a float one does. Only float tensors record the backward rule (see `Tensor::from_op`).
 
-use crate::Tensor;
+use crate::{in_op, Tensor};
 use nanotorch_ndarray_core::{Backend, Dims, Element, NDArray, Result, Shape};
 
 impl<E: Element, B: Backend> Tensor<E, B> {
@@ -190,10 +190,12 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             ));
         }
         let len = self.dims()[resolved];
-        (0..len)
-            .step_by(size)
-            .map(|s| self.narrow(axis, s, size.min(len - s)))
-            .collect()
+        in_op("split", || {
+            (0..len)
+                .step_by(size)
+                .map(|s| self.narrow(axis, s, size.min(len - s)))
+                .collect()
+        })
     }
 
     /// Splits `axis` into pieces of the given `sizes`, in order, as views (`torch.split` with a
@@ -222,14 +224,16 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             ));
         }
         let mut start = 0;
-        sizes
-            .iter()
-            .map(|&size| {
-                let piece = self.narrow(axis, start, size);
-                start += size;
-                piece
-            })
-            .collect()
+        in_op("split_sizes", || {
+            sizes
+                .iter()
+                .map(|&size| {
+                    let piece = self.narrow(axis, start, size);
+                    start += size;
+                    piece
+                })
+                .collect()
+        })
     }
 
     /// Splits `axis` into `chunks` nearly equal pieces (as `torch.chunk`).
@@ -243,7 +247,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             ));
         }
         let len = self.dims()[resolved];
-        self.split(len.div_ceil(chunks).max(1), axis)
+        in_op("chunk", || self.split(len.div_ceil(chunks).max(1), axis))
     }
 
     /// The slice at `index` along `axis`, with that axis removed (`torch.select`; `x[:, i]` in
@@ -275,10 +279,9 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             ));
         }
         let at = at as usize;
-        let out = self
-            .array()
-            .narrow(axis, at, 1)?
-            .squeeze(resolved as isize)?;
+        let out = in_op("select", || {
+            self.array().narrow(axis, at, 1)?.squeeze(resolved as isize)
+        })?;
         Ok(Tensor::from_op(
             out,
             "select",
@@ -323,8 +326,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             ));
         }
         let lead = sizes.len() - self.rank();
-        let padded: Vec<usize> = std::iter::repeat(1)
-            .take(lead)
+        let padded: Vec<usize> = std::iter::repeat_n(1, lead)
             .chain(self.dims().iter().copied())
             .collect();
         let mut out_dims = Vec::with_capacity(sizes.len());
@@ -346,12 +348,15 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             .zip(&padded)
             .flat_map(|(&n, &d)| [n, d])
             .collect();
-        let view = self.array().reshape(unit)?.broadcast_to(tiled.clone())?;
-        let mut out = view.reshape(out_dims)?;
-        if out.same_storage(self.array()) {
-            // Every size was 1: still a copy, as PyTorch's repeat always is.
-            out = out.copy()?;
-        }
+        let out = in_op("repeat", || {
+            let view = self.array().reshape(unit)?.broadcast_to(tiled.clone())?;
+            let out = view.reshape(out_dims)?;
+            if out.same_storage(self.array()) {
+                // Every size was 1: still a copy, as PyTorch's repeat always is.
+                return out.copy();
+            }
+            Ok(out)
+        })?;
         let copy_axes: Vec<isize> = (0..sizes.len()).map(|i| 2 * i as isize).collect();
         Ok(Tensor::from_op(
             out,

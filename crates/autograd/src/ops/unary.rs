@@ -134,19 +134,20 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
     /// GELU with the exact normal CDF: x·Φ(x).
     pub fn gelu(&self) -> Result<Self> {
-        self.unary_op(UnaryOp::GeluErf, |x, _, g| {
-            // d/dx x·Φ(x) = Φ(x) + x·φ(x)
-            let cdf = x
-                .mul_scalar(E::from_f64(std::f64::consts::FRAC_1_SQRT_2))?
-                .erf()?
-                .add_scalar(E::ONE)?
-                .mul_scalar(E::from_f64(0.5))?;
-            let pdf = x
-                .square()?
+        // d/dx x·Φ(x) = Φ(x) + x·φ(x): one table op (`gelu_erf_grad`), differentiable itself.
+        self.unary_op(UnaryOp::GeluErf, |x, _, g| g.mul(&x.gelu_erf_grad()?))
+    }
+
+    /// `Φ(x) + x·φ(x)`, the derivative of exact GELU (its backward pass in one kernel).
+    pub fn gelu_erf_grad(&self) -> Result<Self> {
+        self.unary_op(UnaryOp::GeluErfGrad, |x, _, g| {
+            // d/dx (Φ(x) + x·φ(x)) = 2φ(x) + x·φ'(x) = φ(x)·(2 − x²)
+            let x2 = x.square()?;
+            let pdf = x2
                 .mul_scalar(E::from_f64(-0.5))?
                 .exp()?
                 .mul_scalar(E::from_f64(INV_SQRT_2PI))?;
-            g.mul(&cdf.add(&x.mul(&pdf)?)?)
+            g.mul(&pdf.mul(&x2.rsub_scalar(E::from_f64(2.0))?)?)
         })
     }
 
@@ -354,6 +355,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             UnaryOp::Sigmoid => self.sigmoid(),
             UnaryOp::Relu => self.relu(),
             UnaryOp::GeluErf => self.gelu(),
+            UnaryOp::GeluErfGrad => self.gelu_erf_grad(),
             UnaryOp::GeluTanh => self.gelu_tanh(),
             UnaryOp::Silu => self.silu(),
             UnaryOp::Softplus => self.softplus(),

@@ -2,7 +2,7 @@
 //! (`UnaryOp::dispatch`), so the match on the op happens once, outside the loop, and each loop
 //! body is one inlined function the compiler can vectorise.
 
-use super::erf::erf_map;
+use super::erf::{self, erf_map};
 use super::map::{map1, map2, update};
 use crate::parallel::{par_chunks, Rows};
 use crate::storage::CpuStorage;
@@ -25,10 +25,11 @@ pub(crate) fn unary<E: Float>(op: UnaryOp, x: &[E], layout: &Layout) -> CpuStora
             map1(self.0, self.1, K::OP.cost(), K::apply::<E>)
         }
     }
-    // f32 erf and exact GELU without libm's scalar call (see `erf.rs`).
+    // f32 erf, exact GELU and its derivative without libm's scalar call (see `erf.rs`).
     let fused = match op {
-        UnaryOp::Erf => erf_map::<E, false>(x, layout, op.cost()),
-        UnaryOp::GeluErf => erf_map::<E, true>(x, layout, op.cost()),
+        UnaryOp::Erf => erf_map::<E, { erf::ERF }>(x, layout, op.cost()),
+        UnaryOp::GeluErf => erf_map::<E, { erf::GELU }>(x, layout, op.cost()),
+        UnaryOp::GeluErfGrad => erf_map::<E, { erf::GELU_GRAD }>(x, layout, op.cost()),
         _ => None,
     };
     if let Some(out) = fused {

@@ -1,4 +1,5 @@
-//! `erf` for f32 without a libm call, so the loops of `erf` and exact GELU vectorise. libm's
+//! `erf` for f32 without a libm call, so the loops of `erf`, exact GELU and its derivative
+//! vectorise. libm's
 //! `erf` is a scalar call per element (with branches per range); in a GPT training step it was
 //! ~7% of the time. f64 keeps libm's (its accuracy is what the f64 reference and the gradient
 //! checks are held to).
@@ -9,11 +10,12 @@ use nanotorch_ndarray_core::op::math::exp_f32;
 use nanotorch_ndarray_core::{DType, Element, Layout};
 use std::mem::MaybeUninit;
 
-/// `erf` (`GELU = false`) or exact GELU (`GELU = true`) of a contiguous f32 array, `None` for
+/// `erf` ([`ERF`]), exact GELU ([`GELU`]) or GELU's derivative ([`GELU_GRAD`]) of a contiguous
+/// f32 array, `None` for
 /// other dtypes and strided views (the caller's generic map handles those). Its own loops
 /// rather than the generic map's closure: LLVM did not inline this much code through the
 /// closure call, and the loop stayed scalar (measured: 9% of a GPT step instead of ~1%).
-pub(crate) fn erf_map<E: Element, const GELU: bool>(
+pub(crate) fn erf_map<E: Element, const KIND: u8>(
     x: &[E],
     layout: &Layout,
     cost: usize,
@@ -33,38 +35,49 @@ pub(crate) fn erf_map<E: Element, const GELU: bool>(
             {
                 if std::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU has AVX-512F (checked just above).
-                    return unsafe { erf_slice_avx512::<GELU>(src, chunk) };
+                    return unsafe { erf_slice_avx512::<KIND>(src, chunk) };
                 }
                 if std::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU has AVX2 (checked just above).
-                    return unsafe { erf_slice_avx2::<GELU>(src, chunk) };
+                    return unsafe { erf_slice_avx2::<KIND>(src, chunk) };
                 }
             }
-            erf_slice::<GELU>(src, chunk);
+            erf_slice::<KIND>(src, chunk);
         })
     }))
 }
 
+/// [`erf_map`]'s function: `erf x`.
+pub(crate) const ERF: u8 = 0;
+/// [`erf_map`]'s function: `x·Φ(x)`.
+pub(crate) const GELU: u8 = 1;
+/// [`erf_map`]'s function: `Φ(x) + x·φ(x)`.
+pub(crate) const GELU_GRAD: u8 = 2;
+
 /// The loop of [`erf_map`].
 #[inline(always)]
-fn erf_slice<const GELU: bool>(src: &[f32], out: &mut [MaybeUninit<f32>]) {
+fn erf_slice<const KIND: u8>(src: &[f32], out: &mut [MaybeUninit<f32>]) {
     for (o, &a) in out.iter_mut().zip(src) {
-        o.write(if GELU { gelu_erf_f32(a) } else { erf_f32(a) });
+        o.write(match KIND {
+            GELU => gelu_erf_f32(a),
+            GELU_GRAD => gelu_erf_grad_f32(a),
+            _ => erf_f32(a),
+        });
     }
 }
 
 /// [`erf_slice`] for AVX-512F (16 lanes). Safety: only on a CPU with AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn erf_slice_avx512<const GELU: bool>(src: &[f32], out: &mut [MaybeUninit<f32>]) {
-    erf_slice::<GELU>(src, out)
+unsafe fn erf_slice_avx512<const KIND: u8>(src: &[f32], out: &mut [MaybeUninit<f32>]) {
+    erf_slice::<KIND>(src, out)
 }
 
 /// [`erf_slice`] for AVX2 (8 lanes). Safety: only on a CPU with AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn erf_slice_avx2<const GELU: bool>(src: &[f32], out: &mut [MaybeUninit<f32>]) {
-    erf_slice::<GELU>(src, out)
+unsafe fn erf_slice_avx2<const KIND: u8>(src: &[f32], out: &mut [MaybeUninit<f32>]) {
+    erf_slice::<KIND>(src, out)
 }
 
 /// The Maclaurin series of erf, `2/√π · Σ (−1)ⁿ x^(2n+1) / (n!(2n+1))`, up to n = 6: at
@@ -108,9 +121,17 @@ pub(crate) fn gelu_erf_f32(x: f32) -> f32 {
     0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// GELU's derivative `Φ(x) + x·φ(x)` in f32 with [`erf_f32`] and `exp_f32`.
+#[inline(always)]
+pub(crate) fn gelu_erf_grad_f32(x: f32) -> f32 {
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    0.5 * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))
+        + x * INV_SQRT_2PI * exp_f32(-0.5 * x * x)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{erf_f32, gelu_erf_f32};
+    use super::{erf_f32, gelu_erf_f32, gelu_erf_grad_f32};
 
     #[test]
     fn erf_f32_is_within_3e_7_of_libm() {
@@ -155,5 +176,25 @@ mod tests {
                 "gelu({x})"
             );
         }
+    }
+
+    #[test]
+    fn gelu_erf_grad_f32_matches_the_f64_definition() {
+        for i in -2000..=2000 {
+            let x = i as f32 * 5e-3;
+            let xd = x as f64;
+            let want = 0.5 * (1.0 + libm::erf(xd * std::f64::consts::FRAC_1_SQRT_2))
+                + xd * (-0.5 * xd * xd).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            let got = gelu_erf_grad_f32(x) as f64;
+            assert!(
+                (got - want).abs() <= 2e-6,
+                "gelu'({x}) = {got}, want {want}"
+            );
+        }
+        // PyTorch's GELU backward gives 1 and 0 far out, and NaN at ±∞ (∞·0).
+        assert_eq!(gelu_erf_grad_f32(50.0), 1.0);
+        assert_eq!(gelu_erf_grad_f32(-50.0), 0.0);
+        assert!(gelu_erf_grad_f32(f32::INFINITY).is_nan());
+        assert!(gelu_erf_grad_f32(f32::NAN).is_nan());
     }
 }

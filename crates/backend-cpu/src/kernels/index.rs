@@ -38,6 +38,34 @@ pub(crate) fn scatter_add<E: Element>(
     for io in il.strided_index() {
         checks::index_value("scatter_add", index[io], axis, size)?;
     }
+    // The index is the same along every axis after `axis` (an expanded index, as index_select's
+    // and embedding's backward pass gives) and the blocks after `axis` are contiguous in src and
+    // dst: add whole blocks, one index read per block (an embedding's backward pass went from a
+    // strided walk per element to a vectorised add per row).
+    let rank = il.rank();
+    let block: usize = il.dims()[axis + 1..].iter().product();
+    let index_is_expanded = (axis + 1..rank).all(|k| il.dims()[k] == 1 || il.strides()[k] == 0);
+    if block > 1 && index_is_expanded && inner_contiguous(sl, axis) && inner_contiguous(&view, axis)
+    {
+        let outer = |l: &Layout| {
+            Layout::new(
+                l.dims()[..=axis].to_vec(),
+                l.strides()[..=axis].to_vec(),
+                l.offset(),
+            )
+        };
+        for ((io, so), d) in outer(il)
+            .strided_index()
+            .zip(outer(sl).strided_index())
+            .zip(outer(&view).strided_index())
+        {
+            let at = d + index[io] as usize * stride;
+            for (o, &x) in dst[at..at + block].iter_mut().zip(&src[so..so + block]) {
+                *o = ReduceOp::Sum.combine(*o, x);
+            }
+        }
+        return Ok(());
+    }
     for ((io, so), d) in il
         .strided_index()
         .zip(sl.strided_index())
@@ -47,6 +75,19 @@ pub(crate) fn scatter_add<E: Element>(
         *o = ReduceOp::Sum.combine(*o, src[so]);
     }
     Ok(())
+}
+
+/// Whether the axes after `axis` of `l` are laid out row-major with unit innermost stride, so
+/// each block after `axis` is one contiguous run.
+fn inner_contiguous(l: &Layout, axis: usize) -> bool {
+    let mut expect = 1;
+    for k in (axis + 1..l.rank()).rev() {
+        if l.dims()[k] != 1 && l.strides()[k] != expect {
+            return false;
+        }
+        expect *= l.dims()[k];
+    }
+    true
 }
 
 pub(crate) fn index_select<E: Element>(
@@ -87,4 +128,43 @@ pub(crate) fn index_select<E: Element>(
             }
         })
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scatter_add;
+    use nanotorch_ndarray_core::Layout;
+
+    /// `dst[i, idx[j], k] += src[i, j, k]` with the index expanded along k (the block path) and
+    /// with a full index (the element path) give what the definition gives.
+    #[test]
+    fn block_and_element_paths_follow_the_definition() {
+        let (outer, rows, picks, inner) = (2, 4, 5, 3);
+        let idx_1d = [3i64, 0, 3, 1, 2];
+        let src: Vec<f64> = (0..outer * picks * inner)
+            .map(|v| v as f64 * 0.5 + 1.0)
+            .collect();
+        let mut want = vec![0.0; outer * rows * inner];
+        for i in 0..outer {
+            for (j, &r) in idx_1d.iter().enumerate() {
+                for k in 0..inner {
+                    want[(i * rows + r as usize) * inner + k] += src[(i * picks + j) * inner + k];
+                }
+            }
+        }
+        let dl = Layout::contiguous([outer, rows, inner]);
+        let sl = Layout::contiguous([outer, picks, inner]);
+        // Expanded: strides 0 on the outer and inner axes.
+        let expanded = Layout::new(vec![outer, picks, inner], vec![0, 1, 0], 0);
+        let mut dst = vec![0.0; outer * rows * inner];
+        scatter_add(&mut dst, &dl, &idx_1d, &expanded, &src, &sl, 1).unwrap();
+        assert_eq!(dst, want);
+        // The same index written out in full takes the element path.
+        let full: Vec<i64> = (0..outer * picks * inner)
+            .map(|e| idx_1d[(e / inner) % picks])
+            .collect();
+        let mut dst = vec![0.0; outer * rows * inner];
+        scatter_add(&mut dst, &dl, &full, &sl, &src, &sl, 1).unwrap();
+        assert_eq!(dst, want);
+    }
 }

@@ -8,6 +8,7 @@ mod erf;
 mod index;
 mod map;
 mod reduce;
+mod softmax;
 mod window;
 
 pub(crate) use elementwise::{
@@ -16,4 +17,5 @@ pub(crate) use elementwise::{
 pub(crate) use index::{gather, index_select, scatter_add};
 pub(crate) use map::{generate, map1, map_contiguous, update};
 pub(crate) use reduce::{arg_reduce, reduce};
+pub(crate) use softmax::{softmax_last, softmax_last_backward};
 pub(crate) use window::{col2im, im2col};

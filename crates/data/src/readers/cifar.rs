@@ -115,7 +115,7 @@ mod tests {
 
     fn record(label: u8, fill: u8) -> Vec<u8> {
         let mut r = vec![label];
-        r.extend(std::iter::repeat(fill).take(CIFAR10_RECORD_BYTES - 1));
+        r.extend(std::iter::repeat_n(fill, CIFAR10_RECORD_BYTES - 1));
         r
     }
 

@@ -5,7 +5,7 @@
 //! finite number; the label as an integer (`3` or `3.0`). Errors name the file, the line (from
 //! 1) and the column (from 1).
 
-use super::{gunzip_if_needed, read_file};
+use super::{gunzip_with_limit, read_file, DEFAULT_MAX_DECOMPRESSED_BYTES};
 use crate::TensorDataset;
 use nanotorch_ndarray_core::{Error, Result};
 use std::path::Path;
@@ -19,6 +19,10 @@ pub struct CsvOptions {
     pub has_header: bool,
     /// The field separator (default `b','`).
     pub delimiter: u8,
+    /// The most bytes a gzip-compressed file may inflate to (default
+    /// [`DEFAULT_MAX_DECOMPRESSED_BYTES`], 1 GiB); past it the read fails instead of exhausting
+    /// memory. Raw (uncompressed) input is not limited: its size is the file's.
+    pub max_decompressed_bytes: u64,
 }
 
 impl Default for CsvOptions {
@@ -27,6 +31,7 @@ impl Default for CsvOptions {
             label_column: -1,
             has_header: false,
             delimiter: b',',
+            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
         }
     }
 }
@@ -49,12 +54,20 @@ impl CsvOptions {
         self.delimiter = delimiter;
         self
     }
+
+    /// Sets the most bytes gzip input may inflate to (see
+    /// [`max_decompressed_bytes`](Self::max_decompressed_bytes)).
+    pub fn max_decompressed_bytes(mut self, limit: u64) -> Self {
+        self.max_decompressed_bytes = limit;
+        self
+    }
 }
 
-/// Parses CSV text held in memory (gzip-compressed or not) into a dataset of `[k]` feature
+/// Parses CSV text held in memory (gzip-compressed or not, inflated at most
+/// [`CsvOptions::max_decompressed_bytes`]) into a dataset of `[k]` feature
 /// vectors (every column but the label, in order) and integer labels. `name` appears in errors.
 pub fn parse_csv(bytes: &[u8], options: &CsvOptions, name: &str) -> Result<TensorDataset> {
-    let bytes = gunzip_if_needed(bytes, name)?;
+    let bytes = gunzip_with_limit(bytes, name, options.max_decompressed_bytes)?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let line = 1 + bytes[..e.valid_up_to()]
             .iter()
@@ -244,5 +257,26 @@ mod tests {
             .to_string();
         assert!(e.contains("line 2") && e.contains("UTF-8"), "{e}");
         assert!(parse("1,2\n", &o.clone().delimiter(b'\n')).is_err());
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_limit() {
+        // 1 MiB of "0,0\n" rows compresses to a few KB.
+        let rows = "0,0\n".repeat(1 << 18);
+        let bomb = gzip(rows.as_bytes());
+        assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+        let o = CsvOptions::default().max_decompressed_bytes(1 << 18);
+        let e = parse_csv(&bomb, &o, "bomb.csv.gz").unwrap_err().to_string();
+        assert!(
+            e.contains("bomb.csv.gz") && e.contains("more than 262144 bytes"),
+            "{e}"
+        );
+        // With the limit raised to fit, the same file reads.
+        let o = o.max_decompressed_bytes(1 << 20);
+        assert_eq!(parse_csv(&bomb, &o, "bomb.csv.gz").unwrap().len(), 1 << 18);
+        assert_eq!(
+            CsvOptions::default().max_decompressed_bytes,
+            DEFAULT_MAX_DECOMPRESSED_BYTES
+        );
     }
 }

@@ -13,9 +13,12 @@
 //! The reader parses the header first, computes the payload size with overflow checks, and
 //! compares it with the bytes really there (for gzip: with the bytes the decompressor really
 //! yields, reading at most one byte past the declared size) before it allocates anything of that
-//! size. A file with fewer or more bytes than its header declares is an error.
+//! size. A file with fewer or more bytes than its header declares is an error, and so is a header
+//! that declares more than [`DEFAULT_MAX_IDX_BYTES`] of data (or the limit the caller gives to
+//! [`parse_idx_with_limit`]): without it, a small gzip file whose header declares gigabytes and
+//! whose payload inflates to them would be read in full before the mismatch showed.
 
-use super::{is_gzip, read_file};
+use super::{is_gzip, read_file, read_limited};
 use crate::TensorDataset;
 use flate2::read::MultiGzDecoder;
 use nanotorch_ndarray_core::{Error, Result};
@@ -121,6 +124,10 @@ impl IdxArray {
     }
 }
 
+/// The most data bytes an IDX header may declare unless the caller raises the limit: 1 GiB
+/// (EMNIST ByClass, the largest common IDX file, holds 547 MB).
+pub const DEFAULT_MAX_IDX_BYTES: usize = 1 << 30;
+
 /// Reads exactly `buf.len()` bytes or says what was being read when the input ended.
 fn read_exact(r: &mut impl Read, buf: &mut [u8], name: &str, what: &str) -> Result<()> {
     r.read_exact(buf).map_err(|e| {
@@ -135,23 +142,39 @@ fn read_exact(r: &mut impl Read, buf: &mut [u8], name: &str, what: &str) -> Resu
 }
 
 /// Parses an IDX file held in memory, gzip-compressed or not (detected from the first bytes).
-/// `name` (a file name) appears in error messages.
+/// `name` (a file name) appears in error messages. A header declaring more than
+/// [`DEFAULT_MAX_IDX_BYTES`] of data is refused; [`parse_idx_with_limit`] takes another limit.
 pub fn parse_idx(bytes: &[u8], name: &str) -> Result<IdxArray> {
+    parse_idx_with_limit(bytes, name, DEFAULT_MAX_IDX_BYTES)
+}
+
+/// [`parse_idx`] with `max_bytes` as the most data bytes the header may declare.
+pub fn parse_idx_with_limit(bytes: &[u8], name: &str, max_bytes: usize) -> Result<IdxArray> {
     if is_gzip(bytes) {
-        parse_stream(&mut MultiGzDecoder::new(bytes), None, name)
+        parse_stream(&mut MultiGzDecoder::new(bytes), None, name, max_bytes)
     } else {
-        parse_stream(&mut &bytes[..], Some(bytes.len()), name)
+        parse_stream(&mut &bytes[..], Some(bytes.len()), name, max_bytes)
     }
 }
 
-/// Reads and parses an IDX file (raw or `.gz`).
+/// Reads and parses an IDX file (raw or `.gz`), with the limit of [`parse_idx`].
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
+    read_idx_with_limit(path, DEFAULT_MAX_IDX_BYTES)
+}
+
+/// [`read_idx`] with `max_bytes` as the most data bytes the header may declare.
+pub fn read_idx_with_limit(path: impl AsRef<Path>, max_bytes: usize) -> Result<IdxArray> {
     let path = path.as_ref();
-    parse_idx(&read_file(path)?, &path.display().to_string())
+    parse_idx_with_limit(&read_file(path)?, &path.display().to_string(), max_bytes)
 }
 
 /// `known_len`: the whole input's length when it is known up front (raw files).
-fn parse_stream(r: &mut impl Read, known_len: Option<usize>, name: &str) -> Result<IdxArray> {
+fn parse_stream(
+    r: &mut impl Read,
+    known_len: Option<usize>,
+    name: &str,
+    max_bytes: usize,
+) -> Result<IdxArray> {
     let mut magic = [0u8; 4];
     read_exact(r, &mut magic, name, "the 4-byte magic number")?;
     if magic[0] != 0 || magic[1] != 0 {
@@ -192,20 +215,44 @@ fn parse_stream(r: &mut impl Read, known_len: Option<usize>, name: &str) -> Resu
     let payload = numel.checked_mul(dtype.size()).ok_or_else(too_big)?;
     let header = 4 + 4 * ndims;
 
-    let mut data = Vec::new();
+    // A raw input's real size is known: a header that disagrees with it is reported as such.
     if let Some(total) = known_len {
         let available = total - header;
         if available != payload {
             return Err(size_mismatch(name, &dims, dtype, payload, available));
         }
-        // The size is now known to be real: allocate it once.
-        data.reserve_exact(payload);
     }
-    // Never read (or grow the buffer) past one byte beyond what the header declares: the buffer
-    // grows only as real decompressed bytes arrive.
-    r.take(payload as u64 + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| Error::msg(format!("{name}: cannot read IDX data: {e}")))?;
+    // A gzip input's real size shows only as it inflates: the declared size must be plausible
+    // before any of it is read (and a raw file over the limit is refused just the same).
+    if payload > max_bytes {
+        return Err(Error::msg(format!(
+            "{name}: IDX header declares dims {dims:?} of {dtype:?}, {payload} bytes of data, \
+             more than the {max_bytes}-byte limit (if the file is genuine, raise the limit with \
+             parse_idx_with_limit or read_idx_with_limit)"
+        )));
+    }
+    let read_err = |e: std::io::Error| Error::msg(format!("{name}: cannot read IDX data: {e}"));
+    let data = if known_len.is_some() {
+        // The size is now known to be real: allocate it once.
+        let mut data = Vec::with_capacity(payload);
+        r.read_to_end(&mut data).map_err(read_err)?;
+        data
+    } else {
+        // Never read (or grow the buffer) past one byte beyond what the header declares: the
+        // buffer grows only as real decompressed bytes arrive, and never past the declared size.
+        match read_limited(r, payload as u64).map_err(read_err)? {
+            Some(data) => data,
+            None => {
+                return Err(size_mismatch(
+                    name,
+                    &dims,
+                    dtype,
+                    payload,
+                    payload.saturating_add(1),
+                ))
+            }
+        }
+    };
     if data.len() != payload {
         return Err(size_mismatch(name, &dims, dtype, payload, data.len()));
     }
@@ -433,10 +480,31 @@ pub(crate) mod tests {
             f.extend_from_slice(&u32::MAX.to_be_bytes());
         }
         assert!(err(&f).contains("more data than can be addressed"));
-        // Declares ~17 GB (fits in usize) but holds 3 bytes, raw and gzip: a size error, fast.
+        // Declares ~17 GB (fits in usize) but holds 3 bytes: raw, a size error; gzip, whose size
+        // shows only while inflating, over the limit. Both fast.
         let forged = idx_u8(&[65_535, 65_535, 4], &[1, 2, 3]);
         assert!(err(&forged).contains("only 3 bytes follow"));
-        assert!(err(&gzip(&forged)).contains("only 3 bytes follow"));
+        assert!(err(&gzip(&forged)).contains("1073741824-byte limit"));
+        // Within a raised limit, the same file is a size error, found as fast.
+        let e = parse_idx_with_limit(&gzip(&forged), "t.idx", usize::MAX)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("only 3 bytes follow"), "{e}");
+    }
+
+    #[test]
+    fn the_declared_size_limit_is_the_callers_to_set() {
+        let raw = idx_u8(&[2, 3], &[1, 2, 3, 4, 5, 6]);
+        for bytes in [raw.clone(), gzip(&raw)] {
+            assert_eq!(parse_idx_with_limit(&bytes, "t", 6).unwrap().numel(), 6);
+            let e = parse_idx_with_limit(&bytes, "t.idx", 5)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("t.idx") && e.contains("6 bytes of data") && e.contains("5-byte limit"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -39,6 +39,14 @@ pub fn run<B: Backend>(backend: &B, bench: &Bench) -> Res {
         }
     }
 
+    let case = "dgemm/512";
+    if bench.want(case) {
+        let a = NDArray::<f64, B>::random([512, 512], NORMAL, 1, backend)?;
+        let b = NDArray::<f64, B>::random([512, 512], NORMAL, 2, backend)?;
+        let t = bench.time(backend, || a.matmul(&b).expect("matmul"))?;
+        bench.emit(case, t, Some(("gflops", 2.0 * 512f64.powi(3) / t.0 / 1e6)));
+    }
+
     for n in [1usize << 20, 1 << 24] {
         let wanted = |op: &str| bench.want(&format!("{op}/{n}"));
         if !(wanted("add") || wanted("mul") || wanted("exp")) {

@@ -10,6 +10,7 @@
 mod autograd;
 mod foundation;
 mod harness;
+mod peak;
 mod sequence;
 mod train;
 
@@ -20,6 +21,7 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 
 /// Every layer's workloads on `backend`.
 fn run_all<B: Backend>(backend: &B, bench: &Bench) -> Res {
+    peak::run(backend, bench)?;
     foundation::run(backend, bench)?;
     autograd::run(backend, bench)?;
     train::run(backend, bench)?;

@@ -189,7 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if step == last {
             break;
         }
-        optimizer.set_lr(0, lr_at(step, &args));
+        optimizer.set_lr(0, lr_at(step, &args))?;
         let (x, y) = batch(&corpus.train, step, &args)?;
         let logits = model.forward(&x)?;
         let loss = cross_entropy(
@@ -345,7 +345,8 @@ fn save_checkpoint(
 ) -> Result<(), Box<dyn std::error::Error>> {
     nn::save_safetensors(&model.state_dict(), out.join("model.safetensors"))?;
     let saved = serde_json::json!({ "step": step, "optimizer": optimizer.state_dict()? });
-    write_atomically(&out.join("optimizer.json"), &serde_json::to_string(&saved)?)?;
+    let text = serde_json::to_string(&saved)?;
+    nn::write_atomically(out.join("optimizer.json"), |w| w.write_all(text.as_bytes()))?;
     let mut csv = String::from("step,train_loss,val_loss\n");
     for &(s, loss) in &history.train {
         writeln!(csv, "{s},{loss:?},")?;
@@ -353,14 +354,8 @@ fn save_checkpoint(
     for &(s, loss) in &history.val {
         writeln!(csv, "{s},,{loss:?}")?;
     }
-    write_atomically(&out.join("history.csv"), &csv)?;
+    nn::write_atomically(out.join("history.csv"), |w| w.write_all(csv.as_bytes()))?;
     Ok(())
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(tmp, path)
 }
 
 /// Loads the checkpoint in `out` into `model` and `optimizer`; returns its step and history.

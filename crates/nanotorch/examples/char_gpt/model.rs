@@ -97,7 +97,7 @@ impl Gpt {
     /// A model of `config`'s sizes with GPT-2's initialisation: every Linear and Embedding weight
     /// drawn from N(0, 0.02), biases zero, LayerNorms at (1, 0), as the PyTorch twin does.
     pub fn new(config: GptConfig) -> Result<Self> {
-        if config.heads == 0 || config.width % config.heads != 0 {
+        if config.heads == 0 || !config.width.is_multiple_of(config.heads) {
             return Err(Error::msg(format!(
                 "char_gpt: width {} must be a positive multiple of heads {}",
                 config.width, config.heads

@@ -4,9 +4,10 @@
 mod display;
 mod ops;
 mod serde_impl;
+mod softmax;
 mod views;
 
-use crate::{Backend, DType, Element, Error, Float, Layout, RandomDist, Result, Shape};
+use crate::{size, Backend, DType, Element, Error, Float, Layout, RandomDist, Result, Shape};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An N-dimensional array of `E` on backend `B`.
@@ -76,7 +77,7 @@ impl<E: Element, B: Backend> NDArray<E, B> {
     /// An array from host data in row-major order.
     pub fn from_vec(data: Vec<E>, shape: impl Into<Shape>, backend: &B) -> Result<Self> {
         let shape = shape.into();
-        if data.len() != shape.numel() {
+        if data.len() != size::numel("from_vec", &shape)? {
             return Err(Error::DataLength {
                 op: "from_vec",
                 len: data.len(),
@@ -93,7 +94,7 @@ impl<E: Element, B: Backend> NDArray<E, B> {
     /// An array from a host slice in row-major order.
     pub fn from_slice(data: &[E], shape: impl Into<Shape>, backend: &B) -> Result<Self> {
         let shape = shape.into();
-        if data.len() != shape.numel() {
+        if data.len() != size::numel("from_slice", &shape)? {
             return Err(Error::DataLength {
                 op: "from_slice",
                 len: data.len(),
@@ -112,24 +113,29 @@ impl<E: Element, B: Backend> NDArray<E, B> {
         Self::from_slice(&[value], Shape::scalar(), backend)
     }
 
-    /// An array of `shape` filled with `value`.
+    /// An array of `shape` filled with `value`. A shape whose element count overflows, or whose
+    /// buffer cannot be allocated, is an error (see [`crate::size`]).
     pub fn full(shape: impl Into<Shape>, value: E, backend: &B) -> Result<Self> {
-        let shape = shape.into();
-        Ok(Self::contiguous_from(
-            backend.full(shape.numel(), value)?,
-            shape,
-            backend,
-        ))
+        Self::filled("full", shape.into(), value, backend)
     }
 
     /// An array of zeros.
     pub fn zeros(shape: impl Into<Shape>, backend: &B) -> Result<Self> {
-        Self::full(shape, E::ZERO, backend)
+        Self::filled("zeros", shape.into(), E::ZERO, backend)
     }
 
     /// An array of ones.
     pub fn ones(shape: impl Into<Shape>, backend: &B) -> Result<Self> {
-        Self::full(shape, E::ONE, backend)
+        Self::filled("ones", shape.into(), E::ONE, backend)
+    }
+
+    /// [`full`](NDArray::full) with errors naming `op`, the constructor the user called.
+    pub(crate) fn filled(op: &'static str, shape: Shape, value: E, backend: &B) -> Result<Self> {
+        let len = size::buffer_len::<E>(op, &shape)?;
+        let storage = backend
+            .full(len, value)
+            .map_err(|e| size::relabel_alloc(op, e))?;
+        Ok(Self::contiguous_from(storage, shape, backend))
     }
 
     /// `start, start + step, …` up to but excluding `end`, as `torch.arange`.
@@ -141,12 +147,24 @@ impl<E: Element, B: Backend> NDArray<E, B> {
                 &Shape::scalar(),
             ));
         }
-        let len = ((end - start) / step).ceil().max(0.0) as usize;
-        Ok(Self::contiguous_from(
-            backend.arange(start, step, len)?,
-            [len],
-            backend,
-        ))
+        // Counted in f64 and checked before the conversion, which would saturate silently.
+        let count = ((end - start) / step).ceil().max(0.0);
+        if count >= usize::MAX as f64 {
+            return Err(Error::invalid(
+                "arange",
+                format!(
+                    "the range {start}..{end} step {step} has {count:e} elements, \
+                     more than a usize can count"
+                ),
+                &Shape::scalar(),
+            ));
+        }
+        let len = count as usize;
+        size::check_buffer::<E>("arange", len)?;
+        let storage = backend
+            .arange(start, step, len)
+            .map_err(|e| size::relabel_alloc("arange", e))?;
+        Ok(Self::contiguous_from(storage, [len], backend))
     }
 
     /// The backend (device) this array lives on.
@@ -275,7 +293,7 @@ impl<E: Element, B: Backend> NDArray<E, B> {
 
 impl<E: Float, B: Backend> NDArray<E, B> {
     /// An array of `shape` drawn from `dist`; the same `seed` gives the same numbers on every
-    /// backend.
+    /// backend. A shape that cannot be allocated is an error (see [`crate::size`]).
     pub fn random(
         shape: impl Into<Shape>,
         dist: RandomDist,
@@ -283,10 +301,10 @@ impl<E: Float, B: Backend> NDArray<E, B> {
         backend: &B,
     ) -> Result<Self> {
         let shape = shape.into();
-        Ok(Self::contiguous_from(
-            backend.random(shape.numel(), dist, seed)?,
-            shape,
-            backend,
-        ))
+        let len = size::buffer_len::<E>("random", &shape)?;
+        let storage = backend
+            .random(len, dist, seed)
+            .map_err(|e| size::relabel_alloc("random", e))?;
+        Ok(Self::contiguous_from(storage, shape, backend))
     }
 }

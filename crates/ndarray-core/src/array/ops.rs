@@ -397,13 +397,7 @@ impl<E: Float, B: Backend> NDArray<E, B> {
     /// Sliding windows of a `[n, c, h, w]` array as columns `[n, c·kh·kw, oh·ow]`.
     pub fn im2col(&self, window: &Window2d) -> Result<Self> {
         let [n, c, h, w] = self.dims4("im2col")?;
-        let (oh, ow) = window.output_size(h, w).ok_or_else(|| {
-            Error::invalid(
-                "im2col",
-                format!("window {window:?} does not fit"),
-                self.shape(),
-            )
-        })?;
+        let (oh, ow) = window.fit("im2col", h, w, self.shape())?;
         let (kh, kw) = window.kernel;
         if Shape::new([n, c, kh, kw, oh, ow]).checked_numel().is_none() {
             return Err(Error::invalid(

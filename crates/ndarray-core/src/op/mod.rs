@@ -6,11 +6,13 @@
 
 mod binary;
 pub mod math;
+mod softmax;
 mod table;
 mod unary;
 mod window;
 
 pub use binary::{binary_kernels, BinaryKernel, BinaryKind, BinaryOp, BinaryVisitor};
+pub use softmax::Softmax;
 pub use unary::{unary_kernels, UnaryKernel, UnaryOp, UnaryVisitor};
 pub use window::Window2d;
 

@@ -67,6 +67,11 @@ unary_ops! {
     GeluErf("gelu_erf", gelu, cost 16, Real)
         cuda "T(0.5) * x * (T(1) + F::erf(x * T(0.70710678118654752440)))"
         |x| E::from_f64(0.5) * x * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
+    /// `Φ(x) + x·φ(x)`, the derivative of exact GELU: its backward pass as one kernel
+    GeluErfGrad("gelu_erf_grad", gelu_erf_grad, cost 16, Real)
+        cuda "T(0.5) * (T(1) + F::erf(x * T(0.70710678118654752440))) + x * T(0.39894228040143267794) * F::exp(T(-0.5) * x * x)"
+        |x| E::from_f64(0.5) * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
+            + x * E::from_f64(0.398_942_280_401_432_7) * (E::from_f64(-0.5) * x * x).exp();
     /// PyTorch's `gelu(approximate='tanh')`
     GeluTanh("gelu_tanh", gelu_tanh, cost 16, Real)
         cuda "T(0.5) * x * (T(1) + F::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)))"

@@ -155,7 +155,7 @@ impl<E: Float, B: Backend> MultiheadAttention<E, B> {
                  and num_heads={num_heads}"
             )));
         }
-        if embed_dim % num_heads != 0 {
+        if !embed_dim.is_multiple_of(num_heads) {
             return Err(Error::msg(format!(
                 "{OP}: embed_dim {embed_dim} must be divisible by num_heads {num_heads}"
             )));

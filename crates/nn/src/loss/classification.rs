@@ -8,7 +8,7 @@
 //! its position, never a panic.
 
 use super::{check_same_shape, reduce, Reduction};
-use nanotorch_autograd::Tensor;
+use nanotorch_autograd::{in_op, Tensor};
 use nanotorch_ndarray_core::{
     Backend, BinaryOp, Element, Error, Float, NDArray, Result, ScalarSide, Shape,
 };
@@ -174,16 +174,20 @@ pub fn cross_entropy_opts<E: Float, B: Backend>(
 ) -> Result<Tensor<E, B>> {
     let op = "cross_entropy";
     check_label_smoothing(op, options.label_smoothing, logits)?;
+    check_class_axis(op, logits)?;
     let axis = if logits.rank() == 1 { 0 } else { 1 };
-    class_index_loss(
-        op,
-        &logits.log_softmax(axis)?,
-        targets,
-        options.weight.as_ref(),
-        options.ignore_index,
-        options.reduction,
-        options.label_smoothing,
-    )
+    // Every error names cross_entropy, not the log_softmax or gather it is made of.
+    in_op(op, || {
+        class_index_loss(
+            op,
+            &logits.log_softmax(axis)?,
+            targets,
+            options.weight.as_ref(),
+            options.ignore_index,
+            options.reduction,
+            options.label_smoothing,
+        )
+    })
 }
 
 /// Cross-entropy on logits against class probabilities (soft targets) of the same shape and
@@ -213,13 +217,17 @@ pub fn cross_entropy_probs<E: Float, B: Backend>(
             target.shape(),
         ));
     }
-    if logits.rank() == 0 {
-        return Err(Error::invalid(
-            op,
-            "logits need a class axis: [classes], [n, classes] or [n, classes, d1, ...]",
-            logits.shape(),
-        ));
-    }
+    check_class_axis(op, logits)?;
+    in_op(op, || cross_entropy_probs_checked(logits, target, options))
+}
+
+/// [`cross_entropy_probs`] once its arguments are checked.
+fn cross_entropy_probs_checked<E: Float, B: Backend>(
+    logits: &Tensor<E, B>,
+    target: &Tensor<E, B>,
+    options: &CrossEntropyOptions<E, B>,
+) -> Result<Tensor<E, B>> {
+    let op = "cross_entropy";
     let axis = if logits.rank() == 1 { 0 } else { 1 };
     let classes = logits.dims()[axis];
     let log_probs = logits.log_softmax(axis as isize)?;
@@ -262,15 +270,30 @@ pub fn nll_loss_opts<E: Float, B: Backend>(
     targets: &Tensor<i64, B>,
     options: &NllLossOptions<E, B>,
 ) -> Result<Tensor<E, B>> {
-    class_index_loss(
-        "nll_loss",
-        log_probs,
-        targets,
-        options.weight.as_ref(),
-        options.ignore_index,
-        options.reduction,
-        0.0,
-    )
+    check_class_axis("nll_loss", log_probs)?;
+    in_op("nll_loss", || {
+        class_index_loss(
+            "nll_loss",
+            log_probs,
+            targets,
+            options.weight.as_ref(),
+            options.ignore_index,
+            options.reduction,
+            0.0,
+        )
+    })
+}
+
+/// Refuses a 0-d input, which has no class axis.
+fn check_class_axis<E: Float, B: Backend>(op: &'static str, input: &Tensor<E, B>) -> Result<()> {
+    if input.rank() == 0 {
+        return Err(Error::invalid(
+            op,
+            "the input needs a class axis: [classes], [n, classes] or [n, classes, d1, ...]",
+            input.shape(),
+        ));
+    }
+    Ok(())
 }
 
 fn check_label_smoothing<E: Float, B: Backend>(

@@ -112,6 +112,26 @@ pub fn cases() -> Vec<super::Case> {
             },
         ),
         (
+            // two layers, both directions, full-length sequences: the whole-sequence op
+            "LSTM",
+            || {
+                let mut v = vec![
+                    randn(&[STEPS, BATCH, INPUT]),
+                    randn(&[4, BATCH, HIDDEN]),
+                    randn(&[4, BATCH, HIDDEN]),
+                ];
+                v.extend(parameters(4, INPUT, HIDDEN, 2, 2));
+                v
+            },
+            |x| {
+                let opts = RnnOptions::new().num_layers(2).bidirectional(true);
+                let mut lstm = LSTM::with_options(INPUT, HIDDEN, opts, &Cpu)?;
+                install(lstm.all_weights_mut(), &x[3..]);
+                let (out, (h_n, c_n)) = lstm.forward(&x[0], Some((&x[1], &x[2])))?;
+                joined(&[&out, &h_n, &c_n])
+            },
+        ),
+        (
             // two layers, lengths 2 and 3, from a given h0
             "GRU",
             || {

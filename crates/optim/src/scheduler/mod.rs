@@ -68,7 +68,7 @@ fn apply(opt: &mut dyn Optimizer, name: &str, lrs: &[f64]) -> Result<()> {
         )));
     }
     for (g, &lr) in lrs.iter().enumerate() {
-        opt.set_lr(g, lr);
+        opt.set_lr(g, lr)?;
     }
     Ok(())
 }

@@ -126,7 +126,7 @@ impl ReduceLROnPlateau {
                 let old = opt.lr(g);
                 let new = (old * self.options.factor).max(self.options.min_lr);
                 if old - new > self.options.eps {
-                    opt.set_lr(g, new);
+                    opt.set_lr(g, new)?;
                 }
             }
             self.cooldown_counter = self.options.cooldown;

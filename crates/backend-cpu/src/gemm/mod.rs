@@ -14,6 +14,26 @@
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{DType, Error, Float, Layout, Result};
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod blocked;
+
+/// Whether this CPU runs our AVX-512 kernels (checked once; elsewhere matrixmultiply, which
+/// picks its own AVX2/FMA/SSE kernel, is the portable path and the reference in tests).
+fn use_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *HAS.get_or_init(|| {
+            std::is_x86_feature_detected!("avx512f")
+                && std::env::var_os("NANOTORCH_GEMM").is_none_or(|v| v != "matrixmultiply")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Below this many multiply-adds a GEMM runs on one thread. Measured with the helper threads of
 /// `crate::workers` (2 cores, medians, noisy):
 /// 128³ (2M) took 0.034 ms on one thread and 0.05-0.10 ms split in two (the tiles are too short
@@ -169,13 +189,39 @@ pub(crate) fn matmul<E: Float>(
     Ok(CpuStorage::from_vec(out))
 }
 
-/// `C = A·B` for one block through `matrixmultiply` (f32 or f64; `E` is one of them, checked by
-/// the caller). Strides are in elements; C is row-major with row stride `ldc`.
+/// `C = A·B` for one block: our AVX-512 kernels where the CPU has them, else `matrixmultiply`
+/// (f32 or f64; `E` is one of them, checked by the caller). Strides are in elements; C is
+/// row-major with row stride `ldc`.
 ///
 /// # Safety
 /// The pointers must address `m×k`, `k×n` and `m×n` blocks that are in bounds at the given
-/// strides, and no other thread may write the C block.
+/// strides, `k > 0`, and no other thread may write the C block.
 unsafe fn gemm<E: Float>(
+    (m, k, n): (usize, usize, usize),
+    a: *const E,
+    (rsa, csa): (usize, usize),
+    b: *const E,
+    (rsb, csb): (usize, usize),
+    c: *mut E,
+    ldc: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if use_avx512() {
+        if E::DTYPE == DType::F32 {
+            let (a, b, c) = (a as *const f32, b as *const f32, c as *mut f32);
+            return blocked::gemm((m, k, n), a, (rsa, csa), b, (rsb, csb), c, ldc);
+        }
+        let (a, b, c) = (a as *const f64, b as *const f64, c as *mut f64);
+        return blocked::gemm((m, k, n), a, (rsa, csa), b, (rsb, csb), c, ldc);
+    }
+    portable_gemm((m, k, n), a, (rsa, csa), b, (rsb, csb), c, ldc)
+}
+
+/// [`gemm`] through `matrixmultiply`.
+///
+/// # Safety
+/// As [`gemm`].
+unsafe fn portable_gemm<E: Float>(
     (m, k, n): (usize, usize, usize),
     a: *const E,
     (rsa, csa): (usize, usize),
@@ -228,3 +274,6 @@ unsafe fn gemm<E: Float>(
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

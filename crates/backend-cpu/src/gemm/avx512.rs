@@ -1,0 +1,232 @@
+//! The AVX-512 micro-kernels: one `MR × NR` block of C from a packed sliver of A and a sliver
+//! of B, for f32 (`NR` = 32, two 16-lane registers) and f64 (`NR` = 16).
+//!
+//! Why this tile: AVX-512 has 32 vector registers. `MR × 2` accumulators (16), two loaded
+//! vectors of B and one broadcast of A leave room to spare, and 16 independent FMA chains cover
+//! the FMA latency (4 cycles) on two FMA pipes (8 chains in flight at most). Each step of `p`
+//! loads 2 vectors of B and broadcasts `MR` = 8 scalars of A for 16 FMAs: under the two loads
+//! per cycle both Zen 4 and Intel's server cores sustain, so the FMA units set the pace.
+//! `MR` = 8 also divides the row counts small models use (32, 64, 1024) with no wasted rows.
+//!
+//! Columns past the end of C (the last sliver of a row) are masked off in the loads of B and in
+//! the stores of C, so no edge case needs a second kernel; a full-width sliver uses plain loads
+//! and stores, as masked ones cost extra on some cores (Zen 4 among them). Rows past the end
+//! were zero-padded by the packing of A and are simply not stored. The f32 and f64 kernels are
+//! one macro over the element type's intrinsics.
+
+use std::arch::x86_64::*;
+
+/// Rows of C per micro-kernel call.
+pub(super) const MR: usize = 8;
+
+/// One micro-kernel: the element type's vector width and its kernel.
+pub(super) trait Micro: Copy + 'static {
+    /// Columns of C per micro-kernel call.
+    const NR: usize;
+    /// The zero the packing pads with.
+    const ZERO: Self;
+
+    /// `C[r][j] (+)= Σ_p a[p·MR + r] · b[p·rsb + j]` for `r < rows`, `j < cols`, where
+    /// `tile = (rows, cols)`; C is overwritten when `accumulate` is false (it may then be uninitialised) and added to
+    /// otherwise.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `a` holds `kc·MR` elements; `b` addresses `kc` rows of `cols`
+    /// elements at row stride `rsb`; `c` addresses `rows` rows of `cols` elements at row stride
+    /// `ldc` that no other thread touches; `rows ≤ MR`, `cols ≤ NR`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel(
+        kc: usize,
+        a: *const Self,
+        b: *const Self,
+        rsb: usize,
+        c: *mut Self,
+        ldc: usize,
+        tile: (usize, usize),
+        accumulate: bool,
+    );
+
+    /// Packs `MR` rows of a row-major A (`kc` elements each, row stride `rsa`) into a sliver
+    /// (`MR` elements per step of k) with vector transposes; false when this type has no such
+    /// path (the caller then copies element by element).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `a` addresses `MR` rows of `kc` elements at stride `rsa`; `out`
+    /// has room for `kc·MR` elements.
+    unsafe fn transpose_rows(kc: usize, a: *const Self, rsa: usize, out: *mut Self) -> bool;
+}
+
+/// The lanes `from..from + W` of a row of `cols` elements that exist, as a load/store mask of
+/// `W` ≤ 16 lanes.
+fn mask<const W: usize>(cols: usize, from: usize) -> u16 {
+    let live = cols.saturating_sub(from).min(W);
+    ((1u32 << live) - 1) as u16
+}
+
+/// `impl Micro` for one element type: `$lanes` elements per vector, `NR` = two vectors, and the
+/// type's AVX-512 intrinsics.
+macro_rules! micro {
+    ($t:ty, $lanes:literal, $kernel:ident, $transpose:expr, $mask:ty, $zero:ident, $set1:ident,
+     $load:ident, $maskz_load:ident, $fmadd:ident, $add:ident, $store:ident, $mask_store:ident) => {
+        impl Micro for $t {
+            const NR: usize = 2 * $lanes;
+            const ZERO: $t = 0.0;
+
+            unsafe fn kernel(
+                kc: usize,
+                a: *const $t,
+                b: *const $t,
+                rsb: usize,
+                c: *mut $t,
+                ldc: usize,
+                tile: (usize, usize),
+                accumulate: bool,
+            ) {
+                $kernel(kc, a, b, rsb, c, ldc, tile, accumulate)
+            }
+
+            unsafe fn transpose_rows(kc: usize, a: *const $t, rsa: usize, out: *mut $t) -> bool {
+                $transpose(kc, a, rsa, out)
+            }
+        }
+
+        /// [`Micro::kernel`] for this type. The accumulator array is indexed only by constants
+        /// once the loops over `MR` unroll, so it lives in registers.
+        #[target_feature(enable = "avx512f")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $kernel(
+            kc: usize,
+            a: *const $t,
+            b: *const $t,
+            rsb: usize,
+            c: *mut $t,
+            ldc: usize,
+            (rows, cols): (usize, usize),
+            accumulate: bool,
+        ) {
+            let full = cols == 2 * $lanes;
+            let (m0, m1) = (
+                mask::<$lanes>(cols, 0) as $mask,
+                mask::<$lanes>(cols, $lanes) as $mask,
+            );
+            let mut acc = [[$zero(); 2]; MR];
+            let (mut ap, mut bp) = (a, b);
+            // One loop per case, so the choice between plain and masked loads of B is made
+            // once, not at every step of k.
+            macro_rules! steps {
+                ($b0:expr, $b1:expr) => {
+                    for _ in 0..kc {
+                        let (b0, b1) = ($b0, $b1);
+                        for (r, acc_r) in acc.iter_mut().enumerate() {
+                            let ar = $set1(*ap.add(r));
+                            acc_r[0] = $fmadd(ar, b0, acc_r[0]);
+                            acc_r[1] = $fmadd(ar, b1, acc_r[1]);
+                        }
+                        ap = ap.add(MR);
+                        bp = bp.add(rsb);
+                    }
+                };
+            }
+            if full {
+                steps!($load(bp), $load(bp.add($lanes)));
+            } else {
+                steps!($maskz_load(m0, bp), $maskz_load(m1, bp.add($lanes)));
+            }
+            for (r, acc_r) in acc.iter().enumerate().take(rows) {
+                let cp = c.add(r * ldc);
+                let (mut v0, mut v1) = (acc_r[0], acc_r[1]);
+                if full {
+                    if accumulate {
+                        v0 = $add(v0, $load(cp));
+                        v1 = $add(v1, $load(cp.add($lanes)));
+                    }
+                    $store(cp, v0);
+                    $store(cp.add($lanes), v1);
+                } else {
+                    if accumulate {
+                        v0 = $add(v0, $maskz_load(m0, cp));
+                        v1 = $add(v1, $maskz_load(m1, cp.add($lanes)));
+                    }
+                    $mask_store(cp, m0, v0);
+                    $mask_store(cp.add($lanes), m1, v1);
+                }
+            }
+        }
+    };
+}
+
+micro!(
+    f32,
+    16,
+    kernel_f32,
+    |kc, a, rsa, out| {
+        transpose_rows_f32(kc, a, rsa, out);
+        true
+    },
+    __mmask16,
+    _mm512_setzero_ps,
+    _mm512_set1_ps,
+    _mm512_loadu_ps,
+    _mm512_maskz_loadu_ps,
+    _mm512_fmadd_ps,
+    _mm512_add_ps,
+    _mm512_storeu_ps,
+    _mm512_mask_storeu_ps
+);
+
+micro!(
+    f64,
+    8,
+    kernel_f64,
+    |_, _, _, _| false,
+    __mmask8,
+    _mm512_setzero_pd,
+    _mm512_set1_pd,
+    _mm512_loadu_pd,
+    _mm512_maskz_loadu_pd,
+    _mm512_fmadd_pd,
+    _mm512_add_pd,
+    _mm512_storeu_pd,
+    _mm512_mask_storeu_pd
+);
+
+/// [`Micro::transpose_rows`] for f32: 8×8 blocks through the classic AVX transpose (unpack
+/// pairs, then quads, then 128-bit halves), the `kc % 8` leftover columns one by one. Packing a
+/// row-major A element by element reads eight rows in parallel one scalar at a time; in a GPT
+/// step that was a tenth of the time spent in GEMMs.
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_rows_f32(kc: usize, a: *const f32, rsa: usize, out: *mut f32) {
+    const { assert!(MR == 8, "the transpose is written for 8-row slivers") };
+    let full = kc - kc % 8;
+    for p in (0..full).step_by(8) {
+        let row = |r: usize| _mm256_loadu_ps(a.add(r * rsa + p));
+        let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+        let (r4, r5, r6, r7) = (row(4), row(5), row(6), row(7));
+        let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
+        let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
+        let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
+        let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        let dst = out.add(p * MR);
+        _mm256_storeu_ps(dst, _mm256_permute2f128_ps::<0x20>(u0, u4));
+        _mm256_storeu_ps(dst.add(8), _mm256_permute2f128_ps::<0x20>(u1, u5));
+        _mm256_storeu_ps(dst.add(16), _mm256_permute2f128_ps::<0x20>(u2, u6));
+        _mm256_storeu_ps(dst.add(24), _mm256_permute2f128_ps::<0x20>(u3, u7));
+        _mm256_storeu_ps(dst.add(32), _mm256_permute2f128_ps::<0x31>(u0, u4));
+        _mm256_storeu_ps(dst.add(40), _mm256_permute2f128_ps::<0x31>(u1, u5));
+        _mm256_storeu_ps(dst.add(48), _mm256_permute2f128_ps::<0x31>(u2, u6));
+        _mm256_storeu_ps(dst.add(56), _mm256_permute2f128_ps::<0x31>(u3, u7));
+    }
+    for p in full..kc {
+        for r in 0..MR {
+            *out.add(p * MR + r) = *a.add(r * rsa + p);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The loop nest around the micro-kernel (the Goto/BLIS scheme): C is computed in blocks of
+//! `KC` steps of k (so a sliver of B stays in L1 while the kernel runs down the rows), `MC`
+//! rows (so the packed block of A stays in L2) and `NC` columns (so packed B stays in L2/L3).
+//!
+//! A is always packed, into slivers of `MR` rows stored column by column: the kernel then
+//! reads it with one pointer, and its cost (m·k copies) is small beside the m·k·n FMAs.
+//! B is packed into slivers of `NR` columns only when it must be or when it pays: when its
+//! columns are not contiguous (the kernel loads `NR` adjacent elements of a row), or when C has
+//! many rows, so each sliver is reused often and strided rows of B could evict each other from
+//! the cache. A short, wide product with a row-major B (one LSTM step: `[32, 128] @ [128, 512]`)
+//! reads B where it lies: packing it would cost as much as half the product.
+//!
+//! The k-blocks are the same whatever part of C a thread computes, and each is added to C in
+//! order, so every element is the same bits on any number of threads.
+
+use super::avx512::{Micro, MR};
+use std::cell::RefCell;
+
+/// Steps of k per block: a 32-wide f32 sliver of B is then 32 KiB, an 8-row sliver of A 8 KiB.
+const KC: usize = 256;
+/// Rows of C per block of packed A (`MC × KC` f32 = 128 KiB, inside L2).
+const MC: usize = 128;
+/// Columns of C per block of packed B (`KC × NC` f32 = 1 MiB).
+const NC: usize = 1024;
+/// C with more rows than this packs B even when B's rows are contiguous.
+const DIRECT_B_MAX_ROWS: usize = 64;
+
+thread_local! {
+    /// Per-thread packing space for A and B, kept between calls (u64 keeps it aligned for f64).
+    static PACK: RefCell<(Vec<u64>, Vec<u64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// A buffer of at least `len` elements of `T`, reusing `buf`'s allocation.
+fn room<T: Micro>(buf: &mut Vec<u64>, len: usize) -> *mut T {
+    let words = (len * std::mem::size_of::<T>()).div_ceil(8);
+    if buf.len() < words {
+        buf.resize(words, 0);
+    }
+    buf.as_mut_ptr() as *mut T
+}
+
+/// `C = A·B` for an `m×k` A and a `k×n` B at the given element strides into a row-major C
+/// with row stride `ldc`.
+///
+/// # Safety
+/// The CPU has AVX-512F; the pointers address blocks that are in bounds at the given strides;
+/// no other thread writes the C block; `k > 0`.
+pub(super) unsafe fn gemm<T: Micro>(
+    (m, k, n): (usize, usize, usize),
+    a: *const T,
+    (rsa, csa): (usize, usize),
+    b: *const T,
+    (rsb, csb): (usize, usize),
+    c: *mut T,
+    ldc: usize,
+) {
+    let nr = T::NR;
+    let pack_b = csb != 1 || m > DIRECT_B_MAX_ROWS;
+    PACK.with(|cell| {
+        let (buf_a, buf_b) = &mut *cell.borrow_mut();
+        let pa = room::<T>(buf_a, MC.min(m.next_multiple_of(MR)) * KC.min(k));
+        let pb = if pack_b {
+            room::<T>(buf_b, KC.min(k) * NC.min(n.next_multiple_of(nr)))
+        } else {
+            std::ptr::null_mut()
+        };
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                let b_block = b.add(pc * rsb + jc * csb);
+                if pack_b {
+                    pack_b_block::<T>(kc, nc, b_block, (rsb, csb), pb);
+                }
+                for ic in (0..m).step_by(MC) {
+                    let mc = MC.min(m - ic);
+                    pack_a_block::<T>(mc, kc, a.add(ic * rsa + pc * csa), (rsa, csa), pa);
+                    for jr in (0..nc).step_by(nr) {
+                        let cols = nr.min(nc - jr);
+                        let (sliver_b, row_stride) = if pack_b {
+                            (pb.add(jr * kc) as *const T, nr)
+                        } else {
+                            (b_block.add(jr), rsb)
+                        };
+                        for ir in (0..mc).step_by(MR) {
+                            T::kernel(
+                                kc,
+                                pa.add(ir * kc),
+                                sliver_b,
+                                row_stride,
+                                c.add((ic + ir) * ldc + jc + jr),
+                                ldc,
+                                (MR.min(mc - ir), cols),
+                                pc > 0,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Packs the `mc × kc` block of A into slivers of `MR` rows, each stored column by column
+/// (`MR` elements per step of k), the last one zero-padded.
+unsafe fn pack_a_block<T: Micro>(
+    mc: usize,
+    kc: usize,
+    a: *const T,
+    (rsa, csa): (usize, usize),
+    out: *mut T,
+) {
+    for ir in (0..mc).step_by(MR) {
+        let rows = MR.min(mc - ir);
+        let (src, sliver) = (a.add(ir * rsa), out.add(ir * kc));
+        if rows == MR && csa == 1 && T::transpose_rows(kc, src, rsa, sliver) {
+            continue;
+        }
+        for p in 0..kc {
+            let (src, dst) = (src.add(p * csa), sliver.add(p * MR));
+            if rows == MR && rsa == 1 {
+                // A column of A is contiguous (A is a transposed view): one copy.
+                std::ptr::copy_nonoverlapping(src, dst, MR);
+                continue;
+            }
+            for r in 0..rows {
+                *dst.add(r) = *src.add(r * rsa);
+            }
+            for r in rows..MR {
+                *dst.add(r) = T::ZERO;
+            }
+        }
+    }
+}
+
+/// Packs the `kc × nc` block of B into slivers of `NR` columns, each stored row by row (`NR`
+/// elements per step of k), the last one zero-padded.
+unsafe fn pack_b_block<T: Micro>(
+    kc: usize,
+    nc: usize,
+    b: *const T,
+    (rsb, csb): (usize, usize),
+    out: *mut T,
+) {
+    let nr = T::NR;
+    for jr in (0..nc).step_by(nr) {
+        let cols = nr.min(nc - jr);
+        let sliver = out.add(jr * kc);
+        for p in 0..kc {
+            let src = b.add(p * rsb + jr * csb);
+            let dst = sliver.add(p * nr);
+            if cols == nr && csb == 1 {
+                std::ptr::copy_nonoverlapping(src, dst, nr);
+                continue;
+            }
+            for j in 0..cols {
+                *dst.add(j) = *src.add(j * csb);
+            }
+            for j in cols..nr {
+                *dst.add(j) = T::ZERO;
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The GEMM paths against a naive triple loop in f64, over shapes that cross every block edge
+//! (`MR`, `NR`, `KC`, `MC`, `NC` and the direct-B row limit) and every operand orientation.
+
+use super::{gemm, portable_gemm};
+use nanotorch_ndarray_core::Float;
+
+/// Small integers scaled so f32 products and sums of a few hundred terms are exact.
+fn values(len: usize, seed: u64) -> Vec<f64> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x % 17) as f64 - 8.0) / 4.0
+        })
+        .collect()
+}
+
+type Gemm<E> = unsafe fn(
+    (usize, usize, usize),
+    *const E,
+    (usize, usize),
+    *const E,
+    (usize, usize),
+    *mut E,
+    usize,
+);
+
+/// Runs `f` on `m×k @ k×n` with A and B stored row- or column-major and compares with the
+/// naive product, exactly (the inputs are chosen so every partial sum is representable).
+fn check<E: Float>(f: Gemm<E>, (m, k, n): (usize, usize, usize)) {
+    let a64 = values(m * k, (m * 31 + k) as u64);
+    let b64 = values(k * n, (k * 17 + n) as u64);
+    let mut want = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            want[i * n + j] = (0..k).map(|p| a64[i * k + p] * b64[p * n + j]).sum();
+        }
+    }
+    for (a_rows, b_rows) in [(true, true), (true, false), (false, true), (false, false)] {
+        // Store each operand in the chosen order; the strides say how to read it back.
+        let (a, sa) = store::<E>(&a64, m, k, a_rows);
+        let (b, sb) = store::<E>(&b64, k, n, b_rows);
+        // An ldc wider than n checks that C's row stride is honoured.
+        let ldc = n + 3;
+        let mut c = vec![E::from_f64(-99.0); m * ldc];
+        unsafe {
+            f(
+                (m, k, n),
+                a.as_ptr(),
+                sa,
+                b.as_ptr(),
+                sb,
+                c.as_mut_ptr(),
+                ldc,
+            )
+        };
+        for i in 0..m {
+            for j in 0..n {
+                let got = c[i * ldc + j].to_f64();
+                assert_eq!(
+                    got,
+                    want[i * n + j],
+                    "{m}x{k}x{n} a_rows={a_rows} b_rows={b_rows} at ({i}, {j})"
+                );
+            }
+            for j in n..ldc {
+                assert_eq!(c[i * ldc + j].to_f64(), -99.0, "wrote past column {n}");
+            }
+        }
+    }
+}
+
+/// `rows×cols` values in row-major order, stored row- or column-major, with their strides.
+fn store<E: Float>(
+    x: &[f64],
+    rows: usize,
+    cols: usize,
+    row_major: bool,
+) -> (Vec<E>, (usize, usize)) {
+    if row_major {
+        (x.iter().map(|&v| E::from_f64(v)).collect(), (cols, 1))
+    } else {
+        let mut t = vec![E::ZERO; x.len()];
+        for i in 0..rows {
+            for j in 0..cols {
+                t[j * rows + i] = E::from_f64(x[i * cols + j]);
+            }
+        }
+        (t, (1, rows))
+    }
+}
+
+const SHAPES: &[(usize, usize, usize)] = &[
+    (1, 1, 1),
+    (3, 5, 7),
+    (8, 16, 32),
+    (9, 17, 33),
+    (32, 128, 512),
+    (64, 300, 40),
+    (65, 7, 65),
+    (130, 257, 100),
+    (7, 600, 1100),
+];
+
+#[test]
+fn every_path_matches_the_naive_product_exactly() {
+    for &shape in SHAPES {
+        check::<f32>(gemm::<f32>, shape);
+        check::<f64>(gemm::<f64>, shape);
+        check::<f32>(portable_gemm::<f32>, shape);
+    }
+}
