@@ -23,9 +23,11 @@ macro_rules! chapters {
 
 chapters! {
     readme => "../README.md",
+    ch00_scalar => "00-scalar.md",
     ch01_arrays => "01-arrays.md",
     ch02_backend => "02-backend.md",
     ch03_autograd => "03-autograd.md",
+    ch03b_gradients => "03b-gradients.md",
     ch04_modules => "04-modules.md",
     ch05_losses_optimizers => "05-losses-optimizers.md",
     ch06_data => "06-data.md",
@@ -33,4 +35,5 @@ chapters! {
     ch08_gpu_backend => "08-gpu-backend.md",
     ch09_sequences => "09-sequences.md",
     ch10_safety => "10-safety.md",
+    ch11_distributed => "11-distributed.md",
 }

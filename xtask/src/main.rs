@@ -3,6 +3,7 @@
 //! Every command prints each step it runs and stops at the first failure with a non-zero exit.
 
 mod bench;
+mod book;
 mod cuda;
 mod gradcheck;
 mod release;
@@ -25,8 +26,11 @@ commands:
   test-cuda [--build-only] [--bundle DIR]
         build (and run, with a GPU) the CUDA backend tests; --bundle builds them and the device
         bench into DIR with a run.sh for a machine with only an NVIDIA driver
-  release [--no-verify]
-        pre-release checks: versions agree, crate metadata complete, `cargo package` of the workspace";
+  book [--open]
+        build the HTML book (mdBook, installed from crates.io when absent) into target/book
+  release [X.Y.Z] [--dry-run] [--no-verify]
+        without a version: pre-release checks (versions agree, metadata, `cargo package`);
+        with one: bump, CHANGELOG, test-all, package, publish --dry-run, annotated tag";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +48,7 @@ fn main() {
         "test-all" => test_all::test_all(rest),
         "gradcheck" => gradcheck::gradcheck(&rest_no_dashes),
         "bench" => bench::bench(rest),
+        "book" => book::book(rest),
         "release" => release::release(rest),
         "ptx" => cuda::ptx(rest),
         "test-cuda" => cuda::test_cuda(rest),

@@ -1,106 +1,96 @@
-//! `cargo xtask release [--no-verify]`: the checks to pass before publishing to crates.io.
+//! `cargo xtask release [X.Y.Z] [--dry-run] [--no-verify]`.
 //!
-//! 1. **Versions agree**: every workspace package has the same version, and every dependency on
+//! **Without a version: the checks to pass before publishing to crates.io.**
+//! 1. *Versions agree*: every workspace package has the same version, and every dependency on
 //!    another workspace package names a version requirement (crates.io needs one besides `path`)
 //!    that this version satisfies exactly (`^V` or `=V`).
-//! 2. **Metadata**: every publishable package (no `publish = false`) has a `description`, a
+//! 2. *Metadata*: every publishable package (no `publish = false`) has a `description`, a
 //!    `license` (or `license-file`), a `readme` that exists, and a `repository`; and it depends on
 //!    no workspace package that is itself unpublishable.
-//! 3. **Packaging**: `cargo package --workspace` builds the `.crate` files of all publishable
-//!    packages together (cargo resolves their dependencies on each other locally, without the
-//!    registry) and, unless `--no-verify`, compiles each one from its packaged sources alone, which
-//!    catches files that an `include_str!` reaches outside the package. Nothing is uploaded.
+//! 3. *Packaging*: no dev-dependency cycle that cargo cannot order (see
+//!    [`checks::Workspace::cycle_problems`]); then `cargo package --workspace` builds the `.crate`
+//!    files of all publishable packages in dependency order (cargo resolves their dependencies
+//!    on each other locally, without the registry) and, unless `--no-verify`, compiles each one
+//!    from its packaged sources alone, which catches files that an `include_str!` reaches outside
+//!    the package. Nothing is uploaded.
+//!
+//! **With a version: the whole release** (`flow`): refuse a dirty tree, a malformed or
+//! non-increasing version, or an existing tag; bump `[workspace.package] version` and every
+//! requirement on a workspace crate (root `[workspace.dependencies]` and any crate manifest), then
+//! `cargo update --workspace` for Cargo.lock; move CHANGELOG.md's Unreleased section under the
+//! version; `cargo xtask test-all`; `cargo package --workspace`; `cargo publish --workspace
+//! --dry-run`; commit "release X.Y.Z"; annotated tag `vX.Y.Z` whose message is the release notes.
+//! Uploading stays a separate, deliberate step: the flow prints the commands.
+//!
+//! `--dry-run` prints every step with its exact command or line edit and changes nothing; it
+//! still runs the read-only checks (git status, `cargo metadata`) and fails at the end if the real
+//! run would stop. [`Options::skip_checks`] skips test-all, packaging and the publish dry run; it
+//! exists for this module's tests (which must not build the workspace) and has no flag.
 
-use crate::util::{self, cargo, no_more_args, take_flag, Result};
-use serde_json::Value;
+mod bump;
+mod changelog;
+mod checks;
+mod flow;
+mod semver;
+#[cfg(test)]
+mod tests;
+
+use crate::util::{self, no_more_args, take_flag, Result};
+use checks::{cargo_in, Workspace};
 use std::path::Path;
 
-/// Whether `cargo metadata` marks the package publishable (`publish` absent or a registry list).
-fn publishable(pkg: &Value) -> bool {
-    match &pkg["publish"] {
-        Value::Null => true,
-        Value::Array(list) => !list.is_empty(),
-        _ => true,
-    }
+/// What `cargo xtask release` was asked to do.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Options {
+    /// The version to release; `None` runs the checks only.
+    pub version: Option<String>,
+    /// Print every step, change nothing.
+    pub dry_run: bool,
+    /// Package without compiling the packaged sources.
+    pub no_verify: bool,
+    /// Skip test-all, packaging and the publish dry run (tests only: no command-line flag).
+    pub skip_checks: bool,
+    /// The changelog date instead of today (tests only).
+    pub date: Option<String>,
+}
+
+/// Reads the command line: an optional version and the flags.
+pub fn parse_args(args: &[String]) -> Result<Options> {
+    let mut args = args.to_vec();
+    let dry_run = take_flag(&mut args, "--dry-run");
+    let no_verify = take_flag(&mut args, "--no-verify");
+    let version = match args.first() {
+        Some(a) if !a.starts_with('-') => Some(args.remove(0)),
+        _ => None,
+    };
+    no_more_args("release", &args)?;
+    Ok(Options {
+        version,
+        dry_run,
+        no_verify,
+        ..Options::default()
+    })
 }
 
 /// `cargo xtask release`.
 pub fn release(args: &[String]) -> Result<()> {
-    let mut args = args.to_vec();
-    let no_verify = take_flag(&mut args, "--no-verify");
-    no_more_args("release", &args)?;
+    release_at(&util::root(), &parse_args(args)?, &mut Vec::new())
+}
 
-    let meta = util::metadata()?;
-    let pkgs = util::packages(&meta)?;
-    let name = |p: &Value| p["name"].as_str().unwrap_or("?").to_string();
-    let mut problems: Vec<String> = Vec::new();
-
-    // 1. versions
-    let versions: Vec<(String, String)> = pkgs
-        .iter()
-        .map(|p| (name(p), p["version"].as_str().unwrap_or("?").to_string()))
-        .collect();
-    let first = versions.first().map(|(_, v)| v.clone()).unwrap_or_default();
-    for (n, v) in &versions {
-        if *v != first {
-            problems.push(format!("{n} has version {v}, others have {first}"));
-        }
+/// The release (or its checks) of the workspace at `root`; the flow also pushes every line it
+/// reports onto `log`.
+pub fn release_at(root: &Path, opts: &Options, log: &mut Vec<String>) -> Result<()> {
+    match &opts.version {
+        Some(v) => flow::run(root, v, opts, log),
+        None => checks_only(root, opts),
     }
-    for pkg in pkgs {
-        for dep in pkg["dependencies"].as_array().into_iter().flatten() {
-            let dep_name = dep["name"].as_str().unwrap_or("?");
-            let Some((_, dep_version)) = versions.iter().find(|(n, _)| n == dep_name) else {
-                continue;
-            };
-            if dep["path"].is_null() || dep["kind"] == "dev" {
-                continue;
-            }
-            let req = dep["req"].as_str().unwrap_or("*");
-            if req != format!("^{dep_version}") && req != format!("={dep_version}") {
-                problems.push(format!(
-                    "{} depends on {dep_name} with version requirement `{req}`; it must be \
-                     `{dep_version}` (set `version` next to `path` in [workspace.dependencies])",
-                    name(pkg)
-                ));
-            }
-        }
-    }
+}
 
-    // 2. metadata of publishable packages
-    let unpublishable: Vec<String> = pkgs.iter().filter(|p| !publishable(p)).map(name).collect();
-    let publishable_pkgs: Vec<&Value> = pkgs.iter().filter(|p| publishable(p)).collect();
-    for pkg in &publishable_pkgs {
-        let n = name(pkg);
-        for field in ["description", "repository"] {
-            if pkg[field].as_str().is_none_or(|s| s.trim().is_empty()) {
-                problems.push(format!("{n} has no `{field}`"));
-            }
-        }
-        if pkg["license"].is_null() && pkg["license_file"].is_null() {
-            problems.push(format!("{n} has no `license` or `license-file`"));
-        }
-        let dir = Path::new(pkg["manifest_path"].as_str().unwrap_or("."))
-            .parent()
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
-        match pkg["readme"].as_str() {
-            None => problems.push(format!("{n} has no README.md and no `readme` field")),
-            Some(r) if !dir.join(r).is_file() => problems.push(format!(
-                "{n}: readme `{r}` does not exist in {}",
-                dir.display()
-            )),
-            Some(_) => {}
-        }
-        for dep in pkg["dependencies"].as_array().into_iter().flatten() {
-            let dep_name = dep["name"].as_str().unwrap_or("?");
-            if dep["kind"] != "dev" && unpublishable.iter().any(|u| u == dep_name) {
-                problems.push(format!(
-                    "{n} depends on the unpublishable package {dep_name}"
-                ));
-            }
-        }
-    }
-
+/// Versions, metadata and packaging, without changing any file in the tree.
+fn checks_only(root: &Path, opts: &Options) -> Result<()> {
+    let ws = Workspace::load(root)?;
+    let mut problems = ws.metadata_problems();
+    problems.extend(ws.cycle_problems());
     if !problems.is_empty() {
         return Err(format!(
             "release: {} problem(s):\n  - {}",
@@ -109,24 +99,27 @@ pub fn release(args: &[String]) -> Result<()> {
         )
         .into());
     }
-    let names: Vec<String> = publishable_pkgs.iter().map(|p| name(p)).collect();
+    let order = ws.publish_order();
     println!(
-        "release: versions agree ({first}); metadata complete for {}",
-        names.join(", ")
+        "release: versions agree ({}); metadata complete for {}",
+        ws.version()?,
+        order.join(", ")
     );
-
-    // 3. package
-    let mut cmd = cargo();
+    let mut cmd = cargo_in(root);
     cmd.args(["package", "--workspace", "--allow-dirty"]);
-    for u in &unpublishable {
-        cmd.args(["--exclude", u]);
+    for u in ws.unpublishable() {
+        cmd.args(["--exclude", &u]);
     }
-    if no_verify {
+    if opts.no_verify {
         cmd.arg("--no-verify");
+    }
+    if opts.dry_run {
+        println!("would run: $ {}", util::describe(&cmd));
+        return Ok(());
     }
     util::run(&mut cmd)?;
     println!(
-        "release: every publishable crate packages; `cargo publish --workspace` would upload them"
+        "release: every publishable crate packages; `cargo xtask release X.Y.Z` makes the release"
     );
     Ok(())
 }

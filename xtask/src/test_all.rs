@@ -95,6 +95,7 @@ pub const STEPS: &[Step] = &[
         ],
     ),
     Step::task("char_gpt", char_gpt_resume),
+    Step::task("mpi", mpi_checks),
 ];
 
 /// A tiny `char_gpt` run of 12 steps must learn (validation loss from ln 76 ≈ 4.33 to below
@@ -149,6 +150,52 @@ fn char_gpt_resume() -> Result<()> {
     println!("char_gpt: the resumed run matches the whole run step for step");
     // The same data and loop with the 2-layer LSTM of `--model lstm`: it must learn too.
     run("lstm", &["--model", "lstm"])
+}
+
+/// nanotorch-distributed over real processes (its `mpi` feature): clippy with the feature, the
+/// `mpirun -np 2` and `-np 3` test jobs (`crates/distributed/tests/mpirun.rs`: DDP equals the
+/// combined batch, the sampler covers each epoch, a failing or hung rank ends the job with a clear
+/// error), and two epochs of `train_digits_ddp` on 2 ranks. Skipped, saying so, without `mpirun`.
+fn mpi_checks() -> Result<()> {
+    if std::process::Command::new("mpirun")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!(
+            "mpi: SKIPPED: no `mpirun` on PATH, so the multi-process tests did not run \
+             (install Open MPI: apt-get install openmpi-bin libopenmpi-dev; .ci/run does as root)"
+        );
+        return Ok(());
+    }
+    let with_mpi = ["-p", "nanotorch-distributed", "--features", "mpi"];
+    util::run(cargo().arg("clippy").args(with_mpi).args([
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    util::run(
+        cargo()
+            .arg("test")
+            .args(with_mpi)
+            .args(["--test", "mpirun"]),
+    )?;
+    util::run(
+        cargo()
+            .arg("build")
+            .args(with_mpi)
+            .args(["--example", "train_digits_ddp"]),
+    )?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| util::root().join("target"));
+    util::run(
+        std::process::Command::new("mpirun")
+            .args(["--allow-run-as-root", "--oversubscribe", "-np", "2"])
+            .arg(target.join("debug/examples/train_digits_ddp"))
+            .args(["--epochs", "2", "--expect-accuracy", "0.5"]),
+    )
 }
 
 /// `cargo xtask test-all [--list] [--skip a,b] [--from NAME]`.

@@ -4,7 +4,9 @@
 //! gradients freed as soon as they are consumed, the graph released as it is walked, and an option
 //! to record the backward pass itself so it can be differentiated again.
 
+use crate::anomaly;
 use crate::grad_mode::GradModeGuard;
+use crate::hooks::CallbackScope;
 use crate::Tensor;
 use nanotorch_ndarray_core::{Backend, Error, Float, Result};
 use std::collections::{HashMap, HashSet};
@@ -33,7 +35,47 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         gradient: Option<&Tensor<E, B>>,
         options: BackwardOptions,
     ) -> Result<()> {
-        run(self, gradient, options, &[]).map(|_| ())
+        run(self, gradient, options, Target::AllLeaves).map(|_| ())
+    }
+
+    /// Backward that adds into the `.grad()` of `inputs` only, leaving every other tensor's
+    /// `.grad()` alone (PyTorch's `backward(inputs=...)`). An input may be a leaf or a non-leaf;
+    /// each must require grad, and the list must not be empty. Only the part of the graph between
+    /// `self` and `inputs` is walked.
+    ///
+    /// ```
+    /// use nanotorch_autograd::{BackwardOptions, Tensor};
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0], [2], &Cpu)?.requires_grad_(true);
+    /// let b = Tensor::from_vec(vec![3.0f32, 4.0], [2], &Cpu)?.requires_grad_(true);
+    /// let loss = a.mul(&b)?.sum_all()?;
+    /// loss.backward_inputs(None, &[&a], BackwardOptions::default())?;
+    /// assert_eq!(a.grad().unwrap().to_vec()?, [3.0, 4.0]); // dL/da = b
+    /// assert!(b.grad().is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn backward_inputs(
+        &self,
+        gradient: Option<&Tensor<E, B>>,
+        inputs: &[&Tensor<E, B>],
+        options: BackwardOptions,
+    ) -> Result<()> {
+        if inputs.is_empty() {
+            return Err(Error::invalid(
+                "backward",
+                "inputs is empty; call backward_with to accumulate into every leaf",
+                self.shape(),
+            ));
+        }
+        if let Some(bad) = inputs.iter().find(|t| !t.requires_grad()) {
+            return Err(Error::invalid(
+                "backward",
+                "one of the inputs does not require grad",
+                bad.shape(),
+            ));
+        }
+        run(self, gradient, options, Target::Only(inputs)).map(|_| ())
     }
 }
 
@@ -45,16 +87,27 @@ pub fn grad<E: Float, B: Backend>(
     inputs: &[&Tensor<E, B>],
     options: BackwardOptions,
 ) -> Result<Vec<Option<Tensor<E, B>>>> {
-    run(output, gradient, options, inputs)
+    run(output, gradient, options, Target::Return(inputs))
 }
 
-/// The engine. With an empty `wanted`, accumulates into leaves; otherwise returns the gradients of
-/// `wanted` and leaves every `.grad()` untouched.
+/// Where a backward's gradients go.
+#[derive(Clone, Copy)]
+enum Target<'a, E: Float, B: Backend> {
+    /// Into the `.grad()` of every leaf (and of non-leaves that `retain_grad`).
+    AllLeaves,
+    /// Into the `.grad()` of these tensors only.
+    Only(&'a [&'a Tensor<E, B>]),
+    /// Returned for these tensors; no `.grad()` changes.
+    Return(&'a [&'a Tensor<E, B>]),
+}
+
+/// The engine: walks the graph behind `output` and sends the gradients to `target`. Returns the
+/// wanted gradients for [`Target::Return`], an empty list otherwise.
 fn run<E: Float, B: Backend>(
     output: &Tensor<E, B>,
     gradient: Option<&Tensor<E, B>>,
     options: BackwardOptions,
-    wanted: &[&Tensor<E, B>],
+    target: Target<'_, E, B>,
 ) -> Result<Vec<Option<Tensor<E, B>>>> {
     if !output.requires_grad() {
         return Err(Error::invalid(
@@ -63,6 +116,9 @@ fn run<E: Float, B: Backend>(
             output.shape(),
         ));
     }
+    anomaly::report_pending()?;
+    // Read once: the mode is per thread and backward runs on this one.
+    let checking = anomaly::is_anomaly_enabled();
     let seed = match gradient {
         Some(g) if g.shape() != output.shape() => {
             return Err(Error::ShapeMismatch {
@@ -84,11 +140,18 @@ fn run<E: Float, B: Backend>(
     };
     let retain = options.retain_graph || options.create_graph;
     let _mode = GradModeGuard::new(options.create_graph);
+    let callbacks = CallbackScope::open();
 
     let mut order = topological_order(output);
+    let targets = match target {
+        Target::AllLeaves => &[][..],
+        Target::Only(t) | Target::Return(t) => t,
+    };
+    // With explicit targets, only tensors on a path to one of them need a gradient.
+    let needed = (!targets.is_empty()).then(|| on_paths_to(&order, targets));
     let mut pending: HashMap<usize, Tensor<E, B>> = HashMap::new();
     pending.insert(output.id(), seed);
-    let mut found: Vec<Option<Tensor<E, B>>> = vec![None; wanted.len()];
+    let mut found: Vec<Option<Tensor<E, B>>> = vec![None; targets.len()];
 
     // `order` lists every tensor after all the tensors it was computed from; popping walks it
     // from the output back, and drops each tensor we are done with.
@@ -96,13 +159,30 @@ fn run<E: Float, B: Backend>(
         let Some(grad) = pending.remove(&tensor.id()) else {
             continue;
         };
-        if let Some(i) = wanted.iter().position(|w| w.ptr_eq(&tensor)) {
-            found[i] = Some(grad.clone());
+        if needed.as_ref().is_some_and(|n| !n.contains(&tensor.id())) {
+            continue;
+        }
+        // One atomic load decides for the common case of a tensor without hooks.
+        let has_hooks = tensor.0.hooks.get().is_some();
+        let grad = if has_hooks {
+            tensor.run_grad_hooks(grad)?
+        } else {
+            grad
+        };
+        let target_index = targets.iter().position(|w| w.ptr_eq(&tensor));
+        match target {
+            Target::Return(_) => {
+                if let Some(i) = target_index {
+                    found[i] = Some(grad.clone());
+                }
+            }
+            Target::AllLeaves if tensor.is_leaf() || (has_hooks && tensor.retains_grad()) => {
+                accumulate_grad(&tensor, &grad)?;
+            }
+            Target::Only(_) if target_index.is_some() => accumulate_grad(&tensor, &grad)?,
+            _ => {}
         }
         if tensor.is_leaf() {
-            if wanted.is_empty() {
-                accumulate_into_leaf(&tensor, grad)?;
-            }
             continue;
         }
         let mut slot = tensor.0.node.lock().unwrap_or_else(|p| p.into_inner());
@@ -117,7 +197,13 @@ fn run<E: Float, B: Backend>(
                 ))
             }
         };
-        let input_grads = (node_ref.backward)(&node_ref.inputs, &tensor, &grad)?;
+        let input_grads = {
+            let _rule = checking.then(anomaly::BackwardRuleScope::enter);
+            (node_ref.backward)(&node_ref.inputs, &tensor, &grad)?
+        };
+        if checking {
+            anomaly::check_backward(node_ref, &input_grads)?;
+        }
         for (input, input_grad) in node_ref.inputs.iter().zip(input_grads) {
             let Some(input_grad) = input_grad else {
                 continue;
@@ -142,38 +228,67 @@ fn run<E: Float, B: Backend>(
         drop(slot);
         drop(node);
     }
+    callbacks.finish()?;
     Ok(found)
 }
 
-/// Adds `grad` into a leaf's `.grad()`.
-fn accumulate_into_leaf<E: Float, B: Backend>(
-    leaf: &Tensor<E, B>,
-    grad: Tensor<E, B>,
-) -> Result<()> {
-    let mut slot = leaf.0.grad.lock().unwrap_or_else(|p| p.into_inner());
-    let total = match slot.take() {
-        Some(previous) => previous.add(&grad)?,
-        None => grad,
-    };
-    *slot = Some(total);
+/// Adds `grad` into `tensor`'s `.grad()`, then runs its post-accumulate hooks (leaves only).
+fn accumulate_grad<E: Float, B: Backend>(tensor: &Tensor<E, B>, grad: &Tensor<E, B>) -> Result<()> {
+    {
+        let mut slot = tensor.0.grad.lock().unwrap_or_else(|p| p.into_inner());
+        let total = match slot.take() {
+            Some(previous) => previous.add(grad)?,
+            None => grad.clone(),
+        };
+        *slot = Some(total);
+    }
+    if tensor.is_leaf() {
+        tensor.run_post_accumulate_hooks()?;
+    }
     Ok(())
 }
 
+/// The ids of the tensors in `order` (inputs before outputs) from which some tensor of `targets`
+/// can be reached through the graph, targets included.
+fn on_paths_to<E: Float, B: Backend>(
+    order: &[Tensor<E, B>],
+    targets: &[&Tensor<E, B>],
+) -> HashSet<usize> {
+    let mut needed: HashSet<usize> = targets.iter().map(|t| t.id()).collect();
+    for tensor in order {
+        let reaches = tensor
+            .0
+            .node
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|node| node.inputs.iter().any(|i| needed.contains(&i.id())));
+        if reaches {
+            needed.insert(tensor.id());
+        }
+    }
+    needed
+}
+
 /// Every tensor that `output` depends on through tensors requiring grad, each listed after all of
-/// its inputs. An explicit stack (depth-first, post-order) instead of recursion.
+/// its inputs; backward pops the list from the end.
+///
+/// Which of the valid orders: the one a ready stack gives (Kahn's algorithm). A tensor becomes
+/// ready once every tensor computed from it has been walked; the ready tensor pushed last is
+/// walked next, and a node's leaf inputs are pushed after its other inputs. So a parameter is
+/// reached (its gradient accumulated, its post-accumulate hooks run) right after the last op that
+/// used it, and the last op's other inputs (`w.t()` beside the activation in `x @ w.t()`) are
+/// walked before the long chain back through earlier layers. Data-parallel training relies on this
+/// to all-reduce the last layers' gradients while backward computes the first ones'.
+/// Explicit stacks instead of recursion.
 fn topological_order<E: Float, B: Backend>(output: &Tensor<E, B>) -> Vec<Tensor<E, B>> {
-    let mut order = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![(output.clone(), false)];
-    while let Some((tensor, inputs_done)) = stack.pop() {
-        if inputs_done {
-            order.push(tensor);
-            continue;
-        }
-        if !seen.insert(tensor.id()) {
-            continue;
-        }
-        let inputs: Vec<Tensor<E, B>> = tensor
+    // Pass 1: every tensor reachable, its inputs, and how many edges lead into it.
+    let mut inputs_of: HashMap<usize, Vec<Tensor<E, B>>> = HashMap::new();
+    let mut consumers: HashMap<usize, usize> = HashMap::new();
+    let mut stack = vec![output.clone()];
+    inputs_of.insert(output.id(), Vec::new());
+    while let Some(tensor) = stack.pop() {
+        let mut inputs: Vec<Tensor<E, B>> = tensor
             .0
             .node
             .lock()
@@ -187,13 +302,33 @@ fn topological_order<E: Float, B: Backend>(output: &Tensor<E, B>) -> Vec<Tensor<
                     .collect()
             })
             .unwrap_or_default();
-        stack.push((tensor, true));
-        stack.extend(
-            inputs
-                .into_iter()
-                .filter(|t| !seen.contains(&t.id()))
-                .map(|t| (t, false)),
-        );
+        // Leaves last, so they are pushed last and walked first once ready.
+        inputs.sort_by_key(|t| t.is_leaf());
+        for input in &inputs {
+            *consumers.entry(input.id()).or_default() += 1;
+            if !inputs_of.contains_key(&input.id()) {
+                inputs_of.insert(input.id(), Vec::new());
+                stack.push(input.clone());
+            }
+        }
+        inputs_of.insert(tensor.id(), inputs);
     }
+    // Pass 2: walk from the output, a tensor once all its consumers are walked.
+    let mut order = Vec::with_capacity(inputs_of.len());
+    let mut ready = vec![output.clone()];
+    while let Some(tensor) = ready.pop() {
+        for input in inputs_of.remove(&tensor.id()).unwrap_or_default() {
+            // Every input was counted in pass 1.
+            let Some(left) = consumers.get_mut(&input.id()) else {
+                continue;
+            };
+            *left -= 1;
+            if *left == 0 {
+                ready.push(input);
+            }
+        }
+        order.push(tensor);
+    }
+    order.reverse();
     order
 }

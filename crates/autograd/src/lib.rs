@@ -8,22 +8,31 @@
 //! Where to read first: `tensor.rs` (what a tensor is), `backward.rs` (the whole algorithm),
 //! then any file under `ops/` (each op's forward and backward side by side). Chapter 3 of the book
 //! (`docs/03-autograd.md`) teaches this crate.
+//!
+//! Around the engine: hooks on tensors' gradients, `retain_grad`, post-accumulate hooks and
+//! `queue_callback` (`hooks.rs`), and anomaly detection, which finds the op and the line of your
+//! code that first made a NaN or an Inf (`anomaly.rs`).
 #![deny(missing_docs)]
 
+mod anomaly;
 mod backward;
 mod creation;
 mod generator;
 mod grad_mode;
 pub mod gradcheck;
+mod graph;
+mod hooks;
 mod op_error;
 mod operators;
 mod ops;
 mod tensor;
 
+pub use anomaly::{detect_anomaly, is_anomaly_enabled, set_detect_anomaly};
 pub use backward::{grad, BackwardOptions};
 pub use generator::{manual_seed, next_seed};
 pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, no_grad_guard, GradModeGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions};
+pub use hooks::{queue_callback, HookHandle};
 pub use op_error::{in_op, relabel};
 pub use ops::{IntoOperand, Operand};
 pub use tensor::{BackwardFn, Tensor};

@@ -70,6 +70,10 @@ pub fn relabel(err: Error, op: &'static str) -> Error {
 /// let err = my_norm(&x, 4).unwrap_err().to_string();
 /// assert!(err.starts_with("my_norm: axis 4 is out of range"), "{err}");
 /// ```
+///
+/// In anomaly mode, every op run inside `body` records the caller of the composite op as its
+/// source location.
+#[track_caller]
 pub fn in_op<T>(op: &'static str, body: impl FnOnce() -> Result<T>) -> Result<T> {
-    body().map_err(|e| relabel(e, op))
+    crate::anomaly::at_caller(std::panic::Location::caller(), body).map_err(|e| relabel(e, op))
 }

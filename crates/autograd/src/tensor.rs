@@ -3,8 +3,9 @@
 
 use crate::grad_mode::is_grad_enabled;
 use nanotorch_ndarray_core::{Backend, DType, Element, NDArray, Result, Shape};
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The backward rule of one op: given the op's inputs, its output and the gradient of the final
 /// result with respect to that output, return the gradient for each input (`None` where an input
@@ -26,6 +27,8 @@ pub(crate) struct Node<E: Element, B: Backend> {
     pub(crate) op: &'static str,
     pub(crate) inputs: Vec<Tensor<E, B>>,
     pub(crate) backward: Box<BackwardFn<E, B>>,
+    /// Where the user called the op; recorded only in anomaly mode.
+    pub(crate) location: Option<&'static Location<'static>>,
 }
 
 pub(crate) struct TensorInner<E: Element, B: Backend> {
@@ -35,6 +38,8 @@ pub(crate) struct TensorInner<E: Element, B: Backend> {
     /// `None` for leaves, and for non-leaves once backward has released the graph.
     pub(crate) node: Mutex<Option<Node<E, B>>>,
     pub(crate) is_leaf: bool,
+    /// Gradient hooks and `retain_grad`, allocated when the first one is registered.
+    pub(crate) hooks: OnceLock<Box<Mutex<crate::hooks::TensorHooks<E, B>>>>,
 }
 
 /// An N-d array that can take part in automatic differentiation. Cloning is cheap (shared).
@@ -94,12 +99,19 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             grad: Mutex::new(None),
             node: Mutex::new(None),
             is_leaf: true,
+            hooks: OnceLock::new(),
         }))
     }
 
     /// The result of an op. Records `backward` only when grad mode is on, the element type is a
     /// float, and some input requires a gradient; otherwise the result is a plain leaf and
     /// nothing is allocated for the graph.
+    ///
+    /// In anomaly mode (see [`detect_anomaly`](crate::detect_anomaly)) the output is checked for
+    /// NaN/Inf and the caller's location is recorded. This function cannot fail, so an anomaly
+    /// found here is reported by the next fallible op, backward or the end of `detect_anomaly`;
+    /// [`try_from_op`](Tensor::try_from_op) reports it at once.
+    #[track_caller]
     pub fn from_op<F>(
         data: NDArray<E, B>,
         op: &'static str,
@@ -112,6 +124,56 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             + Sync
             + 'static,
     {
+        Self::record(
+            data,
+            op,
+            inputs,
+            backward,
+            crate::anomaly::op_location(Location::caller()),
+        )
+    }
+
+    /// [`from_op`](Tensor::from_op) that returns an anomaly found in anomaly mode as its error,
+    /// so the op the user called fails on the line that called it. Every op of this crate is
+    /// built with it.
+    #[track_caller]
+    pub fn try_from_op<F>(
+        data: NDArray<E, B>,
+        op: &'static str,
+        inputs: &[&Tensor<E, B>],
+        backward: F,
+    ) -> Result<Self>
+    where
+        F: Fn(&[Tensor<E, B>], &Tensor<E, B>, &Tensor<E, B>) -> Result<Vec<Option<Tensor<E, B>>>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let location = crate::anomaly::op_location(Location::caller());
+        let out = Self::record(data, op, inputs, backward, location);
+        if location.is_some() {
+            crate::anomaly::report_pending()?;
+        }
+        Ok(out)
+    }
+
+    /// `from_op` with the caller's location already looked up (`Some` only in anomaly mode).
+    fn record<F>(
+        data: NDArray<E, B>,
+        op: &'static str,
+        inputs: &[&Tensor<E, B>],
+        backward: F,
+        location: Option<&'static Location<'static>>,
+    ) -> Self
+    where
+        F: Fn(&[Tensor<E, B>], &Tensor<E, B>, &Tensor<E, B>) -> Result<Vec<Option<Tensor<E, B>>>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        if let Some(location) = location {
+            crate::anomaly::check_forward(op, inputs, &data, location);
+        }
         // Only float tensors carry gradients; an integer op never records (its inputs cannot
         // require grad, and the check keeps that true even for a hand-built `from_op`).
         if !carries_grad::<E>() || !is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
@@ -121,6 +183,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             op,
             inputs: inputs.iter().map(|&t| t.clone()).collect(),
             backward: Box::new(backward),
+            location,
         };
         Tensor(Arc::new(TensorInner {
             data,
@@ -128,6 +191,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             grad: Mutex::new(None),
             node: Mutex::new(Some(node)),
             is_leaf: false,
+            hooks: OnceLock::new(),
         }))
     }
 

@@ -34,6 +34,8 @@
 //! - [`data`]: datasets, loaders, samplers, transforms, readers (`nanotorch-data`), plus
 //!   collation into `Tensor`s ([`data::TensorCollate`], [`data::IntoTensors`]), which lives here
 //!   because the data crate depends on ndarray-core alone.
+//! - [`viz`]: pictures of the autograd graph behind a tensor, as Graphviz DOT and as SVG laid
+//!   out in Rust (`layout-rs`), like micrograd's `draw_dot`.
 //!
 //! The book in `docs/` teaches one layer per chapter.
 #![deny(missing_docs)]
@@ -49,6 +51,7 @@ pub use nanotorch_ndarray_core as array;
 pub use nanotorch_ndarray_core::{Error, Result};
 pub use nanotorch_nn as nn;
 pub use nanotorch_optim as optim;
+pub mod viz;
 
 #[cfg(feature = "cuda")]
 pub use nanotorch_backend_cuda::Cuda;

@@ -8,7 +8,7 @@
 //! transformer layers ([`scaled_dot_product_attention`], [`MultiheadAttention`],
 //! [`TransformerEncoderLayer`], [`TransformerDecoderLayer`], [`TransformerEncoder`],
 //! [`PositionalEncoding`], [`LearnedPositionalEmbedding`]), activations, [`Dropout`], [`Flatten`], [`Unflatten`]), the
-//! [`Sequential`] and [`ModuleList`] containers, losses (functions in
+//! [`Sequential`] and [`ModuleList`] containers, forward hooks through the [`Hooked`] wrapper, losses (functions in
 //! [`functional`] and structs such as [`CrossEntropyLoss`]), layer functions in [`functional`], initialisation schemes in [`init`], and safetensors
 //! checkpoints ([`save_safetensors`], [`load_safetensors`]) so weights move to and from PyTorch.
 //!
@@ -21,6 +21,7 @@ mod containers;
 mod conv;
 mod embedding;
 pub mod functional;
+mod hooks;
 pub mod init;
 mod layers;
 mod linear;
@@ -39,6 +40,7 @@ pub use containers::{ModuleList, Sequential};
 pub use conv::{Conv1d, Conv2d};
 pub use embedding::Embedding;
 pub use functional::{CrossEntropyOptions, KlReduction, NllLossOptions, Reduction};
+pub use hooks::Hooked;
 pub use layers::{
     Dropout, Flatten, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh,
     Unflatten, GELU,

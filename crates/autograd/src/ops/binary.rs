@@ -8,31 +8,34 @@ use nanotorch_ndarray_core::{Backend, BinaryOp, Element, Float, Result, ScalarSi
 
 impl<E: Float, B: Backend> Tensor<E, B> {
     /// `self + rhs` with broadcasting.
+    #[track_caller]
     pub(crate) fn add_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().add(rhs.array())?;
-        Ok(Tensor::from_op(out, "add", &[self, rhs], |inputs, _, g| {
+        Tensor::try_from_op(out, "add", &[self, rhs], |inputs, _, g| {
             Ok(vec![
                 Some(g.sum_to(inputs[0].shape())?),
                 Some(g.sum_to(inputs[1].shape())?),
             ])
-        }))
+        })
     }
 
     /// `self - rhs` with broadcasting.
+    #[track_caller]
     pub(crate) fn sub_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().sub(rhs.array())?;
-        Ok(Tensor::from_op(out, "sub", &[self, rhs], |inputs, _, g| {
+        Tensor::try_from_op(out, "sub", &[self, rhs], |inputs, _, g| {
             Ok(vec![
                 Some(g.sum_to(inputs[0].shape())?),
                 Some(g.neg()?.sum_to(inputs[1].shape())?),
             ])
-        }))
+        })
     }
 
     /// `self * rhs` element-wise with broadcasting.
+    #[track_caller]
     pub(crate) fn mul_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().mul(rhs.array())?;
-        Ok(Tensor::from_op(out, "mul", &[self, rhs], |inputs, _, g| {
+        Tensor::try_from_op(out, "mul", &[self, rhs], |inputs, _, g| {
             let (a, b) = (&inputs[0], &inputs[1]);
             Ok(vec![
                 a.requires_grad()
@@ -42,116 +45,103 @@ impl<E: Float, B: Backend> Tensor<E, B> {
                     .then(|| g.mul(a)?.sum_to(b.shape()))
                     .transpose()?,
             ])
-        }))
+        })
     }
 
     /// `self / rhs` element-wise with broadcasting.
+    #[track_caller]
     pub(crate) fn div_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().div(rhs.array())?;
-        Ok(Tensor::from_op(
-            out,
-            "div",
-            &[self, rhs],
-            |inputs, out, g| {
-                let (a, b) = (&inputs[0], &inputs[1]);
-                Ok(vec![
-                    a.requires_grad()
-                        .then(|| g.div(b)?.sum_to(a.shape()))
-                        .transpose()?,
-                    // d(a/b)/db = -a/b² = -out/b
-                    b.requires_grad()
-                        .then(|| g.mul(out)?.div(b)?.neg()?.sum_to(b.shape()))
-                        .transpose()?,
-                ])
-            },
-        ))
+        Tensor::try_from_op(out, "div", &[self, rhs], |inputs, out, g| {
+            let (a, b) = (&inputs[0], &inputs[1]);
+            Ok(vec![
+                a.requires_grad()
+                    .then(|| g.div(b)?.sum_to(a.shape()))
+                    .transpose()?,
+                // d(a/b)/db = -a/b² = -out/b
+                b.requires_grad()
+                    .then(|| g.mul(out)?.div(b)?.neg()?.sum_to(b.shape()))
+                    .transpose()?,
+            ])
+        })
     }
 
     /// `self ^ rhs` element-wise with broadcasting.
+    #[track_caller]
     pub(crate) fn pow_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().pow(rhs.array())?;
-        Ok(Tensor::from_op(
-            out,
-            "pow",
-            &[self, rhs],
-            |inputs, out, g| {
-                let (a, b) = (&inputs[0], &inputs[1]);
-                Ok(vec![
-                    // d(a^b)/da = b·a^(b-1)
-                    a.requires_grad()
-                        .then(|| {
-                            g.mul(b)?
-                                .mul(&a.pow(&b.sub_scalar(E::ONE)?)?)?
-                                .sum_to(a.shape())
-                        })
-                        .transpose()?,
-                    // d(a^b)/db = a^b·ln a
-                    b.requires_grad()
-                        .then(|| g.mul(out)?.mul(&a.log()?)?.sum_to(b.shape()))
-                        .transpose()?,
-                ])
-            },
-        ))
+        Tensor::try_from_op(out, "pow", &[self, rhs], |inputs, out, g| {
+            let (a, b) = (&inputs[0], &inputs[1]);
+            Ok(vec![
+                // d(a^b)/da = b·a^(b-1)
+                a.requires_grad()
+                    .then(|| {
+                        g.mul(b)?
+                            .mul(&a.pow(&b.sub_scalar(E::ONE)?)?)?
+                            .sum_to(a.shape())
+                    })
+                    .transpose()?,
+                // d(a^b)/db = a^b·ln a
+                b.requires_grad()
+                    .then(|| g.mul(out)?.mul(&a.log()?)?.sum_to(b.shape()))
+                    .transpose()?,
+            ])
+        })
     }
 
     /// Element-wise maximum; at ties the gradient is split evenly, as in PyTorch.
+    #[track_caller]
     pub(crate) fn maximum_tensor(&self, rhs: &Self) -> Result<Self> {
         self.extremum(rhs, BinaryOp::Maximum, BinaryOp::Gt)
     }
 
     /// Element-wise minimum; at ties the gradient is split evenly, as in PyTorch.
+    #[track_caller]
     pub(crate) fn minimum_tensor(&self, rhs: &Self) -> Result<Self> {
         self.extremum(rhs, BinaryOp::Minimum, BinaryOp::Lt)
     }
 
+    #[track_caller]
     fn extremum(&self, rhs: &Self, op: BinaryOp, wins: BinaryOp) -> Result<Self> {
         let out = self.array().binary(op, rhs.array())?;
-        Ok(Tensor::from_op(
-            out,
-            op.name(),
-            &[self, rhs],
-            move |inputs, _, g| {
-                let (a, b) = (inputs[0].detach(), inputs[1].detach());
-                let half = E::from_f64(0.5);
-                let a_share = a
-                    .compare(BinaryOp::Eq, &b)?
-                    .mul_scalar(half)?
-                    .add(&a.compare(wins, &b)?)?;
-                let b_share = a_share.rsub_scalar(E::ONE)?;
-                Ok(vec![
-                    Some(g.mul(&a_share)?.sum_to(inputs[0].shape())?),
-                    Some(g.mul(&b_share)?.sum_to(inputs[1].shape())?),
-                ])
-            },
-        ))
+        Tensor::try_from_op(out, op.name(), &[self, rhs], move |inputs, _, g| {
+            let (a, b) = (inputs[0].detach(), inputs[1].detach());
+            let half = E::from_f64(0.5);
+            let a_share = a
+                .compare(BinaryOp::Eq, &b)?
+                .mul_scalar(half)?
+                .add(&a.compare(wins, &b)?)?;
+            let b_share = a_share.rsub_scalar(E::ONE)?;
+            Ok(vec![
+                Some(g.mul(&a_share)?.sum_to(inputs[0].shape())?),
+                Some(g.mul(&b_share)?.sum_to(inputs[1].shape())?),
+            ])
+        })
     }
 
     /// `atan2(self, rhs)` element-wise with broadcasting: the angle of the point `(rhs, self)`.
+    #[track_caller]
     pub(crate) fn atan2_tensor(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().atan2(rhs.array())?;
-        Ok(Tensor::from_op(
-            out,
-            "atan2",
-            &[self, rhs],
-            |inputs, _, g| {
-                // ∂/∂a = b/(a² + b²), ∂/∂b = −a/(a² + b²)
-                let (a, b) = (&inputs[0], &inputs[1]);
-                let r2 = a.square()?.add(&b.square()?)?;
-                Ok(vec![
-                    a.requires_grad()
-                        .then(|| g.mul(b)?.div(&r2)?.sum_to(a.shape()))
-                        .transpose()?,
-                    b.requires_grad()
-                        .then(|| g.mul(a)?.div(&r2)?.neg()?.sum_to(b.shape()))
-                        .transpose()?,
-                ])
-            },
-        ))
+        Tensor::try_from_op(out, "atan2", &[self, rhs], |inputs, _, g| {
+            // ∂/∂a = b/(a² + b²), ∂/∂b = −a/(a² + b²)
+            let (a, b) = (&inputs[0], &inputs[1]);
+            let r2 = a.square()?.add(&b.square()?)?;
+            Ok(vec![
+                a.requires_grad()
+                    .then(|| g.mul(b)?.div(&r2)?.sum_to(a.shape()))
+                    .transpose()?,
+                b.requires_grad()
+                    .then(|| g.mul(a)?.div(&r2)?.neg()?.sum_to(b.shape()))
+                    .transpose()?,
+            ])
+        })
     }
 
     /// Applies a table op by value: the autograd rule of every [`BinaryOp`] (comparisons give a
     /// mask without gradient). The match is exhaustive, so an op added to the table does not
     /// compile until it has a rule here.
+    #[track_caller]
     pub fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
         match op {
             BinaryOp::Add => self.add(rhs),
@@ -172,99 +162,92 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// `self + s`.
+    #[track_caller]
     pub fn add_scalar(&self, s: E) -> Result<Self> {
         let out = self.array().add_scalar(s)?;
-        Ok(Tensor::from_op(out, "add_scalar", &[self], |_, _, g| {
+        Tensor::try_from_op(out, "add_scalar", &[self], |_, _, g| {
             Ok(vec![Some(g.clone())])
-        }))
+        })
     }
 
     /// `self - s`.
+    #[track_caller]
     pub fn sub_scalar(&self, s: E) -> Result<Self> {
         self.add_scalar(E::ZERO - s)
     }
 
     /// `s - self`.
+    #[track_caller]
     pub fn rsub_scalar(&self, s: E) -> Result<Self> {
         let out = self
             .array()
             .binary_scalar(BinaryOp::Sub, s, ScalarSide::Left)?;
-        Ok(Tensor::from_op(out, "rsub_scalar", &[self], |_, _, g| {
+        Tensor::try_from_op(out, "rsub_scalar", &[self], |_, _, g| {
             Ok(vec![Some(g.neg()?)])
-        }))
+        })
     }
 
     /// `self * s`.
+    #[track_caller]
     pub fn mul_scalar(&self, s: E) -> Result<Self> {
         let out = self.array().mul_scalar(s)?;
-        Ok(Tensor::from_op(
-            out,
-            "mul_scalar",
-            &[self],
-            move |_, _, g| Ok(vec![Some(g.mul_scalar(s)?)]),
-        ))
+        Tensor::try_from_op(out, "mul_scalar", &[self], move |_, _, g| {
+            Ok(vec![Some(g.mul_scalar(s)?)])
+        })
     }
 
     /// `self / s`.
+    #[track_caller]
     pub fn div_scalar(&self, s: E) -> Result<Self> {
         let out = self.array().div_scalar(s)?;
-        Ok(Tensor::from_op(
-            out,
-            "div_scalar",
-            &[self],
-            move |_, _, g| Ok(vec![Some(g.div_scalar(s)?)]),
-        ))
+        Tensor::try_from_op(out, "div_scalar", &[self], move |_, _, g| {
+            Ok(vec![Some(g.div_scalar(s)?)])
+        })
     }
 
     /// `s / self`.
+    #[track_caller]
     pub fn rdiv_scalar(&self, s: E) -> Result<Self> {
         let out = self
             .array()
             .binary_scalar(BinaryOp::Div, s, ScalarSide::Left)?;
         // d(s/x)/dx = -s/x² = -out/x
-        Ok(Tensor::from_op(
-            out,
-            "rdiv_scalar",
-            &[self],
-            |inputs, out, g| Ok(vec![Some(g.mul(out)?.div(&inputs[0])?.neg()?)]),
-        ))
+        Tensor::try_from_op(out, "rdiv_scalar", &[self], |inputs, out, g| {
+            Ok(vec![Some(g.mul(out)?.div(&inputs[0])?.neg()?)])
+        })
     }
 
     /// `self ^ e` for a scalar exponent.
+    #[track_caller]
     pub fn pow_scalar(&self, e: E) -> Result<Self> {
         let out = self.array().pow_scalar(e)?;
-        Ok(Tensor::from_op(
-            out,
-            "pow_scalar",
-            &[self],
-            move |inputs, _, g| {
-                Ok(vec![Some(
-                    g.mul(&inputs[0].pow_scalar(e - E::ONE)?)?.mul_scalar(e)?,
-                )])
-            },
-        ))
+        Tensor::try_from_op(out, "pow_scalar", &[self], move |inputs, _, g| {
+            Ok(vec![Some(
+                g.mul(&inputs[0].pow_scalar(e - E::ONE)?)?.mul_scalar(e)?,
+            )])
+        })
     }
 
     /// `s ^ self` for a scalar base.
+    #[track_caller]
     pub fn rpow_scalar(&self, s: E) -> Result<Self> {
         let out = self
             .array()
             .binary_scalar(BinaryOp::Pow, s, ScalarSide::Left)?;
         let ln_s = s.ln();
-        Ok(Tensor::from_op(
-            out,
-            "rpow_scalar",
-            &[self],
-            move |_, out, g| Ok(vec![Some(g.mul(out)?.mul_scalar(ln_s)?)]),
-        ))
+        Tensor::try_from_op(out, "rpow_scalar", &[self], move |_, out, g| {
+            Ok(vec![Some(g.mul(out)?.mul_scalar(ln_s)?)])
+        })
     }
 
     /// `max(self, s)` element-wise (the gradient passes where `self > s`, half at ties).
+    #[track_caller]
     pub fn maximum_scalar(&self, s: E) -> Result<Self> {
         self.maximum(&Tensor::scalar(s, self.backend())?)
     }
 
     /// `min(self, s)` element-wise.
+    #[track_caller]
     pub fn minimum_scalar(&self, s: E) -> Result<Self> {
         self.minimum(&Tensor::scalar(s, self.backend())?)
     }
@@ -272,6 +255,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
 impl<E: Element, B: Backend> Tensor<E, B> {
     /// Sums a gradient of a broadcast shape back down to `shape` (the adjoint of broadcasting).
+    #[track_caller]
     pub fn sum_to(&self, shape: &Shape) -> Result<Self> {
         if self.shape() == shape {
             return Ok(self.clone());
@@ -290,11 +274,13 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     }
 
     /// A comparison mask (1 where true, 0 where false), with broadcasting. Not differentiable.
+    #[track_caller]
     pub fn compare(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
         Ok(Tensor::from_ndarray(self.array().binary(op, rhs.array())?))
     }
 
     /// A comparison against a scalar (1 where true, 0 where false). Not differentiable.
+    #[track_caller]
     pub fn compare_scalar(&self, op: BinaryOp, s: E) -> Result<Self> {
         Ok(Tensor::from_ndarray(self.array().binary_scalar(
             op,
@@ -304,6 +290,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     }
 
     /// Converts to another element type (not differentiable: the result is a leaf).
+    #[track_caller]
     pub fn cast<T: Element>(&self) -> Result<Tensor<T, B>> {
         Ok(Tensor::from_ndarray(self.array().cast::<T>()?))
     }

@@ -9,6 +9,7 @@ use nanotorch_ndarray_core::{Backend, Error, Float, RandomDist, Result};
 impl<E: Float, B: Backend> Tensor<E, B> {
     /// Zeroes each element with probability `p` and scales the rest by `1/(1−p)` when `training`;
     /// the identity otherwise (inverted dropout, as PyTorch).
+    #[track_caller]
     pub fn dropout(&self, p: f64, training: bool) -> Result<Self> {
         if !(0.0..=1.0).contains(&p) {
             return Err(Error::invalid(

@@ -9,62 +9,51 @@ use nanotorch_ndarray_core::{Backend, Element, NDArray, Result};
 
 impl<E: Element, B: Backend> Tensor<E, B> {
     /// Picks values along `axis` at `index` (same rank as `self`), as `torch.gather`.
+    #[track_caller]
     pub fn gather(&self, axis: isize, index: &Tensor<i64, B>) -> Result<Self> {
         let out = self.array().gather(axis, index.array())?;
         let index = index.array().clone();
-        Ok(Tensor::from_op(
-            out,
-            "gather",
-            &[self],
-            move |inputs, _, g| {
-                let zeros = Tensor::zeros_like(&inputs[0])?;
-                Ok(vec![Some(zeros.scatter_add_array(axis, &index, g)?)])
-            },
-        ))
+        Tensor::try_from_op(out, "gather", &[self], move |inputs, _, g| {
+            let zeros = Tensor::zeros_like(&inputs[0])?;
+            Ok(vec![Some(zeros.scatter_add_array(axis, &index, g)?)])
+        })
     }
 
     /// `self` with `src` added at `index` along `axis`, as `torch.scatter_add`.
+    #[track_caller]
     pub fn scatter_add(&self, axis: isize, index: &Tensor<i64, B>, src: &Self) -> Result<Self> {
         self.scatter_add_array(axis, index.array(), src)
     }
 
+    #[track_caller]
     fn scatter_add_array(&self, axis: isize, index: &NDArray<i64, B>, src: &Self) -> Result<Self> {
         let out = self.array().scatter_add(axis, index, src.array())?;
         let index = index.clone();
-        Ok(Tensor::from_op(
-            out,
-            "scatter_add",
-            &[self, src],
-            move |_, _, g| {
-                Ok(vec![
-                    Some(g.clone()),
-                    Some(g.gather(axis, &Tensor::from_ndarray(index.clone()))?),
-                ])
-            },
-        ))
+        Tensor::try_from_op(out, "scatter_add", &[self, src], move |_, _, g| {
+            Ok(vec![
+                Some(g.clone()),
+                Some(g.gather(axis, &Tensor::from_ndarray(index.clone()))?),
+            ])
+        })
     }
 
     /// The slices at `index` (1-D) along `axis`, as `torch.index_select` (embedding lookups).
+    #[track_caller]
     pub fn index_select(&self, axis: isize, index: &Tensor<i64, B>) -> Result<Self> {
         let out = self.array().index_select(axis, index.array())?;
         let index = index.array().clone();
-        Ok(Tensor::from_op(
-            out,
-            "index_select",
-            &[self],
-            move |inputs, _, g| {
-                let input = &inputs[0];
-                let axis_u = input.shape().axis("index_select", axis)?;
-                // Broadcast the 1-D index across the other axes of g, then scatter-add g into zeros.
-                let mut index_shape = vec![1; g.rank()];
-                index_shape[axis_u] = index.numel();
-                let spread = index
-                    .reshape(index_shape)?
-                    .broadcast_to(g.shape().clone())?;
-                Ok(vec![Some(
-                    Tensor::zeros_like(input)?.scatter_add_array(axis, &spread, g)?,
-                )])
-            },
-        ))
+        Tensor::try_from_op(out, "index_select", &[self], move |inputs, _, g| {
+            let input = &inputs[0];
+            let axis_u = input.shape().axis("index_select", axis)?;
+            // Broadcast the 1-D index across the other axes of g, then scatter-add g into zeros.
+            let mut index_shape = vec![1; g.rank()];
+            index_shape[axis_u] = index.numel();
+            let spread = index
+                .reshape(index_shape)?
+                .broadcast_to(g.shape().clone())?;
+            Ok(vec![Some(
+                Tensor::zeros_like(input)?.scatter_add_array(axis, &spread, g)?,
+            )])
+        })
     }
 }

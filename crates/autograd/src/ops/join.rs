@@ -7,11 +7,12 @@ use nanotorch_ndarray_core::{Backend, Element, Error, NDArray, Result, Shape};
 impl<E: Element, B: Backend> Tensor<E, B> {
     /// Joins tensors along `axis`, as `torch.cat`. The gradient of each input is its slice of the
     /// output's gradient.
+    #[track_caller]
     pub fn cat(tensors: &[Self], axis: isize) -> Result<Self> {
         let arrays: Vec<NDArray<E, B>> = tensors.iter().map(|t| t.array().clone()).collect();
         let out = NDArray::cat(&arrays, axis)?;
         let refs: Vec<&Tensor<E, B>> = tensors.iter().collect();
-        Ok(Tensor::from_op(out, "cat", &refs, move |inputs, _, g| {
+        Tensor::try_from_op(out, "cat", &refs, move |inputs, _, g| {
             let mut start = 0;
             let axis_u = g.shape().axis("cat", axis)?;
             inputs
@@ -23,10 +24,11 @@ impl<E: Element, B: Backend> Tensor<E, B> {
                     Ok(Some(piece))
                 })
                 .collect()
-        }))
+        })
     }
 
     /// Joins tensors of one shape along a new `axis` (in `-rank-1..=rank`), as `torch.stack`.
+    #[track_caller]
     pub fn stack(tensors: &[Self], axis: isize) -> Result<Self> {
         let first = tensors.first().ok_or_else(|| {
             Error::invalid("stack", "needs at least one tensor", &Shape::scalar())

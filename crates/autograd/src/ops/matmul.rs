@@ -9,47 +9,43 @@ use nanotorch_ndarray_core::{Backend, Error, Float, Result, Shape};
 
 impl<E: Float, B: Backend> Tensor<E, B> {
     /// Matrix product, as `torch.matmul`.
+    #[track_caller]
     pub fn matmul(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().matmul(rhs.array())?;
-        Ok(Tensor::from_op(
-            out,
-            "matmul",
-            &[self, rhs],
-            |inputs, _, g| {
-                let (a, b) = (&inputs[0], &inputs[1]);
-                // The operands and the gradient in the promoted (matrix) shapes: the one rule
-                // of 1-D promotion, shared with the forward pass.
-                let s = Shape::matmul(a.shape(), b.shape())?;
-                let (a2, b2) = (a.view(&s.lhs)?, b.view(&s.rhs)?);
-                let g2 = g.reshape(&s.promoted_out)?;
-                // Each gradient is produced in its input's layout: for `x·Wᵀ` (Linear), `Wᵀ` is a
-                // transposed view, so its gradient is computed as `(dCᵀ·A)ᵀ` — the transpose of a
-                // contiguous `[out, in]` product — and lands on W contiguous, ready for the optimizer.
-                let grad_a = a
-                    .requires_grad()
-                    .then(|| {
-                        let ga = if is_transposed(&a2) {
-                            b2.matmul(&g2.transpose(-1, -2)?)?.transpose(-1, -2)?
-                        } else {
-                            g2.matmul(&b2.transpose(-1, -2)?)?
-                        };
-                        ga.sum_to(a2.shape())?.reshape(a.shape().clone())
-                    })
-                    .transpose()?;
-                let grad_b = b
-                    .requires_grad()
-                    .then(|| {
-                        let gb = if is_transposed(&b2) {
-                            g2.transpose(-1, -2)?.matmul(&a2)?.transpose(-1, -2)?
-                        } else {
-                            a2.transpose(-1, -2)?.matmul(&g2)?
-                        };
-                        gb.sum_to(b2.shape())?.reshape(b.shape().clone())
-                    })
-                    .transpose()?;
-                Ok(vec![grad_a, grad_b])
-            },
-        ))
+        Tensor::try_from_op(out, "matmul", &[self, rhs], |inputs, _, g| {
+            let (a, b) = (&inputs[0], &inputs[1]);
+            // The operands and the gradient in the promoted (matrix) shapes: the one rule
+            // of 1-D promotion, shared with the forward pass.
+            let s = Shape::matmul(a.shape(), b.shape())?;
+            let (a2, b2) = (a.view(&s.lhs)?, b.view(&s.rhs)?);
+            let g2 = g.reshape(&s.promoted_out)?;
+            // Each gradient is produced in its input's layout: for `x·Wᵀ` (Linear), `Wᵀ` is a
+            // transposed view, so its gradient is computed as `(dCᵀ·A)ᵀ` — the transpose of a
+            // contiguous `[out, in]` product — and lands on W contiguous, ready for the optimizer.
+            let grad_a = a
+                .requires_grad()
+                .then(|| {
+                    let ga = if is_transposed(&a2) {
+                        b2.matmul(&g2.transpose(-1, -2)?)?.transpose(-1, -2)?
+                    } else {
+                        g2.matmul(&b2.transpose(-1, -2)?)?
+                    };
+                    ga.sum_to(a2.shape())?.reshape(a.shape().clone())
+                })
+                .transpose()?;
+            let grad_b = b
+                .requires_grad()
+                .then(|| {
+                    let gb = if is_transposed(&b2) {
+                        g2.transpose(-1, -2)?.matmul(&a2)?.transpose(-1, -2)?
+                    } else {
+                        a2.transpose(-1, -2)?.matmul(&g2)?
+                    };
+                    gb.sum_to(b2.shape())?.reshape(b.shape().clone())
+                })
+                .transpose()?;
+            Ok(vec![grad_a, grad_b])
+        })
     }
 }
 
@@ -69,6 +65,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     /// assert!(q.bmm(&k.select(0, 0)?).is_err()); // a 2-d operand: use matmul
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bmm(&self, rhs: &Self) -> Result<Self> {
         check_batched("bmm", self.shape(), rhs.shape())?;
         self.matmul(rhs)
@@ -92,6 +89,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     /// assert_eq!(out.to_vec()?[..2], [8.5, 9.0]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn baddbmm(&self, batch1: &Self, batch2: &Self, beta: E, alpha: E) -> Result<Self> {
         check_batched("baddbmm", batch1.shape(), batch2.shape())?;
         let product = batch1.matmul(batch2)?;

@@ -4,6 +4,10 @@
 //! recording off; under `create_graph` it is recorded, which is all higher derivatives need.
 //! Shape, index, join and select ops are written for every element type; only float tensors
 //! record their backward rules.
+//!
+//! Every method on the way from a public op down to `Tensor::try_from_op` carries
+//! `#[track_caller]`, so that in anomaly mode the op records the line of the user's code that
+//! called it (see `anomaly.rs`). A new op keeps that chain unbroken by marking its methods too.
 
 mod binary;
 mod dropout;

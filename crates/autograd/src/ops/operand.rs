@@ -33,20 +33,18 @@ impl<'a, E: Element, B: Backend> IntoOperand<'a, E, B> for E {
 }
 
 macro_rules! float_binary {
-    ($($(#[doc = $doc:literal])* $name:ident => $tensor:ident, $scalar:expr;)*) => {
+    ($($(#[doc = $doc:literal])* $name:ident => $tensor:ident, $scalar:ident;)*) => {
         impl<E: Float, B: Backend> Tensor<E, B> {
             $(
                 $(#[doc = $doc])*
+                #[track_caller]
                 pub fn $name<'r>(&self, rhs: impl IntoOperand<'r, E, B>) -> Result<Self>
                 where
                     E: 'r,
                 {
                     match rhs.into_operand() {
                         Operand::Tensor(t) => self.$tensor(t),
-                        Operand::Scalar(s) => {
-                            let scalar: fn(&Self, E) -> Result<Self> = $scalar;
-                            scalar(self, s)
-                        }
+                        Operand::Scalar(s) => self.$scalar(s),
                     }
                 }
             )*
@@ -56,21 +54,29 @@ macro_rules! float_binary {
 
 float_binary! {
     /// `self + rhs` with broadcasting (`rhs` a tensor or a scalar).
-    add => add_tensor, |x, s| x.add_scalar(s);
+    add => add_tensor, add_scalar;
     /// `self - rhs` with broadcasting.
-    sub => sub_tensor, |x, s| x.sub_scalar(s);
+    sub => sub_tensor, sub_scalar;
     /// `self * rhs` element-wise with broadcasting.
-    mul => mul_tensor, |x, s| x.mul_scalar(s);
+    mul => mul_tensor, mul_scalar;
     /// `self / rhs` element-wise with broadcasting.
-    div => div_tensor, |x, s| x.div_scalar(s);
+    div => div_tensor, div_scalar;
     /// `self ^ rhs` element-wise with broadcasting (`x.pow(3.0)` or `x.pow(&e)`).
-    pow => pow_tensor, |x, s| x.pow_scalar(s);
+    pow => pow_tensor, pow_scalar;
     /// Element-wise maximum; at ties the gradient is split evenly, as in PyTorch.
-    maximum => maximum_tensor, |x, s| x.maximum_scalar(s);
+    maximum => maximum_tensor, maximum_scalar;
     /// Element-wise minimum; at ties the gradient is split evenly, as in PyTorch.
-    minimum => minimum_tensor, |x, s| x.minimum_scalar(s);
+    minimum => minimum_tensor, minimum_scalar;
     /// `atan2(self, rhs)` element-wise with broadcasting: the angle of the point `(rhs, self)`.
-    atan2 => atan2_tensor, |x, s| x.atan2_tensor(&Tensor::scalar(s, x.backend())?);
+    atan2 => atan2_tensor, atan2_scalar;
+}
+
+impl<E: Float, B: Backend> Tensor<E, B> {
+    /// `atan2(self, s)`: the scalar broadcast as a 0-d tensor (atan2 has no scalar kernel).
+    #[track_caller]
+    fn atan2_scalar(&self, s: E) -> Result<Self> {
+        self.atan2_tensor(&Tensor::scalar(s, self.backend())?)
+    }
 }
 
 macro_rules! comparisons {
@@ -78,6 +84,7 @@ macro_rules! comparisons {
         impl<E: Element, B: Backend> Tensor<E, B> {
             $(
                 $(#[doc = $doc])*
+                #[track_caller]
                 pub fn $name<'r>(&self, rhs: impl IntoOperand<'r, E, B>) -> Result<Self>
                 where
                     E: 'r,

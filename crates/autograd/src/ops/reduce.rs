@@ -56,14 +56,15 @@ fn check_not_empty(op: &'static str, input: &Shape, axes: &[isize]) -> Result<()
 impl<E: Element, B: Backend> Tensor<E, B> {
     /// Sum over `axes` (empty = all), in the input's element type (an `i64` sum stays `i64`, as
     /// PyTorch's does for integer tensors).
+    #[track_caller]
     pub fn sum_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         let out = self.array().sum(axes, keepdim)?;
         let kept = keepdim_shape(self.shape(), axes)?;
-        Ok(Tensor::from_op(out, "sum", &[self], move |inputs, _, g| {
+        Tensor::try_from_op(out, "sum", &[self], move |inputs, _, g| {
             Ok(vec![Some(
                 g.reshape(kept.clone())?.expand(inputs[0].shape().clone())?,
             )])
-        }))
+        })
     }
 
     /// Sum of all elements, as a 0-d tensor (PyTorch's `sum()`).
@@ -76,11 +77,13 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(counts.sum()?.item()?, 12i64); // integer in, integer out
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn sum(&self) -> Result<Self> {
         self.sum_dims(&[], false)
     }
 
     /// Sum of all elements, as a 0-d tensor (the same as [`Tensor::sum`]).
+    #[track_caller]
     pub fn sum_all(&self) -> Result<Self> {
         self.sum()
     }
@@ -88,6 +91,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
 
 impl<E: Float, B: Backend> Tensor<E, B> {
     /// Mean over `axes` (empty = all).
+    #[track_caller]
     pub fn mean_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         let count: usize = self
             .shape()
@@ -113,76 +117,75 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     /// assert_eq!(accuracy.item()?, 0.75); // 3 of 4 right
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn mean(&self) -> Result<Self> {
         self.mean_dims(&[], false)
     }
 
     /// Mean of all elements, as a 0-d tensor (the same as [`Tensor::mean`]).
+    #[track_caller]
     pub fn mean_all(&self) -> Result<Self> {
         self.mean()
     }
 
     /// Product over `axes`. The gradient is `out / x`, so inputs must be non-zero where a
     /// gradient is wanted (PyTorch special-cases zeros; we leave that out).
+    #[track_caller]
     pub fn prod_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         let out = self.array().prod(axes, keepdim)?;
         let kept = keepdim_shape(self.shape(), axes)?;
-        Ok(Tensor::from_op(
-            out,
-            "prod",
-            &[self],
-            move |inputs, out, g| {
-                let x = &inputs[0];
-                let g = g.reshape(kept.clone())?;
-                let out = out.reshape(kept.clone())?;
-                Ok(vec![Some(g.mul(&out)?.div(x)?)])
-            },
-        ))
+        Tensor::try_from_op(out, "prod", &[self], move |inputs, out, g| {
+            let x = &inputs[0];
+            let g = g.reshape(kept.clone())?;
+            let out = out.reshape(kept.clone())?;
+            Ok(vec![Some(g.mul(&out)?.div(x)?)])
+        })
     }
 
     /// Maximum over `axes`; the gradient is shared evenly among tied maxima. A reduced axis of
     /// size 0 (or, with `axes` empty, a tensor with no elements) is an error, as in PyTorch: a
     /// maximum of nothing does not exist, and `-inf` would pass for one.
+    #[track_caller]
     pub fn max_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         self.extreme(ReduceOp::Max, axes, keepdim)
     }
 
     /// Minimum over `axes`; the gradient is shared evenly among tied minima. Over nothing, an
     /// error (see [`Tensor::max_dims`]).
+    #[track_caller]
     pub fn min_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         self.extreme(ReduceOp::Min, axes, keepdim)
     }
 
     /// Maximum of all elements, as a 0-d tensor; an error for a tensor with no elements, as
     /// PyTorch's `max()`.
+    #[track_caller]
     pub fn max_all(&self) -> Result<Self> {
         self.max_dims(&[], false)
     }
 
     /// Minimum of all elements, as a 0-d tensor; an error for a tensor with no elements.
+    #[track_caller]
     pub fn min_all(&self) -> Result<Self> {
         self.min_dims(&[], false)
     }
 
+    #[track_caller]
     fn extreme(&self, op: ReduceOp, axes: &[isize], keepdim: bool) -> Result<Self> {
         check_not_empty(op.name(), self.shape(), axes)?;
         let out = self.array().reduce(op, axes, keepdim)?;
         let kept = keepdim_shape(self.shape(), axes)?;
         let axes = axes.to_vec();
-        Ok(Tensor::from_op(
-            out,
-            op.name(),
-            &[self],
-            move |inputs, out, g| {
-                let x = inputs[0].detach();
-                let hits = x.eq(&out.detach().reshape(kept.clone())?)?;
-                let share = hits.div(&hits.sum_dims(&axes, true)?)?;
-                Ok(vec![Some(g.reshape(kept.clone())?.mul(&share)?)])
-            },
-        ))
+        Tensor::try_from_op(out, op.name(), &[self], move |inputs, out, g| {
+            let x = inputs[0].detach();
+            let hits = x.eq(&out.detach().reshape(kept.clone())?)?;
+            let share = hits.div(&hits.sum_dims(&axes, true)?)?;
+            Ok(vec![Some(g.reshape(kept.clone())?.mul(&share)?)])
+        })
     }
 
     /// Variance over `axes` with Bessel's `correction` (1 = unbiased, PyTorch's default).
+    #[track_caller]
     pub fn var_dims(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Self> {
         let count: usize = self
             .shape()
@@ -199,12 +202,14 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// Standard deviation over `axes` with Bessel's `correction`.
+    #[track_caller]
     pub fn std_dims(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Self> {
         in_op("std", || self.var_dims(axes, correction, keepdim)?.sqrt())
     }
 
     /// `ln Σ e^x` over `axes`, computed stably by subtracting the maximum first. Over nothing
     /// (an axis of size 0) it is `ln 0 = −∞`, as in PyTorch.
+    #[track_caller]
     pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         in_op("logsumexp", || {
             let resolved = self.shape().axes("logsumexp", axes)?;
@@ -239,6 +244,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// Index of the maximum along `axis` (`None`: of the flattened tensor). Not differentiable.
     /// An axis of size 0 (or, with `None`, a tensor with no elements) is an error, as in
     /// PyTorch: there is no maximum to point at.
+    #[track_caller]
     pub fn argmax(&self, axis: Option<isize>, keepdim: bool) -> Result<Tensor<i64, B>> {
         check_not_empty("argmax", self.shape(), axis.as_slice())?;
         Ok(Tensor::from_ndarray(self.array().arg_reduce(
@@ -251,6 +257,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// Index of the minimum along `axis` (`None`: of the flattened tensor). Not differentiable.
     /// An axis of size 0 (or, with `None`, a tensor with no elements) is an error, as in
     /// PyTorch.
+    #[track_caller]
     pub fn argmin(&self, axis: Option<isize>, keepdim: bool) -> Result<Tensor<i64, B>> {
         check_not_empty("argmin", self.shape(), axis.as_slice())?;
         Ok(Tensor::from_ndarray(self.array().arg_reduce(

@@ -34,6 +34,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(x.masked_select(&positive)?.to_vec()?, [1.0, 3.0]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn masked_select<M: Element>(&self, mask: &Tensor<M, B>) -> Result<Self> {
         in_op("masked_select", || {
             let shape = Shape::broadcast("masked_select", self.shape(), mask.shape())?;
@@ -75,6 +76,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(indices.to_vec()?, [3, 1]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn topk(
         &self,
         k: usize,
@@ -196,6 +198,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     /// assert_eq!(seen, [1, 2]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn multinomial(
         &self,
         num_samples: usize,

@@ -27,6 +27,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(x.cumsum(0)?.to_vec()?, [1, 2, 3, 5, 7, 9]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn cumsum(&self, axis: isize) -> Result<Self> {
         if E::DTYPE == DType::Bool {
             return Err(Error::invalid(
@@ -51,12 +52,13 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     }
 
     /// The running sum along `axis` from the front (`reverse = false`) or from the back.
+    #[track_caller]
     fn scan(&self, axis: usize, reverse: bool) -> Result<Self> {
         let out = scan_array(self.array(), axis, reverse)?;
         let name = if reverse { "cumsum_reverse" } else { "cumsum" };
-        Ok(Tensor::from_op(out, name, &[self], move |_, _, g| {
+        Tensor::try_from_op(out, name, &[self], move |_, _, g| {
             Ok(vec![Some(g.scan(axis, !reverse)?)])
-        }))
+        })
     }
 }
 

@@ -43,6 +43,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(Tensor::where_cond(&cond, &a, &b)?.to_vec()?, [1.0, -1.0]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn where_cond<M: Element>(
         cond: &Tensor<M, B>,
         on_true: &Self,
@@ -50,18 +51,13 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     ) -> Result<Self> {
         let cond = Tensor::from_ndarray(condition_as::<M, E, B>(cond)?);
         let out = NDArray::where_cond(cond.array(), on_true.array(), on_false.array())?;
-        Ok(Tensor::from_op(
-            out,
-            "where",
-            &[on_true, on_false],
-            move |inputs, _, g| {
-                let zero = Tensor::zeros_like(g)?;
-                Ok(vec![
-                    Some(Tensor::where_cond(&cond, g, &zero)?.sum_to(inputs[0].shape())?),
-                    Some(Tensor::where_cond(&cond, &zero, g)?.sum_to(inputs[1].shape())?),
-                ])
-            },
-        ))
+        Tensor::try_from_op(out, "where", &[on_true, on_false], move |inputs, _, g| {
+            let zero = Tensor::zeros_like(g)?;
+            Ok(vec![
+                Some(Tensor::where_cond(&cond, g, &zero)?.sum_to(inputs[0].shape())?),
+                Some(Tensor::where_cond(&cond, &zero, g)?.sum_to(inputs[1].shape())?),
+            ])
+        })
     }
 
     /// `value` where `mask` is true, `self` elsewhere (`torch.Tensor.masked_fill`). `mask` is
@@ -81,6 +77,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(masked.to_vec()?[..3], [0.0, f32::NEG_INFINITY, f32::NEG_INFINITY]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn masked_fill<M: Element>(&self, mask: &Tensor<M, B>, value: E) -> Result<Self> {
         let fits = Shape::broadcast("masked_fill", self.shape(), mask.shape())
             .is_ok_and(|shape| &shape == self.shape());

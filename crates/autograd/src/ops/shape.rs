@@ -9,6 +9,7 @@ use nanotorch_ndarray_core::{Backend, Dims, Element, NDArray, Result, Shape};
 
 impl<E: Element, B: Backend> Tensor<E, B> {
     /// A view (or copy when strides forbid a view) with another shape; gradient reshaped back.
+    #[track_caller]
     fn reshaped(&self, op: &'static str, out: NDArray<E, B>) -> Self {
         Tensor::from_op(out, op, &[self], |inputs, _, g| {
             Ok(vec![Some(g.reshape(inputs[0].shape().clone())?)])
@@ -31,6 +32,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert!(err.starts_with("reshape:") && err.contains("[-1, 100]") && err.contains("[32, 1, 28, 28]"));
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn reshape(&self, shape: impl Into<Dims>) -> Result<Self> {
         let out = self.array().reshape(shape)?;
         Ok(self.reshaped("reshape", out))
@@ -38,36 +40,42 @@ impl<E: Element, B: Backend> Tensor<E, B> {
 
     /// Like `reshape`, but errors instead of copying when the strides do not allow a view
     /// (`torch.Tensor.view`). One size may be `-1`.
+    #[track_caller]
     pub fn view(&self, shape: impl Into<Dims>) -> Result<Self> {
         let out = self.array().view(shape)?;
         Ok(self.reshaped("view", out))
     }
 
     /// Removes `axis` (of size 1).
+    #[track_caller]
     pub fn squeeze(&self, axis: isize) -> Result<Self> {
         let out = self.array().squeeze(axis)?;
         Ok(self.reshaped("squeeze", out))
     }
 
     /// Inserts an axis of size 1.
+    #[track_caller]
     pub fn unsqueeze(&self, axis: isize) -> Result<Self> {
         let out = self.array().unsqueeze(axis)?;
         Ok(self.reshaped("unsqueeze", out))
     }
 
     /// Merges axes `start..=end` into one.
+    #[track_caller]
     pub fn flatten(&self, start: isize, end: isize) -> Result<Self> {
         let out = self.array().flatten(start, end)?;
         Ok(self.reshaped("flatten", out))
     }
 
     /// A contiguous version (a copy only when needed); the gradient passes unchanged.
+    #[track_caller]
     pub fn contiguous(&self) -> Result<Self> {
         let out = self.array().contiguous()?;
         Ok(self.reshaped("contiguous", out))
     }
 
     /// Reorders axes; the gradient is permuted back by the inverse permutation.
+    #[track_caller]
     pub fn permute(&self, perm: &[isize]) -> Result<Self> {
         let out = self.array().permute(perm)?;
         let resolved: Vec<usize> = perm
@@ -78,41 +86,40 @@ impl<E: Element, B: Backend> Tensor<E, B> {
         for (i, &p) in resolved.iter().enumerate() {
             inverse[p] = i as isize;
         }
-        Ok(Tensor::from_op(out, "permute", &[self], move |_, _, g| {
+        Tensor::try_from_op(out, "permute", &[self], move |_, _, g| {
             Ok(vec![Some(g.permute(&inverse)?)])
-        }))
+        })
     }
 
     /// Swaps two axes.
+    #[track_caller]
     pub fn transpose(&self, a: isize, b: isize) -> Result<Self> {
         let out = self.array().transpose(a, b)?;
-        Ok(Tensor::from_op(
-            out,
-            "transpose",
-            &[self],
-            move |_, _, g| Ok(vec![Some(g.transpose(a, b)?)]),
-        ))
+        Tensor::try_from_op(out, "transpose", &[self], move |_, _, g| {
+            Ok(vec![Some(g.transpose(a, b)?)])
+        })
     }
 
     /// The transpose of a matrix (0-d and 1-d tensors unchanged).
+    #[track_caller]
     pub fn t(&self) -> Result<Self> {
         if self.rank() < 2 {
             return self.reshape(self.shape().clone());
         }
         let out = self.array().t()?;
-        Ok(Tensor::from_op(out, "t", &[self], |_, _, g| {
-            Ok(vec![Some(g.t()?)])
-        }))
+        Tensor::try_from_op(out, "t", &[self], |_, _, g| Ok(vec![Some(g.t()?)]))
     }
 
     /// Broadcasts to `shape` as a view (`torch.Tensor.expand`); a size of `-1` keeps that axis
     /// (`[3, 1]` expanded to `[-1, 4]` is `[3, 4]`). The gradient is summed back.
+    #[track_caller]
     pub fn expand(&self, shape: impl Into<Dims>) -> Result<Self> {
         let out = self.array().expand(shape)?;
         Ok(self.broadcast(out))
     }
 
     /// NumPy's name for [`Tensor::expand`] (errors name `broadcast_to`).
+    #[track_caller]
     pub fn broadcast_to(&self, shape: impl Into<Shape>) -> Result<Self> {
         let out = self.array().broadcast_to(shape)?;
         Ok(self.broadcast(out))
@@ -120,6 +127,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
 
     /// A broadcast view of `self`, whose gradient is summed back to `self`'s shape. Both names
     /// record the op as `expand` (PyTorch's grad_fn is `ExpandBackward` for either).
+    #[track_caller]
     fn broadcast(&self, out: NDArray<E, B>) -> Self {
         Tensor::from_op(out, "expand", &[self], |inputs, _, g| {
             Ok(vec![Some(g.sum_to(inputs[0].shape())?)])
@@ -129,6 +137,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// Elements `start..start + len` along `axis` (`torch.narrow`): a view. The range must lie
     /// inside the axis (a slice clamps; narrow does not). The gradient is written into the
     /// narrowed positions of a zero tensor.
+    #[track_caller]
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Self> {
         let out = self.array().narrow(axis, start, len)?;
         Ok(self.sliced(out, "narrow", axis, start, start + len, 1))
@@ -136,6 +145,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
 
     /// Every `step`-th element of `start..end` along `axis` (`end` clamped, as Python slices).
     /// The gradient is written into the sliced positions of a zero tensor.
+    #[track_caller]
     pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Result<Self> {
         let out = self.array().slice(axis, start, end, step)?;
         Ok(self.sliced(out, "slice", axis, start, end, step))
@@ -143,6 +153,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
 
     /// Records `out`, the `start..end` by `step` slice of `self` along `axis`: the gradient is
     /// written into the sliced positions of a zero tensor.
+    #[track_caller]
     fn sliced(
         &self,
         out: NDArray<E, B>,
@@ -164,6 +175,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     }
 
     /// The adjoint of `slice`: a zero tensor of `shape` with `self` written into the slice.
+    #[track_caller]
     fn unslice(
         &self,
         shape: &Shape,
@@ -174,12 +186,13 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     ) -> Result<Self> {
         let out = NDArray::zeros(shape.clone(), self.backend())?;
         out.slice(axis, start, end, step)?.assign(self.array())?;
-        Ok(Tensor::from_op(out, "unslice", &[self], move |_, _, g| {
+        Tensor::try_from_op(out, "unslice", &[self], move |_, _, g| {
             Ok(vec![Some(g.slice(axis, start, end, step)?)])
-        }))
+        })
     }
 
     /// Splits `axis` into pieces of `size` (the last may be smaller), as views.
+    #[track_caller]
     pub fn split(&self, size: usize, axis: isize) -> Result<Vec<Self>> {
         let resolved = self.shape().axis("split", axis)?;
         if size == 0 {
@@ -212,6 +225,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(parts[2].dims(), &[2, 4]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn split_sizes(&self, sizes: &[usize], axis: isize) -> Result<Vec<Self>> {
         let resolved = self.shape().axis("split_sizes", axis)?;
         let len = self.dims()[resolved];
@@ -237,6 +251,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     }
 
     /// Splits `axis` into `chunks` nearly equal pieces (as `torch.chunk`).
+    #[track_caller]
     pub fn chunk(&self, chunks: usize, axis: isize) -> Result<Vec<Self>> {
         let resolved = self.shape().axis("chunk", axis)?;
         if chunks == 0 {
@@ -263,6 +278,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(x.select(0, 0)?.dims(), &[3]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn select(&self, axis: isize, index: isize) -> Result<Self> {
         let resolved = self.shape().axis("select", axis)?;
         let size = self.dims()[resolved];
@@ -282,20 +298,15 @@ impl<E: Element, B: Backend> Tensor<E, B> {
         let out = in_op("select", || {
             self.array().narrow(axis, at, 1)?.squeeze(resolved as isize)
         })?;
-        Ok(Tensor::from_op(
-            out,
-            "select",
-            &[self],
-            move |inputs, _, g| {
-                Ok(vec![Some(g.unsqueeze(resolved as isize)?.unslice(
-                    inputs[0].shape(),
-                    resolved as isize,
-                    at,
-                    at + 1,
-                    1,
-                )?)])
-            },
-        ))
+        Tensor::try_from_op(out, "select", &[self], move |inputs, _, g| {
+            Ok(vec![Some(g.unsqueeze(resolved as isize)?.unslice(
+                inputs[0].shape(),
+                resolved as isize,
+                at,
+                at + 1,
+                1,
+            )?)])
+        })
     }
 
     /// The tensor tiled `sizes[i]` times along each axis (`torch.Tensor.repeat`). `sizes` may be
@@ -313,6 +324,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(tiled.to_vec()?, [1, 2, 1, 2, 1, 2, 1, 2]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn repeat(&self, sizes: &[usize]) -> Result<Self> {
         if sizes.len() < self.rank() {
             return Err(nanotorch_ndarray_core::Error::invalid(
@@ -358,18 +370,13 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             Ok(out)
         })?;
         let copy_axes: Vec<isize> = (0..sizes.len()).map(|i| 2 * i as isize).collect();
-        Ok(Tensor::from_op(
-            out,
-            "repeat",
-            &[self],
-            move |inputs, _, g| {
-                let summed = if copy_axes.is_empty() {
-                    g.clone()
-                } else {
-                    g.reshape(tiled.clone())?.sum_dims(&copy_axes, false)?
-                };
-                Ok(vec![Some(summed.reshape(inputs[0].shape().clone())?)])
-            },
-        ))
+        Tensor::try_from_op(out, "repeat", &[self], move |inputs, _, g| {
+            let summed = if copy_axes.is_empty() {
+                g.clone()
+            } else {
+                g.reshape(tiled.clone())?.sum_dims(&copy_axes, false)?
+            };
+            Ok(vec![Some(summed.reshape(inputs[0].shape().clone())?)])
+        })
     }
 }

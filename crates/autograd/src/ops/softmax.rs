@@ -10,6 +10,7 @@ use nanotorch_ndarray_core::{Backend, Float, NDArray, Result};
 
 impl<E: Float, B: Backend> Tensor<E, B> {
     /// `e^x / Σ e^x` along `axis`.
+    #[track_caller]
     pub fn softmax(&self, axis: isize) -> Result<Self> {
         in_op("softmax", || {
             self.softmax_family("softmax", axis, Softmax::PLAIN)
@@ -17,6 +18,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// `x − ln Σ e^x` along `axis`.
+    #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Result<Self> {
         in_op("log_softmax", || {
             self.softmax_family("log_softmax", axis, Softmax::LOG)
@@ -31,6 +33,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     /// It gives the values of `where(allowed, self·scale, −∞).softmax(-1)` as one node: the
     /// mask and the scale cost no tensors of their own in the graph, and the backward pass is
     /// `dx = scale · y ⊙ (g − Σ g⊙y)` (0 where masked, as `y` is). Needs at least 2 axes.
+    #[track_caller]
     pub fn causal_softmax(&self, scale: E) -> Result<Self> {
         let op = Softmax {
             log: false,
@@ -44,6 +47,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
     /// `op` along `axis`: along the last axis directly, along another one through a transposed
     /// view (the backend's fused kernel then falls back to the composed form).
+    #[track_caller]
     fn softmax_family(&self, name: &'static str, axis: isize, op: Softmax) -> Result<Self> {
         if self.rank() == 0 {
             // PyTorch treats a 0-d tensor as one element along dim 0 (or -1).
@@ -63,7 +67,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
                 .transpose(a, l);
         }
         let out = self.array().softmax_last(op)?;
-        Ok(Tensor::from_op(out, name, &[self], move |_, y, g| {
+        Tensor::try_from_op(out, name, &[self], move |_, y, g| {
             if !is_grad_enabled() {
                 let dx = NDArray::softmax_last_backward(y.array(), g.array(), op)?;
                 return Ok(vec![Some(Tensor::from_ndarray(dx))]);
@@ -77,6 +81,6 @@ impl<E: Float, B: Backend> Tensor<E, B> {
                 y.mul(&g.sub(&g.mul(y)?.sum_dims(&[-1], true)?)?)?
             };
             Ok(vec![Some(dx.mul_scalar(scale)?)])
-        }))
+        })
     }
 }

@@ -23,16 +23,19 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(x.tril(-1)?.to_vec()?, [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn tril(&self, diagonal: isize) -> Result<Self> {
         self.triangle("tril", diagonal)
     }
 
     /// The upper triangle of the last two axes (`torch.triu`), leading axes a batch: elements
     /// with `col − row ≥ diagonal` are kept, the others set to zero.
+    #[track_caller]
     pub fn triu(&self, diagonal: isize) -> Result<Self> {
         self.triangle("triu", diagonal)
     }
 
+    #[track_caller]
     fn triangle(&self, op: &'static str, diagonal: isize) -> Result<Self> {
         let rank = self.rank();
         if rank < 2 {
@@ -59,8 +62,8 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             .cast::<E>()?;
         let zero = NDArray::scalar(E::ZERO, backend)?;
         let out = NDArray::where_cond(&keep, self.array(), &zero)?;
-        Ok(Tensor::from_op(out, op, &[self], move |_, _, g| {
+        Tensor::try_from_op(out, op, &[self], move |_, _, g| {
             Ok(vec![Some(g.triangle(op, diagonal)?)])
-        }))
+        })
     }
 }

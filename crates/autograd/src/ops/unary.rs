@@ -11,45 +11,49 @@ const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 impl<E: Float, B: Backend> Tensor<E, B> {
     /// `op(self)` with `backward(x, out, grad)` as its rule.
+    #[track_caller]
     fn unary_op<F>(&self, op: UnaryOp, backward: F) -> Result<Self>
     where
         F: Fn(&Self, &Self, &Self) -> Result<Self> + Send + Sync + 'static,
     {
         let out = self.array().unary(op)?;
-        Ok(Tensor::from_op(
-            out,
-            op.name(),
-            &[self],
-            move |inputs, out, g| Ok(vec![Some(backward(&inputs[0], out, g)?)]),
-        ))
+        Tensor::try_from_op(out, op.name(), &[self], move |inputs, out, g| {
+            Ok(vec![Some(backward(&inputs[0], out, g)?)])
+        })
     }
 
     /// -x
+    #[track_caller]
     pub fn neg(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Neg, |_, _, g| g.neg())
     }
 
     /// e^x
+    #[track_caller]
     pub fn exp(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Exp, |_, out, g| g.mul(out))
     }
 
     /// ln x
+    #[track_caller]
     pub fn log(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Log, |x, _, g| g.div(x))
     }
 
     /// ln(1 + x)
+    #[track_caller]
     pub fn log1p(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Log1p, |x, _, g| g.div(&x.add_scalar(E::ONE)?))
     }
 
     /// e^x − 1
+    #[track_caller]
     pub fn expm1(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Expm1, |_, out, g| g.mul(&out.add_scalar(E::ONE)?))
     }
 
     /// √x
+    #[track_caller]
     pub fn sqrt(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Sqrt, |_, out, g| {
             g.div(out)?.mul_scalar(E::from_f64(0.5))
@@ -57,6 +61,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// 1/√x
+    #[track_caller]
     pub fn rsqrt(&self) -> Result<Self> {
         // d(x^-1/2)/dx = -1/2 · x^-3/2 = -1/2 · out / x
         self.unary_op(UnaryOp::Rsqrt, |x, out, g| {
@@ -65,11 +70,13 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// 1/x
+    #[track_caller]
     pub fn recip(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Recip, |_, out, g| g.mul(&out.square()?)?.neg())
     }
 
     /// x²
+    #[track_caller]
     pub fn square(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Square, |x, _, g| {
             g.mul(x)?.mul_scalar(E::from_f64(2.0))
@@ -77,41 +84,49 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// |x| (gradient `sign(x)`, 0 at 0 as in PyTorch)
+    #[track_caller]
     pub fn abs(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Abs, |x, _, g| g.mul(&x.detach().sign()?))
     }
 
     /// sign(x): piecewise constant, so its gradient is 0.
+    #[track_caller]
     pub fn sign(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Sign, |_, _, g| g.mul_scalar(E::ZERO))
     }
 
     /// ⌊x⌋ (gradient 0).
+    #[track_caller]
     pub fn floor(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Floor, |_, _, g| g.mul_scalar(E::ZERO))
     }
 
     /// ⌈x⌉ (gradient 0).
+    #[track_caller]
     pub fn ceil(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Ceil, |_, _, g| g.mul_scalar(E::ZERO))
     }
 
     /// Round half to even (gradient 0).
+    #[track_caller]
     pub fn round(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Round, |_, _, g| g.mul_scalar(E::ZERO))
     }
 
     /// sin x
+    #[track_caller]
     pub fn sin(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Sin, |x, _, g| g.mul(&x.cos()?))
     }
 
     /// cos x
+    #[track_caller]
     pub fn cos(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Cos, |x, _, g| g.mul(&x.sin()?)?.neg())
     }
 
     /// tanh x (gradient `1 − tanh²`)
+    #[track_caller]
     pub fn tanh(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Tanh, |_, out, g| {
             g.mul(&out.square()?.rsub_scalar(E::ONE)?)
@@ -119,6 +134,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// 1/(1 + e^−x) (gradient `σ(1 − σ)`)
+    #[track_caller]
     pub fn sigmoid(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Sigmoid, |_, out, g| {
             g.mul(out)?.mul(&out.rsub_scalar(E::ONE)?)
@@ -126,6 +142,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// max(x, 0) (gradient 0 at 0, as in PyTorch)
+    #[track_caller]
     pub fn relu(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Relu, |x, _, g| {
             g.mul(&x.compare_scalar(BinaryOp::Gt, E::ZERO)?)
@@ -133,12 +150,14 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// GELU with the exact normal CDF: x·Φ(x).
+    #[track_caller]
     pub fn gelu(&self) -> Result<Self> {
         // d/dx x·Φ(x) = Φ(x) + x·φ(x): one table op (`gelu_erf_grad`), differentiable itself.
         self.unary_op(UnaryOp::GeluErf, |x, _, g| g.mul(&x.gelu_erf_grad()?))
     }
 
     /// `Φ(x) + x·φ(x)`, the derivative of exact GELU (its backward pass in one kernel).
+    #[track_caller]
     pub fn gelu_erf_grad(&self) -> Result<Self> {
         self.unary_op(UnaryOp::GeluErfGrad, |x, _, g| {
             // d/dx (Φ(x) + x·φ(x)) = 2φ(x) + x·φ'(x) = φ(x)·(2 − x²)
@@ -152,6 +171,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// GELU with PyTorch's tanh approximation.
+    #[track_caller]
     pub fn gelu_tanh(&self) -> Result<Self> {
         self.unary_op(UnaryOp::GeluTanh, |x, _, g| {
             let c = E::from_f64(SQRT_2_OVER_PI);
@@ -172,6 +192,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// x·σ(x) (also called swish)
+    #[track_caller]
     pub fn silu(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Silu, |x, _, g| {
             let s = x.sigmoid()?;
@@ -181,11 +202,13 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// ln(1 + e^x), linear above 20 as PyTorch's default threshold.
+    #[track_caller]
     pub fn softplus(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Softplus, |x, _, g| g.mul(&x.sigmoid()?))
     }
 
     /// erf x
+    #[track_caller]
     pub fn erf(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Erf, |x, _, g| {
             let two_over_sqrt_pi = E::from_f64(std::f64::consts::FRAC_2_SQRT_PI);
@@ -195,6 +218,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
     /// SELU: `scale·x` for `x > 0`, `scale·α·(eˣ − 1)` otherwise (PyTorch's constants). The
     /// gradient at 0 is the left one, `scale·α`, as in PyTorch.
+    #[track_caller]
     pub fn selu(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Selu, |x, _, g| {
             use nanotorch_ndarray_core::math::{SELU_ALPHA, SELU_SCALE};
@@ -212,6 +236,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
     /// CELU with `α`: `max(0, x) + min(0, α(e^(x/α) − 1))`, computed as `α·celu₁(x/α)`.
     /// `α = 0` is an error, as in PyTorch.
+    #[track_caller]
     pub fn celu(&self, alpha: E) -> Result<Self> {
         if alpha == E::ZERO {
             return Err(nanotorch_ndarray_core::Error::invalid(
@@ -232,11 +257,13 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// `ln σ(x)` (gradient `σ(−x)`), computed without overflow for large `|x|`.
+    #[track_caller]
     pub fn logsigmoid(&self) -> Result<Self> {
         self.unary_op(UnaryOp::LogSigmoid, |x, _, g| g.mul(&x.neg()?.sigmoid()?))
     }
 
     /// `relu6(x + 3) / 6`; gradient 1/6 strictly inside (−3, 3), 0 elsewhere (PyTorch's).
+    #[track_caller]
     pub fn hardsigmoid(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Hardsigmoid, |x, _, g| {
             let inside = x
@@ -248,6 +275,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
     /// `x·relu6(x + 3) / 6`; gradient 0 below −3, `x/3 + 1/2` on [−3, 3], 1 above (PyTorch's
     /// choice at the two kinks).
+    #[track_caller]
     pub fn hardswish(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Hardswish, |x, _, g| {
             let from_lo = x.compare_scalar(BinaryOp::Ge, E::from_f64(-3.0))?;
@@ -261,6 +289,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// Mish: `x·tanh(softplus(x))`.
+    #[track_caller]
     pub fn mish(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Mish, |x, _, g| {
             // tanh(sp) + x·σ(x)·(1 − tanh²(sp)), with sp = ln(1 + eˣ) and sp' = σ(x).
@@ -272,6 +301,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
     /// HardTanh: `x` clamped to `[min_val, max_val]` (PyTorch's defaults are −1 and 1). Unlike
     /// [`Tensor::clamp`], the gradient is 0 at the bounds themselves, as in PyTorch.
+    #[track_caller]
     pub fn hardtanh(&self, min_val: E, max_val: E) -> Result<Self> {
         if min_val > max_val {
             return Err(nanotorch_ndarray_core::Error::invalid(
@@ -284,22 +314,18 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             .array()
             .maximum_scalar(min_val)?
             .minimum_scalar(max_val)?;
-        Ok(Tensor::from_op(
-            out,
-            "hardtanh",
-            &[self],
-            move |inputs, _, g| {
-                let x = inputs[0].detach();
-                let inside = x
-                    .compare_scalar(BinaryOp::Gt, min_val)?
-                    .mul(&x.compare_scalar(BinaryOp::Lt, max_val)?)?;
-                Ok(vec![Some(g.mul(&inside)?)])
-            },
-        ))
+        Tensor::try_from_op(out, "hardtanh", &[self], move |inputs, _, g| {
+            let x = inputs[0].detach();
+            let inside = x
+                .compare_scalar(BinaryOp::Gt, min_val)?
+                .mul(&x.compare_scalar(BinaryOp::Lt, max_val)?)?;
+            Ok(vec![Some(g.mul(&inside)?)])
+        })
     }
 
     /// Softplus with PyTorch's `beta` and `threshold`: `ln(1 + e^(βx))/β`, and `x` itself where
     /// `βx > threshold`. [`Tensor::softplus`] is the default `β = 1`, `threshold = 20`.
+    #[track_caller]
     pub fn softplus_with(&self, beta: E, threshold: E) -> Result<Self> {
         if beta == E::ZERO {
             return Err(nanotorch_ndarray_core::Error::invalid(
@@ -317,25 +343,21 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         // exp may overflow where the linear branch is taken; `where` never reads it there.
         let smooth = z.exp()?.log1p()?.div_scalar(beta)?;
         let out = nanotorch_ndarray_core::NDArray::where_cond(&linear, x, &smooth)?;
-        Ok(Tensor::from_op(
-            out,
-            "softplus",
-            &[self],
-            move |inputs, _, g| {
-                let z = inputs[0].detach().mul_scalar(beta)?;
-                let linear = z.compare_scalar(BinaryOp::Gt, threshold)?;
-                // σ(βx) below the threshold, 1 above it.
-                let slope = z
-                    .sigmoid()?
-                    .mul(&linear.rsub_scalar(E::ONE)?)?
-                    .add(&linear)?;
-                Ok(vec![Some(g.mul(&slope)?)])
-            },
-        ))
+        Tensor::try_from_op(out, "softplus", &[self], move |inputs, _, g| {
+            let z = inputs[0].detach().mul_scalar(beta)?;
+            let linear = z.compare_scalar(BinaryOp::Gt, threshold)?;
+            // σ(βx) below the threshold, 1 above it.
+            let slope = z
+                .sigmoid()?
+                .mul(&linear.rsub_scalar(E::ONE)?)?
+                .add(&linear)?;
+            Ok(vec![Some(g.mul(&slope)?)])
+        })
     }
 
     /// Applies a table op by value: the autograd rule of every [`UnaryOp`]. The match is
     /// exhaustive, so an op added to the table does not compile until it has a rule here.
+    #[track_caller]
     pub fn unary(&self, op: UnaryOp) -> Result<Self> {
         match op {
             UnaryOp::Neg => self.neg(),
@@ -373,6 +395,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// `x` where positive, `slope·x` elsewhere.
+    #[track_caller]
     pub fn leaky_relu(&self, slope: E) -> Result<Self> {
         let positive = self.relu()?;
         let negative = self.minimum_scalar(E::ZERO)?.mul_scalar(slope)?;
@@ -380,6 +403,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// `x` where positive, `alpha·(e^x − 1)` elsewhere.
+    #[track_caller]
     pub fn elu(&self, alpha: E) -> Result<Self> {
         let negative = self.minimum_scalar(E::ZERO)?.expm1()?.mul_scalar(alpha)?;
         self.relu()?.add(&negative)
@@ -387,6 +411,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
     /// Limits values to `[min, max]` (either bound optional); the gradient passes where
     /// `min ≤ x ≤ max`, as in PyTorch.
+    #[track_caller]
     pub fn clamp(&self, min: Option<E>, max: Option<E>) -> Result<Self> {
         let mut out = self.array().clone();
         if let Some(lo) = min {
@@ -395,21 +420,16 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         if let Some(hi) = max {
             out = out.minimum_scalar(hi)?;
         }
-        Ok(Tensor::from_op(
-            out,
-            "clamp",
-            &[self],
-            move |inputs, _, g| {
-                let x = inputs[0].detach();
-                let mut pass = Tensor::ones_like(&x)?;
-                if let Some(lo) = min {
-                    pass = pass.mul(&x.compare_scalar(BinaryOp::Ge, lo)?)?;
-                }
-                if let Some(hi) = max {
-                    pass = pass.mul(&x.compare_scalar(BinaryOp::Le, hi)?)?;
-                }
-                Ok(vec![Some(g.mul(&pass)?)])
-            },
-        ))
+        Tensor::try_from_op(out, "clamp", &[self], move |inputs, _, g| {
+            let x = inputs[0].detach();
+            let mut pass = Tensor::ones_like(&x)?;
+            if let Some(lo) = min {
+                pass = pass.mul(&x.compare_scalar(BinaryOp::Ge, lo)?)?;
+            }
+            if let Some(hi) = max {
+                pass = pass.mul(&x.compare_scalar(BinaryOp::Le, hi)?)?;
+            }
+            Ok(vec![Some(g.mul(&pass)?)])
+        })
     }
 }

@@ -56,6 +56,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     /// assert_eq!(columns[2].to_vec()?, [2.0, 5.0]);
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn unbind(&self, axis: isize) -> Result<Vec<Self>> {
         let resolved = self.shape().axis("unbind", axis)?;
         let n = self.dims()[resolved];

@@ -47,15 +47,17 @@ fn output_size(
 
 impl<E: Float, B: Backend> Tensor<E, B> {
     /// Windows of a `[n, c, h, w]` tensor as columns `[n, c·kh·kw, oh·ow]`.
+    #[track_caller]
     pub fn im2col(&self, window: Window2d) -> Result<Self> {
         let out = self.array().im2col(&window)?;
         let (c, h, w) = (self.dims()[1], self.dims()[2], self.dims()[3]);
-        Ok(Tensor::from_op(out, "im2col", &[self], move |_, _, g| {
+        Tensor::try_from_op(out, "im2col", &[self], move |_, _, g| {
             Ok(vec![Some(g.col2im(c, (h, w), window)?)])
-        }))
+        })
     }
 
     /// Sums columns `[n, c·kh·kw, oh·ow]` back into a `[n, c, h, w]` image.
+    #[track_caller]
     pub fn col2im(
         &self,
         channels: usize,
@@ -63,13 +65,14 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         window: Window2d,
     ) -> Result<Self> {
         let out = self.array().col2im(channels, image_hw, &window)?;
-        Ok(Tensor::from_op(out, "col2im", &[self], move |_, _, g| {
+        Tensor::try_from_op(out, "col2im", &[self], move |_, _, g| {
             Ok(vec![Some(g.im2col(window)?)])
-        }))
+        })
     }
 
     /// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d` with groups = 1):
     /// input `[n, c, h, w]`, weight `[o, c, kh, kw]`, optional bias `[o]`.
+    #[track_caller]
     pub fn conv2d(
         &self,
         weight: &Self,
@@ -116,6 +119,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// 1-D convolution: input `[n, c, l]`, weight `[o, c, k]`, optional bias `[o]`.
+    #[track_caller]
     pub fn conv1d(
         &self,
         weight: &Self,
@@ -178,6 +182,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
     /// Max pooling over `kernel` windows of a `[n, c, h, w]` tensor (no padding; the gradient goes
     /// to the maximum of each window, shared among ties).
+    #[track_caller]
     pub fn max_pool2d(&self, kernel: (usize, usize), stride: (usize, usize)) -> Result<Self> {
         self.pool2d("max_pool2d", kernel, stride, |cols| {
             cols.max_dims(&[1], false)
@@ -185,12 +190,14 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     }
 
     /// Average pooling over `kernel` windows of a `[n, c, h, w]` tensor (no padding).
+    #[track_caller]
     pub fn avg_pool2d(&self, kernel: (usize, usize), stride: (usize, usize)) -> Result<Self> {
         self.pool2d("avg_pool2d", kernel, stride, |cols| {
             cols.mean_dims(&[1], false)
         })
     }
 
+    #[track_caller]
     fn pool2d(
         &self,
         op: &'static str,
