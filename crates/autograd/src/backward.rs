@@ -9,6 +9,7 @@ use crate::grad_mode::GradModeGuard;
 use crate::hooks::CallbackScope;
 use crate::Tensor;
 use nanotorch_ndarray_core::{Backend, Error, Float, Result};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 /// Options for [`Tensor::backward_with`] and [`grad`].
@@ -306,8 +307,8 @@ fn topological_order<E: Float, B: Backend>(output: &Tensor<E, B>) -> Vec<Tensor<
         inputs.sort_by_key(|t| t.is_leaf());
         for input in &inputs {
             *consumers.entry(input.id()).or_default() += 1;
-            if !inputs_of.contains_key(&input.id()) {
-                inputs_of.insert(input.id(), Vec::new());
+            if let Entry::Vacant(slot) = inputs_of.entry(input.id()) {
+                slot.insert(Vec::new());
                 stack.push(input.clone());
             }
         }
