@@ -283,52 +283,57 @@ fn on_paths_to<E: Float, B: Backend>(
 /// to all-reduce the last layers' gradients while backward computes the first ones'.
 /// Explicit stacks instead of recursion.
 fn topological_order<E: Float, B: Backend>(output: &Tensor<E, B>) -> Vec<Tensor<E, B>> {
-    // Pass 1: every tensor reachable, its inputs, and how many edges lead into it.
-    let mut inputs_of: HashMap<usize, Vec<Tensor<E, B>>> = HashMap::new();
-    let mut consumers: HashMap<usize, usize> = HashMap::new();
-    let mut stack = vec![output.clone()];
-    inputs_of.insert(output.id(), Vec::new());
-    while let Some(tensor) = stack.pop() {
-        let mut inputs: Vec<Tensor<E, B>> = tensor
-            .0
-            .node
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|node| {
-                node.inputs
+    // Pass 1: every tensor reachable, numbered as found; the inputs of tensor `i`, by number and
+    // leaves last (so they are pushed last and walked first once ready), are
+    // `edges[first_edge[i]..first_edge[i + 1]]`; and how many edges lead into each tensor. Flat
+    // arrays, because this runs once per backward over every node and allocation dominates it.
+    let mut number: HashMap<usize, usize> = HashMap::from([(output.id(), 0)]);
+    let mut nodes: Vec<Option<Tensor<E, B>>> = vec![Some(output.clone())];
+    let mut consumers: Vec<usize> = vec![0];
+    let mut edges: Vec<usize> = Vec::new();
+    let mut first_edge: Vec<usize> = Vec::new();
+    let mut next = 0;
+    while next < nodes.len() {
+        first_edge.push(edges.len());
+        let Some(tensor) = nodes[next].clone() else {
+            break; // never: pass 1 takes nothing out of `nodes`, pass 2 does
+        };
+        let slot = tensor.0.node.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(node) = slot.as_ref() {
+            for leaves in [false, true] {
+                let wanted = node
+                    .inputs
                     .iter()
-                    .filter(|t| t.requires_grad())
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        // Leaves last, so they are pushed last and walked first once ready.
-        inputs.sort_by_key(|t| t.is_leaf());
-        for input in &inputs {
-            *consumers.entry(input.id()).or_default() += 1;
-            if let Entry::Vacant(slot) = inputs_of.entry(input.id()) {
-                slot.insert(Vec::new());
-                stack.push(input.clone());
+                    .filter(|t| t.requires_grad() && t.is_leaf() == leaves);
+                for input in wanted {
+                    let i = match number.entry(input.id()) {
+                        Entry::Occupied(known) => *known.get(),
+                        Entry::Vacant(new) => {
+                            new.insert(nodes.len());
+                            nodes.push(Some(input.clone()));
+                            consumers.push(0);
+                            nodes.len() - 1
+                        }
+                    };
+                    consumers[i] += 1;
+                    edges.push(i);
+                }
             }
         }
-        inputs_of.insert(tensor.id(), inputs);
+        next += 1;
     }
+    first_edge.push(edges.len());
     // Pass 2: walk from the output, a tensor once all its consumers are walked.
-    let mut order = Vec::with_capacity(inputs_of.len());
-    let mut ready = vec![output.clone()];
-    while let Some(tensor) = ready.pop() {
-        for input in inputs_of.remove(&tensor.id()).unwrap_or_default() {
-            // Every input was counted in pass 1.
-            let Some(left) = consumers.get_mut(&input.id()) else {
-                continue;
-            };
-            *left -= 1;
-            if *left == 0 {
-                ready.push(input);
+    let mut order = Vec::with_capacity(nodes.len());
+    let mut ready = vec![0];
+    while let Some(i) = ready.pop() {
+        for &j in &edges[first_edge[i]..first_edge[i + 1]] {
+            consumers[j] -= 1;
+            if consumers[j] == 0 {
+                ready.push(j);
             }
         }
-        order.push(tensor);
+        order.extend(nodes[i].take());
     }
     order.reverse();
     order
