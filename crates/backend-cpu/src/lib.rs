@@ -400,6 +400,29 @@ impl Backend for Cpu {
         Ok(kernels::im2col(x.as_slice(), layout, window, &geometry))
     }
 
+    fn window_argmax<E: Float>(
+        &self,
+        x: &CpuStorage<E>,
+        layout: &Layout,
+        slots: &[i64],
+        fallback: &[i64],
+    ) -> Option<Result<CpuStorage<i64>>> {
+        // The kernel reads plain planes; a strided view takes the composed path.
+        if !layout.is_contiguous() || layout.dims().len() != 2 {
+            return None;
+        }
+        if let Err(e) = check_fits("window_argmax", layout, x.len()) {
+            return Some(Err(e));
+        }
+        let x = &x.as_slice()[layout.offset()..layout.offset() + layout.numel()];
+        Some(Ok(kernels::window_argmax(
+            x,
+            layout.dims()[1],
+            slots,
+            fallback,
+        )))
+    }
+
     fn col2im<E: Float>(
         &self,
         cols: &CpuStorage<E>,

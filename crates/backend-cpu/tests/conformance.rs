@@ -62,6 +62,10 @@ fn im2col() {
     c::check_im2col(&Cpu);
 }
 #[test]
+fn window_argmax() {
+    c::check_window_argmax(&Cpu);
+}
+#[test]
 fn random() {
     c::check_random(&Cpu);
 }

@@ -30,6 +30,8 @@
 //! - [`Cpu`]: the CPU backend (`nanotorch-backend-cpu`); `Cuda` with the `cuda` feature.
 //! - [`autograd`]: `Tensor`, backward, `no_grad`, gradcheck (`nanotorch-autograd`).
 //! - [`nn`]: modules, layers, losses, init, checkpoints (`nanotorch-nn`).
+//! - [`models`]: ResNet-18/34/50 and ResNet-9 with torchvision's state-dict keys
+//!   (`nanotorch-models`).
 //! - [`optim`]: optimizers, LR schedules, gradient clipping (`nanotorch-optim`).
 //! - [`data`]: datasets, loaders, samplers, transforms, readers (`nanotorch-data`), plus
 //!   collation into `Tensor`s ([`data::TensorCollate`], [`data::IntoTensors`]), which lives here
@@ -44,6 +46,7 @@ mod collate;
 
 pub use nanotorch_autograd as autograd;
 pub use nanotorch_backend_cpu::Cpu;
+pub use nanotorch_models as models;
 /// Shapes, strided layouts and views, element types, the `Backend` trait and `NDArray`
 /// (`nanotorch-ndarray-core`). Named `array`, not `ndarray`, so it is never mistaken for the
 /// well-known `ndarray` crate.

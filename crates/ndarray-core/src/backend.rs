@@ -278,6 +278,23 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         window: &Window2d,
     ) -> Result<Self::Storage<E>>;
 
+    /// Max pooling's pick as one pass: `x` is `[planes, plane]` (any layout the backend takes),
+    /// and for each plane and output `l` the result `[planes, outputs]` holds the in-plane index
+    /// of the largest of `x[slots[k·outputs + l]]` over the window slots `k`, by PyTorch's rule:
+    /// starting from `fallback[l]` at −∞, a value wins if it is greater or NaN, in slot order (so
+    /// the first maximum, or the last NaN). A slot equal to `plane` is padding and never read.
+    /// `None`, the default, when the backend has no such kernel: autograd then composes the pick
+    /// from `gather` and `arg_reduce`.
+    fn window_argmax<E: Float>(
+        &self,
+        _x: &Self::Storage<E>,
+        _layout: &Layout,
+        _slots: &[i64],
+        _fallback: &[i64],
+    ) -> Option<Result<Self::Storage<i64>>> {
+        None
+    }
+
     /// Waits for queued device work to finish (a no-op on the CPU); benchmarks call it.
     fn synchronize(&self) -> Result<()> {
         Ok(())

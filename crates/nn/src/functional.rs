@@ -11,7 +11,22 @@ pub use crate::loss::{
 
 pub use crate::attention::{scaled_dot_product_attention, AttnMask};
 pub use crate::embedding::{embedding, one_hot};
-pub use crate::norm::{batch_norm, layer_norm, RunningStats};
+pub use crate::norm::{batch_norm, group_norm, instance_norm, layer_norm, RunningStats};
+pub use crate::resample::{dropout1d, dropout2d, interpolate, InterpolateMode, Resize};
+pub use nanotorch_autograd::PadMode;
+
+/// `torch.nn.functional.pad`: pads the trailing axes of `x` (negative amounts crop). `pad` lists
+/// `(before, after)` pairs starting from the last axis (`[left, right, top, bottom, …]`);
+/// `value` fills the border in `PadMode::Constant` and is ignored by `Reflect`, `Replicate` and
+/// `Circular`. See `Tensor::pad` for the errors (e.g. a reflect pad not smaller than its axis).
+pub fn pad<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    pad: &[isize],
+    mode: PadMode,
+    value: f64,
+) -> Result<Tensor<E, B>> {
+    x.pad(pad, mode, value)
+}
 
 /// `x·Wᵀ + b` with `weight` `[out, in]`; `x` is `[..., in]`.
 ///

@@ -2,8 +2,11 @@
 //!
 //! Neural-network building blocks on top of `nanotorch-autograd`: the [`Module`] trait (one
 //! `visit` method; parameters, modes and state dicts derived from it) and the [`Forward`] trait,
-//! layers ([`Linear`], [`Conv2d`], [`Conv1d`], [`MaxPool2d`], [`AvgPool2d`], [`LayerNorm`],
-//! [`BatchNorm1d`], [`Embedding`], recurrent layers ([`RNN`], [`LSTM`], [`GRU`] with
+//! layers ([`Linear`], convolutions ([`Conv1d`], [`Conv2d`], [`ConvTranspose1d`],
+//! [`ConvTranspose2d`], with groups and padding modes), pooling ([`MaxPool1d`], [`MaxPool2d`],
+//! [`AvgPool1d`], [`AvgPool2d`], adaptive, LP and unpooling), normalisation ([`LayerNorm`],
+//! [`GroupNorm`], [`BatchNorm1d`], [`BatchNorm2d`], [`BatchNorm3d`], [`InstanceNorm1d`],
+//! [`InstanceNorm2d`]), [`Upsample`], [`Embedding`], recurrent layers ([`RNN`], [`LSTM`], [`GRU`] with
 //! [`RnnOptions`], and the cells [`RNNCell`], [`LSTMCell`], [`GRUCell`]), attention and
 //! transformer layers ([`scaled_dot_product_attention`], [`MultiheadAttention`],
 //! [`TransformerEncoderLayer`], [`TransformerDecoderLayer`], [`TransformerEncoder`],
@@ -30,6 +33,7 @@ mod module;
 mod norm;
 mod pool;
 mod recurrent;
+mod resample;
 
 pub use attention::*;
 pub use checkpoint::{
@@ -37,7 +41,7 @@ pub use checkpoint::{
     MAX_HEADER_BYTES, MAX_RANK,
 };
 pub use containers::{ModuleList, Sequential};
-pub use conv::{Conv1d, Conv2d};
+pub use conv::*;
 pub use embedding::Embedding;
 pub use functional::{CrossEntropyOptions, KlReduction, NllLossOptions, Reduction};
 pub use hooks::Hooked;
@@ -51,14 +55,19 @@ pub use loss::modules::{
     MSELoss, NLLLoss, SmoothL1Loss,
 };
 pub use module::{repr, Forward, LoadReport, Module, StateDict, Training, Visitor};
-pub use norm::{BatchNorm1d, LayerNorm, RunningStats};
-pub use pool::{AvgPool2d, MaxPool2d};
+pub use norm::{
+    BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm,
+    RunningStats, NORM_LAYERS,
+};
+pub use pool::*;
 pub use recurrent::*;
+pub use resample::*;
 
 /// Every layer and loss of this crate with parameters or a gradient rule of its own composition,
-/// besides those of the recurrent and attention modules, which keep their own lists
-/// ([`RECURRENT_LAYERS`], [`ATTENTION_LAYERS`]) beside their code. `tests/gradcheck.rs` fails if
-/// any name in the three lists has no gradcheck case.
+/// besides those of the modules that keep their own lists beside their code
+/// ([`RECURRENT_LAYERS`], [`ATTENTION_LAYERS`], [`CONV_LAYERS`], [`POOL_LAYERS`], [`NORM_LAYERS`],
+/// [`RESAMPLE_LAYERS`]). `tests/gradcheck.rs` fails if any name in these lists has no gradcheck
+/// case.
 pub const DIFFERENTIABLE_LAYERS: &[&str] = &[
     "Linear",
     "Sequential",
@@ -74,15 +83,7 @@ pub const DIFFERENTIABLE_LAYERS: &[&str] = &[
     "Unflatten",
     "Identity",
     "Dropout",
-    "Conv2d",
-    "Conv1d",
-    "MaxPool2d",
-    "AvgPool2d",
-    "LayerNorm",
-    "BatchNorm1d",
     "Embedding",
-    "layer_norm",
-    "batch_norm",
     "embedding",
     "cross_entropy",
     "nll_loss",

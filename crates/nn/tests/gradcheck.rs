@@ -15,13 +15,22 @@ use nanotorch_nn::functional::{
 use nanotorch_nn::{
     AvgPool2d, BatchNorm1d, Conv1d, Conv2d, Dropout, Embedding, Flatten, Identity, LayerNorm,
     LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU, Reduction, Sequential, SiLU, Sigmoid, Softmax,
-    Tanh, Unflatten, ATTENTION_LAYERS, DIFFERENTIABLE_LAYERS, GELU, RECURRENT_LAYERS,
+    Tanh, Unflatten, ATTENTION_LAYERS, CONV_LAYERS, DIFFERENTIABLE_LAYERS, GELU, NORM_LAYERS,
+    POOL_LAYERS, RECURRENT_LAYERS, RESAMPLE_LAYERS,
 };
 
 #[path = "gradcheck/attention.rs"]
 mod attention_cases;
+#[path = "gradcheck/conv.rs"]
+mod conv_cases;
+#[path = "gradcheck/norm.rs"]
+mod norm_cases;
+#[path = "gradcheck/pool.rs"]
+mod pool_cases;
 #[path = "gradcheck/recurrent.rs"]
 mod recurrent_cases;
+#[path = "gradcheck/resample.rs"]
+mod resample_cases;
 
 type T = Tensor<f64, Cpu>;
 type Case = (&'static str, fn() -> Vec<T>, fn(&[T]) -> Result<T>);
@@ -56,6 +65,10 @@ fn cases() -> Vec<Case> {
     let mut cases = core_cases();
     cases.extend(recurrent_cases::cases());
     cases.extend(attention_cases::cases());
+    cases.extend(conv_cases::cases());
+    cases.extend(pool_cases::cases());
+    cases.extend(norm_cases::cases());
+    cases.extend(resample_cases::cases());
     cases
 }
 
@@ -137,95 +150,6 @@ fn core_cases() -> Vec<Case> {
             |x| {
                 manual_seed(12); // the same mask on every evaluation
                 Dropout::new(0.4).forward(&x[0])
-            },
-        ),
-        (
-            "Conv2d",
-            || vec![randn(&[2, 2, 5, 4]), randn(&[3, 2, 3, 2]), randn(&[3])],
-            |x| {
-                manual_seed(14);
-                let mut conv = Conv2d::new(2, 3, (3, 2), &Cpu)?
-                    .stride((2, 1))
-                    .padding((1, 1))
-                    .dilation((1, 2));
-                // the parameters are inputs too, so their gradients are checked
-                conv.weight = x[1].clone();
-                conv.bias = Some(x[2].clone());
-                conv.forward(&x[0])
-            },
-        ),
-        (
-            "Conv1d",
-            || vec![randn(&[2, 2, 7]), randn(&[3, 2, 3]), randn(&[3])],
-            |x| {
-                let mut conv = Conv1d::new(2, 3, 3, &Cpu)?.stride(2).padding(1).dilation(2);
-                conv.weight = x[1].clone();
-                conv.bias = Some(x[2].clone());
-                conv.forward(&x[0])
-            },
-        ),
-        (
-            // randn values: ties within a window have probability 0
-            "MaxPool2d",
-            || vec![randn(&[2, 2, 4, 5])],
-            |x| MaxPool2d::new((2, 2)).forward(&x[0]),
-        ),
-        (
-            "AvgPool2d",
-            || vec![randn(&[2, 2, 5, 5])],
-            |x| {
-                let pool = AvgPool2d {
-                    kernel: (3, 2),
-                    stride: (1, 2),
-                };
-                pool.forward(&x[0])
-            },
-        ),
-        (
-            "LayerNorm",
-            || vec![randn(&[3, 2, 4])],
-            |x| {
-                manual_seed(13);
-                let norm = LayerNorm::new([2, 4], &Cpu)?;
-                // random affine parameters so their gradients are not trivial
-                norm.weight
-                    .as_ref()
-                    .unwrap()
-                    .array()
-                    .assign(randn(&[2, 4]).array())?;
-                norm.bias
-                    .as_ref()
-                    .unwrap()
-                    .array()
-                    .assign(randn(&[2, 4]).array())?;
-                norm.forward(&x[0])?.mul(&x[0])
-            },
-        ),
-        (
-            "layer_norm",
-            || vec![randn(&[3, 5]), randn(&[5]), randn(&[5])],
-            // weighting by the input keeps the gradient of the normalised part non-zero
-            |x| layer_norm(&x[0], &[5], Some(&x[1]), Some(&x[2]), 1e-5)?.mul(&x[0]),
-        ),
-        (
-            "BatchNorm1d",
-            || vec![randn(&[4, 3, 2])],
-            |x| {
-                let norm = BatchNorm1d::new(3, &Cpu)?;
-                norm.forward(&x[0])?.mul(&x[0])
-            },
-        ),
-        (
-            "batch_norm",
-            || vec![randn(&[5, 3]), randn(&[3]), randn(&[3])],
-            |x| {
-                let (mean, var) = (T::zeros([3], &Cpu)?, T::ones([3], &Cpu)?);
-                let stats = RunningStats {
-                    mean: &mean,
-                    var: &var,
-                    momentum: 0.1,
-                };
-                batch_norm(&x[0], Some(stats), Some(&x[1]), Some(&x[2]), true, 1e-5)?.mul(&x[0])
             },
         ),
         (
@@ -359,6 +283,10 @@ fn every_listed_layer_has_a_case() {
         .iter()
         .chain(RECURRENT_LAYERS)
         .chain(ATTENTION_LAYERS)
+        .chain(CONV_LAYERS)
+        .chain(POOL_LAYERS)
+        .chain(NORM_LAYERS)
+        .chain(RESAMPLE_LAYERS)
         .filter(|n| !names.contains(n))
         .collect();
     assert!(

@@ -89,13 +89,15 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         })
     }
 
-    /// Element-wise maximum; at ties the gradient is split evenly, as in PyTorch.
+    /// Element-wise maximum; at ties the gradient is split evenly (g/2 to each), as
+    /// `torch.maximum`'s.
     #[track_caller]
     pub(crate) fn maximum_tensor(&self, rhs: &Self) -> Result<Self> {
         self.extremum(rhs, BinaryOp::Maximum, BinaryOp::Gt)
     }
 
-    /// Element-wise minimum; at ties the gradient is split evenly, as in PyTorch.
+    /// Element-wise minimum; at ties the gradient is split evenly (g/2 to each), as
+    /// `torch.minimum`'s.
     #[track_caller]
     pub(crate) fn minimum_tensor(&self, rhs: &Self) -> Result<Self> {
         self.extremum(rhs, BinaryOp::Minimum, BinaryOp::Lt)
@@ -240,16 +242,27 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         })
     }
 
-    /// `max(self, s)` element-wise (the gradient passes where `self > s`, half at ties).
+    /// `max(self, s)` element-wise, PyTorch's `clamp_min(s)`: the gradient passes where
+    /// `self > s` and is 0 at a tie (PyTorch 2.15's rule). [`Tensor::maximum`] with a tensor
+    /// operand splits a tie evenly instead, as `torch.maximum` does.
     #[track_caller]
     pub fn maximum_scalar(&self, s: E) -> Result<Self> {
-        self.maximum(&Tensor::scalar(s, self.backend())?)
+        let out = self.array().maximum_scalar(s)?;
+        Tensor::try_from_op(out, "maximum_scalar", &[self], move |inputs, _, g| {
+            let pass = inputs[0].detach().compare_scalar(BinaryOp::Gt, s)?;
+            Ok(vec![Some(g.mul(&pass)?)])
+        })
     }
 
-    /// `min(self, s)` element-wise.
+    /// `min(self, s)` element-wise, PyTorch's `clamp_max(s)`: the gradient passes where
+    /// `self < s` and is 0 at a tie (see [`Tensor::maximum_scalar`]).
     #[track_caller]
     pub fn minimum_scalar(&self, s: E) -> Result<Self> {
-        self.minimum(&Tensor::scalar(s, self.backend())?)
+        let out = self.array().minimum_scalar(s)?;
+        Tensor::try_from_op(out, "minimum_scalar", &[self], move |inputs, _, g| {
+            let pass = inputs[0].detach().compare_scalar(BinaryOp::Lt, s)?;
+            Ok(vec![Some(g.mul(&pass)?)])
+        })
     }
 }
 

@@ -15,6 +15,8 @@ mod index;
 mod join;
 mod matmul;
 mod operand;
+mod pad;
+mod pool;
 mod reduce;
 mod sample;
 mod scan;
@@ -27,3 +29,9 @@ mod unbind;
 mod window;
 
 pub use operand::{IntoOperand, Operand};
+pub use pad::PadMode;
+pub use pool::POOL_OPS;
+pub use window::{
+    Conv1dOptions, Conv2dOptions, ConvOptions, ConvPadding, ConvTranspose1dOptions,
+    ConvTranspose2dOptions, ConvTransposeOptions, CONV_OPS,
+};

@@ -63,9 +63,11 @@ float_binary! {
     div => div_tensor, div_scalar;
     /// `self ^ rhs` element-wise with broadcasting (`x.pow(3.0)` or `x.pow(&e)`).
     pow => pow_tensor, pow_scalar;
-    /// Element-wise maximum; at ties the gradient is split evenly, as in PyTorch.
+    /// Element-wise maximum. With a tensor operand (`torch.maximum`) a tie splits the gradient
+    /// evenly; with a scalar (`clamp_min`) it sends none to `self` at a tie.
     maximum => maximum_tensor, maximum_scalar;
-    /// Element-wise minimum; at ties the gradient is split evenly, as in PyTorch.
+    /// Element-wise minimum. With a tensor operand (`torch.minimum`) a tie splits the gradient
+    /// evenly; with a scalar (`clamp_max`) it sends none to `self` at a tie.
     minimum => minimum_tensor, minimum_scalar;
     /// `atan2(self, rhs)` element-wise with broadcasting: the angle of the point `(rhs, self)`.
     atan2 => atan2_tensor, atan2_scalar;

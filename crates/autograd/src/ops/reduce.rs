@@ -5,8 +5,10 @@
 
 use crate::{in_op, Tensor};
 use nanotorch_ndarray_core::{
-    ArgReduceOp, Backend, Element, Error, Float, ReduceOp, Result, Shape,
+    ArgReduceOp, Backend, BinaryOp, Element, Error, Float, ReduceOp, Result, Shape,
 };
+
+mod indexed;
 
 /// The shape of `input` with `axes` (empty = all) kept as size 1.
 fn keepdim_shape(input: &Shape, axes: &[isize]) -> Result<Shape> {
@@ -142,32 +144,67 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         })
     }
 
-    /// Maximum over `axes`; the gradient is shared evenly among tied maxima. A reduced axis of
-    /// size 0 (or, with `axes` empty, a tensor with no elements) is an error, as in PyTorch: a
-    /// maximum of nothing does not exist, and `-inf` would pass for one.
+    /// Maximum over `axes`, PyTorch's `amax`: the gradient is shared evenly among tied maxima,
+    /// and a slice whose maximum is NaN gets NaN gradients (as `amax`'s). For the maximum along
+    /// one axis with its index, and the whole gradient at that index, use [`Tensor::max_dim`]
+    /// (`torch.max(x, dim)`). A reduced axis of size 0 (or, with `axes` empty, a tensor with no
+    /// elements) is an error, as in PyTorch: a maximum of nothing does not exist, and `-inf`
+    /// would pass for one.
     #[track_caller]
     pub fn max_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         self.extreme(ReduceOp::Max, axes, keepdim)
     }
 
-    /// Minimum over `axes`; the gradient is shared evenly among tied minima. Over nothing, an
-    /// error (see [`Tensor::max_dims`]).
+    /// Minimum over `axes`, PyTorch's `amin`: the gradient is shared evenly among tied minima
+    /// (see [`Tensor::max_dims`]; [`Tensor::min_dim`] is `torch.min(x, dim)`). Over nothing, an
+    /// error.
     #[track_caller]
     pub fn min_dims(&self, axes: &[isize], keepdim: bool) -> Result<Self> {
         self.extreme(ReduceOp::Min, axes, keepdim)
     }
 
-    /// Maximum of all elements, as a 0-d tensor; an error for a tensor with no elements, as
-    /// PyTorch's `max()`.
+    /// Maximum of all elements, as a 0-d tensor (PyTorch's `max()`); an error for a tensor with
+    /// no elements. The gradient is shared evenly among tied maxima; if the maximum is NaN, it
+    /// is shared among the NaNs, as PyTorch's `max()` does (unlike `amax`, which gives NaN).
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let x = Tensor::from_vec(vec![1.0f64, 4.0, 4.0], [3], &Cpu)?.requires_grad_(true);
+    /// x.max_all()?.backward()?;
+    /// assert_eq!(x.grad().unwrap().to_vec()?, [0.0, 0.5, 0.5]);
+    /// # Ok(()) }
+    /// ```
     #[track_caller]
     pub fn max_all(&self) -> Result<Self> {
-        self.max_dims(&[], false)
+        self.extreme_all(ReduceOp::Max)
     }
 
-    /// Minimum of all elements, as a 0-d tensor; an error for a tensor with no elements.
+    /// Minimum of all elements, as a 0-d tensor (PyTorch's `min()`); an error for a tensor with
+    /// no elements. Ties and NaN as [`Tensor::max_all`].
     #[track_caller]
     pub fn min_all(&self) -> Result<Self> {
-        self.min_dims(&[], false)
+        self.extreme_all(ReduceOp::Min)
+    }
+
+    /// PyTorch's `evenly_distribute_backward`: the gradient split among the elements equal to
+    /// the result, or among the NaNs when the result is NaN (NaN equals nothing, not even the
+    /// NaN it came from, so `amax`'s rule would give every element NaN).
+    #[track_caller]
+    fn extreme_all(&self, op: ReduceOp) -> Result<Self> {
+        check_not_empty(op.name(), self.shape(), &[])?;
+        let out = self.array().reduce(op, &[], false)?;
+        Tensor::try_from_op(out, op.name(), &[self], move |inputs, out, g| {
+            let x = inputs[0].detach();
+            let out = out.detach();
+            let is_nan = |t: &Self| t.compare(BinaryOp::Ne, t);
+            let hits = x
+                .compare(BinaryOp::Eq, &out)?
+                .add(&is_nan(&x)?.mul(&is_nan(&out)?)?)?;
+            let share = hits.div(&hits.sum()?)?;
+            Ok(vec![Some(g.mul(&share)?)])
+        })
     }
 
     #[track_caller]
@@ -242,7 +279,8 @@ impl<E: Float, B: Backend> Tensor<E, B> {
 
 impl<E: Element, B: Backend> Tensor<E, B> {
     /// Index of the maximum along `axis` (`None`: of the flattened tensor). Not differentiable.
-    /// An axis of size 0 (or, with `None`, a tensor with no elements) is an error, as in
+    /// On ties, the first index; a NaN counts as the maximum (the first NaN wins), as in
+    /// PyTorch. An axis of size 0 (or, with `None`, a tensor with no elements) is an error, as in
     /// PyTorch: there is no maximum to point at.
     #[track_caller]
     pub fn argmax(&self, axis: Option<isize>, keepdim: bool) -> Result<Tensor<i64, B>> {
@@ -255,8 +293,8 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     }
 
     /// Index of the minimum along `axis` (`None`: of the flattened tensor). Not differentiable.
-    /// An axis of size 0 (or, with `None`, a tensor with no elements) is an error, as in
-    /// PyTorch.
+    /// On ties, the first index; a NaN counts as the minimum, as in PyTorch. An axis of size 0
+    /// (or, with `None`, a tensor with no elements) is an error, as in PyTorch.
     #[track_caller]
     pub fn argmin(&self, axis: Option<isize>, keepdim: bool) -> Result<Tensor<i64, B>> {
         check_not_empty("argmin", self.shape(), axis.as_slice())?;

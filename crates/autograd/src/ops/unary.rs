@@ -4,6 +4,8 @@
 use crate::Tensor;
 use nanotorch_ndarray_core::{Backend, BinaryOp, Float, Result, UnaryOp};
 
+mod param;
+
 /// √(2/π), the constant inside tanh-GELU.
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 /// 1/√(2π), the standard normal density at 0.
@@ -273,18 +275,18 @@ impl<E: Float, B: Backend> Tensor<E, B> {
         })
     }
 
-    /// `x·relu6(x + 3) / 6`; gradient 0 below −3, `x/3 + 1/2` on [−3, 3], 1 above (PyTorch's
-    /// choice at the two kinks).
+    /// `x·relu6(x + 3) / 6`; gradient 0 up to and at −3, `x/3 + 1/2` strictly between, 1 from
+    /// 3 up (PyTorch's choice at the two kinks: `x <= -3 ? 0 : x < 3 ? x/3 + 1/2 : 1`).
     #[track_caller]
     pub fn hardswish(&self) -> Result<Self> {
         self.unary_op(UnaryOp::Hardswish, |x, _, g| {
-            let from_lo = x.compare_scalar(BinaryOp::Ge, E::from_f64(-3.0))?;
-            let above = x.compare_scalar(BinaryOp::Gt, E::from_f64(3.0))?;
+            let above_lo = x.compare_scalar(BinaryOp::Gt, E::from_f64(-3.0))?;
+            let from_hi = x.compare_scalar(BinaryOp::Ge, E::from_f64(3.0))?;
             let ramp = x
                 .div_scalar(E::from_f64(3.0))?
                 .add_scalar(E::from_f64(0.5))?;
-            let middle = from_lo.mul(&above.rsub_scalar(E::ONE)?)?.mul(&ramp)?;
-            g.mul(&middle.add(&above)?)
+            let middle = above_lo.mul(&from_hi.rsub_scalar(E::ONE)?)?.mul(&ramp)?;
+            g.mul(&middle.add(&from_hi)?)
         })
     }
 
@@ -296,62 +298,6 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             let t = x.softplus()?.tanh()?;
             let sech2 = t.square()?.rsub_scalar(E::ONE)?;
             g.mul(&t.add(&x.mul(&x.sigmoid()?)?.mul(&sech2)?)?)
-        })
-    }
-
-    /// HardTanh: `x` clamped to `[min_val, max_val]` (PyTorch's defaults are −1 and 1). Unlike
-    /// [`Tensor::clamp`], the gradient is 0 at the bounds themselves, as in PyTorch.
-    #[track_caller]
-    pub fn hardtanh(&self, min_val: E, max_val: E) -> Result<Self> {
-        if min_val > max_val {
-            return Err(nanotorch_ndarray_core::Error::invalid(
-                "hardtanh",
-                format!("min_val ({min_val}) must not exceed max_val ({max_val})"),
-                self.shape(),
-            ));
-        }
-        let out = self
-            .array()
-            .maximum_scalar(min_val)?
-            .minimum_scalar(max_val)?;
-        Tensor::try_from_op(out, "hardtanh", &[self], move |inputs, _, g| {
-            let x = inputs[0].detach();
-            let inside = x
-                .compare_scalar(BinaryOp::Gt, min_val)?
-                .mul(&x.compare_scalar(BinaryOp::Lt, max_val)?)?;
-            Ok(vec![Some(g.mul(&inside)?)])
-        })
-    }
-
-    /// Softplus with PyTorch's `beta` and `threshold`: `ln(1 + e^(βx))/β`, and `x` itself where
-    /// `βx > threshold`. [`Tensor::softplus`] is the default `β = 1`, `threshold = 20`.
-    #[track_caller]
-    pub fn softplus_with(&self, beta: E, threshold: E) -> Result<Self> {
-        if beta == E::ZERO {
-            return Err(nanotorch_ndarray_core::Error::invalid(
-                "softplus",
-                "beta must not be 0",
-                self.shape(),
-            ));
-        }
-        if beta == E::ONE && threshold == E::from_f64(20.0) {
-            return self.softplus();
-        }
-        let x = self.array();
-        let z = x.mul_scalar(beta)?;
-        let linear = z.gt_scalar(threshold)?;
-        // exp may overflow where the linear branch is taken; `where` never reads it there.
-        let smooth = z.exp()?.log1p()?.div_scalar(beta)?;
-        let out = nanotorch_ndarray_core::NDArray::where_cond(&linear, x, &smooth)?;
-        Tensor::try_from_op(out, "softplus", &[self], move |inputs, _, g| {
-            let z = inputs[0].detach().mul_scalar(beta)?;
-            let linear = z.compare_scalar(BinaryOp::Gt, threshold)?;
-            // σ(βx) below the threshold, 1 above it.
-            let slope = z
-                .sigmoid()?
-                .mul(&linear.rsub_scalar(E::ONE)?)?
-                .add(&linear)?;
-            Ok(vec![Some(g.mul(&slope)?)])
         })
     }
 
@@ -392,44 +338,5 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             UnaryOp::Hardswish => self.hardswish(),
             UnaryOp::Mish => self.mish(),
         }
-    }
-
-    /// `x` where positive, `slope·x` elsewhere.
-    #[track_caller]
-    pub fn leaky_relu(&self, slope: E) -> Result<Self> {
-        let positive = self.relu()?;
-        let negative = self.minimum_scalar(E::ZERO)?.mul_scalar(slope)?;
-        positive.add(&negative)
-    }
-
-    /// `x` where positive, `alpha·(e^x − 1)` elsewhere.
-    #[track_caller]
-    pub fn elu(&self, alpha: E) -> Result<Self> {
-        let negative = self.minimum_scalar(E::ZERO)?.expm1()?.mul_scalar(alpha)?;
-        self.relu()?.add(&negative)
-    }
-
-    /// Limits values to `[min, max]` (either bound optional); the gradient passes where
-    /// `min ≤ x ≤ max`, as in PyTorch.
-    #[track_caller]
-    pub fn clamp(&self, min: Option<E>, max: Option<E>) -> Result<Self> {
-        let mut out = self.array().clone();
-        if let Some(lo) = min {
-            out = out.maximum_scalar(lo)?;
-        }
-        if let Some(hi) = max {
-            out = out.minimum_scalar(hi)?;
-        }
-        Tensor::try_from_op(out, "clamp", &[self], move |inputs, _, g| {
-            let x = inputs[0].detach();
-            let mut pass = Tensor::ones_like(&x)?;
-            if let Some(lo) = min {
-                pass = pass.mul(&x.compare_scalar(BinaryOp::Ge, lo)?)?;
-            }
-            if let Some(hi) = max {
-                pass = pass.mul(&x.compare_scalar(BinaryOp::Le, hi)?)?;
-            }
-            Ok(vec![Some(g.mul(&pass)?)])
-        })
     }
 }

@@ -4,6 +4,17 @@ use crate::parallel::par_chunks;
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{checks, Element, Layout, ReduceOp, Result, StridedIndex};
 
+/// `(row length, picks per row)` when `data` and `index` are contiguous and index along their
+/// last axis with the same leading axes: gather and scatter-add then walk plain rows, with no
+/// strided index per element (max pooling and cross-entropy index this way).
+fn last_axis_rows(data: &Layout, il: &Layout, axis: usize) -> Option<(usize, usize)> {
+    let last = il.rank().checked_sub(1)? == axis;
+    let same_rows = data.dims()[..axis] == il.dims()[..axis];
+    let filled = data.numel() > 0 && il.numel() > 0;
+    (last && same_rows && filled && data.is_contiguous() && il.is_contiguous())
+        .then(|| (data.dims()[axis], il.dims()[axis]))
+}
+
 pub(crate) fn gather<E: Element>(
     src: &[E],
     sl: &Layout,
@@ -15,6 +26,18 @@ pub(crate) fn gather<E: Element>(
     let size = sl.dims()[axis];
     let stride = sl.strides()[axis];
     let mut out = Vec::with_capacity(il.numel());
+    if let Some((row_len, picks)) = last_axis_rows(sl, il, axis) {
+        let (src, index) = (
+            &src[sl.offset()..],
+            &index[il.offset()..il.offset() + il.numel()],
+        );
+        for (row, wanted) in src.chunks(row_len.max(1)).zip(index.chunks(picks.max(1))) {
+            for &i in wanted {
+                out.push(row[checks::index_value("gather", i, axis, size)?]);
+            }
+        }
+        return Ok(CpuStorage::from_vec(out));
+    }
     for (io, so) in il.strided_index().zip(view.strided_index()) {
         let i = checks::index_value("gather", index[io], axis, size)?;
         out.push(src[so + i * stride]);
@@ -37,6 +60,21 @@ pub(crate) fn scatter_add<E: Element>(
     // Validate every index first, so an error leaves `dst` untouched.
     for io in il.strided_index() {
         checks::index_value("scatter_add", index[io], axis, size)?;
+    }
+    if let (Some((row_len, picks)), true) = (last_axis_rows(dl, il, axis), sl == il) {
+        let index = &index[il.offset()..il.offset() + il.numel()];
+        let src = &src[sl.offset()..sl.offset() + sl.numel()];
+        let dst = &mut dst[dl.offset()..];
+        let rows = dst.chunks_mut(row_len.max(1));
+        for ((row, at), from) in rows
+            .zip(index.chunks(picks.max(1)))
+            .zip(src.chunks(picks.max(1)))
+        {
+            for (&i, &x) in at.iter().zip(from) {
+                row[i as usize] = ReduceOp::Sum.combine(row[i as usize], x);
+            }
+        }
+        return Ok(());
     }
     // The index is the same along every axis after `axis` (an expanded index, as index_select's
     // and embedding's backward pass gives) and the blocks after `axis` are contiguous in src and

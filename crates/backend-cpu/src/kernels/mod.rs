@@ -18,4 +18,4 @@ pub(crate) use index::{gather, index_select, scatter_add};
 pub(crate) use map::{generate, map1, map_contiguous, update};
 pub(crate) use reduce::{arg_reduce, reduce};
 pub(crate) use softmax::{softmax_last, softmax_last_backward};
-pub(crate) use window::{col2im, im2col};
+pub(crate) use window::{col2im, im2col, window_argmax};

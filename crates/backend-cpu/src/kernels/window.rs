@@ -174,3 +174,44 @@ pub(crate) fn col2im<E: Float>(
         })
     })
 }
+
+/// Max pooling's pick (`Backend::window_argmax`) over contiguous planes of `plane` values: for
+/// each plane and output, the first slot holding the window's maximum, or its last NaN
+/// (PyTorch's `v > best || isnan(v)` in slot order, from `fallback` at −∞). The loop runs slot
+/// by slot over all of a plane's outputs, so the table is read in order, one row at a time.
+pub(crate) fn window_argmax<E: Float>(
+    x: &[E],
+    plane: usize,
+    slots: &[i64],
+    fallback: &[i64],
+) -> CpuStorage<i64> {
+    let outputs = fallback.len();
+    let window = slots.len() / outputs.max(1);
+    let planes = x.len() / plane.max(1);
+    let mut out = vec![0i64; planes * outputs];
+    // A compare costs several simple element operations: count it so, to split sooner.
+    par_chunks(
+        &mut out,
+        outputs,
+        planes * slots.len() * 8,
+        |start, chunk| {
+            let mut best = vec![E::MIN; outputs];
+            for (p, picks) in (start / outputs..).zip(chunk.chunks_mut(outputs)) {
+                let src = &x[p * plane..(p + 1) * plane];
+                best.fill(E::MIN);
+                picks.copy_from_slice(fallback);
+                for row in slots.chunks_exact(outputs).take(window) {
+                    for ((&s, b), at) in row.iter().zip(best.iter_mut()).zip(picks.iter_mut()) {
+                        // Padding reads −∞, which never wins; choosing by value rather than by branch
+                        // keeps random data from mispredicting every other compare.
+                        let v = src.get(s as usize).copied().unwrap_or(E::MIN);
+                        let wins = v > *b || v.is_nan();
+                        *b = if wins { v } else { *b };
+                        *at = if wins { s } else { *at };
+                    }
+                }
+            }
+        },
+    );
+    CpuStorage::from_vec(out)
+}

@@ -11,6 +11,7 @@ mod autograd;
 mod foundation;
 mod harness;
 mod peak;
+mod resnet;
 mod sequence;
 mod train;
 
@@ -26,6 +27,7 @@ fn run_all<B: Backend>(backend: &B, bench: &Bench) -> Res {
     autograd::run(backend, bench)?;
     train::run(backend, bench)?;
     sequence::run(backend, bench)?;
+    resnet::run(backend, bench)?;
     Ok(())
 }
 

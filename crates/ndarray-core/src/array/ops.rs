@@ -414,6 +414,40 @@ impl<E: Float, B: Backend> NDArray<E, B> {
         ))
     }
 
+    /// Max pooling's pick over a `[planes, plane]` array, fused when the backend has the kernel
+    /// ([`Backend::window_argmax`], which says what `slots` and `fallback` mean): `[planes,
+    /// outputs]` in-plane indices, or `None` when the backend has none.
+    pub fn window_argmax(&self, slots: &[i64], fallback: &[i64]) -> Option<Result<NDArray<i64, B>>>
+    where
+        E: Float,
+    {
+        let [planes, plane] = <[usize; 2]>::try_from(self.dims()).ok()?;
+        let outputs = fallback.len();
+        let fits = outputs > 0
+            && slots.len().is_multiple_of(outputs)
+            && slots
+                .iter()
+                .chain(fallback)
+                .all(|&s| (0..=plane as i64).contains(&s));
+        if !fits {
+            return Some(Err(Error::invalid(
+                "window_argmax",
+                format!(
+                    "{} slots for {outputs} outputs must be whole windows of positions in 0..={plane}",
+                    slots.len()
+                ),
+                self.shape(),
+            )));
+        }
+        let storage = self
+            .backend
+            .window_argmax(&self.storage(), &self.layout, slots, fallback)?;
+        Some(
+            storage
+                .map(|s| NDArray::<i64, B>::contiguous_from(s, [planes, outputs], &self.backend)),
+        )
+    }
+
     /// Sums columns `[n, c·kh·kw, oh·ow]` back into a `[n, c, h, w]` image (the adjoint of im2col).
     pub fn col2im(
         &self,

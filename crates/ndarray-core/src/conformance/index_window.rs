@@ -187,6 +187,63 @@ pub fn check_im2col<B: Backend>(b: &B) {
     run("im2col f64", |s| one::<f64, B>(b, s));
 }
 
+/// Max pooling's fused pick (`window_argmax`, where a backend has it) against PyTorch's rule run
+/// on the host: from the fallback at −∞, a value wins if it is greater or NaN, in slot order.
+/// Values come from a small grid, so windows are full of ties, and some are NaN or −∞.
+pub fn check_window_argmax<B: Backend>(b: &B) {
+    fn one<E: Float, B: Backend>(b: &B, seed: u64) -> CaseResult {
+        let mut rng = Rng(seed);
+        let (planes, plane) = (1 + rng.below(4), 1 + rng.below(9));
+        let (outputs, window) = (1 + rng.below(5), 1 + rng.below(5));
+        let vals: Vec<f64> = (0..planes * plane)
+            .map(|_| match rng.below(10) {
+                0 => f64::NAN,
+                1 => f64::NEG_INFINITY,
+                _ => rng.grid(),
+            })
+            .collect();
+        // Slot `plane` is padding; the fallback is always a real position.
+        let slots: Vec<i64> = (0..outputs * window)
+            .map(|_| rng.below(plane + 1) as i64)
+            .collect();
+        let fallback: Vec<i64> = (0..outputs).map(|_| rng.below(plane) as i64).collect();
+        let x = ok(
+            "from_vec",
+            NDArray::<E, B>::from_vec(
+                vals.iter().map(|&v| E::from_f64(v)).collect(),
+                [planes, plane],
+                b,
+            ),
+        )?;
+        let Some(picked) = x.window_argmax(&slots, &fallback) else {
+            return Ok(());
+        };
+        let got = ok("window_argmax", picked.and_then(|p| p.to_vec()))?;
+        for p in 0..planes {
+            for l in 0..outputs {
+                let (mut best, mut at) = (f64::NEG_INFINITY, fallback[l]);
+                for k in 0..window {
+                    let s = slots[k * outputs + l];
+                    if let Some(&v) = vals[p * plane..(p + 1) * plane].get(s as usize) {
+                        if v > best || v.is_nan() {
+                            (best, at) = (v, s);
+                        }
+                    }
+                }
+                ensure(got[p * outputs + l] == at, || {
+                    format!(
+                        "window_argmax plane {p} output {l}: {} vs {at}",
+                        got[p * outputs + l]
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+    run("window_argmax f32", |s| one::<f32, B>(b, s));
+    run("window_argmax f64", |s| one::<f64, B>(b, s));
+}
+
 /// Random fills equal `sample_at(dist, seed, i)` rounded to the element type, element by element.
 pub fn check_random<B: Backend>(b: &B) {
     fn one<E: Float, B: Backend>(b: &B, seed: u64) -> CaseResult {

@@ -320,7 +320,9 @@ pub use elementwise::{
     check_unary, check_where,
 };
 pub use errors::check_errors;
-pub use index_window::{check_im2col, check_indexing, check_large, check_random};
+pub use index_window::{
+    check_im2col, check_indexing, check_large, check_random, check_window_argmax,
+};
 pub use reduce_matmul::{check_arg_reduce, check_matmul, check_reduce};
 
 // ---------------------------------------------------------------------------------------------
@@ -342,6 +344,7 @@ pub fn check_all<B: Backend>(backend: &B) {
     check_matmul(backend);
     check_indexing(backend);
     check_im2col(backend);
+    check_window_argmax(backend);
     check_random(backend);
     check_large(backend);
     check_errors(backend);
