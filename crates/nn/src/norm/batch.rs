@@ -21,6 +21,39 @@ pub struct RunningStats<'a, E: Float, B: Backend> {
 /// A per-channel mean and variance.
 pub(super) type MeanVar<E, B> = (Tensor<E, B>, Tensor<E, B>);
 
+/// A normalisation's inputs after the checks `batch_norm` and `instance_norm` both make before
+/// touching any statistics: `x` is `[N, C, *]`, and `weight`, `bias` and the running statistics
+/// are `[C]`, returned as `[C, 1, …, 1]` views that broadcast against `x`.
+pub(super) type CheckedInputs<E, B> = (
+    Option<Tensor<E, B>>,
+    Option<Tensor<E, B>>,
+    Option<MeanVar<E, B>>,
+);
+
+/// See [`CheckedInputs`]; errors name `op`.
+pub(super) fn checked_inputs<E: Float, B: Backend>(
+    op: &'static str,
+    x: &Tensor<E, B>,
+    running: Option<&RunningStats<'_, E, B>>,
+    weight: Option<&Tensor<E, B>>,
+    bias: Option<&Tensor<E, B>>,
+) -> Result<CheckedInputs<E, B>> {
+    if x.rank() < 2 {
+        return Err(Error::invalid(
+            op,
+            "expected input [N, C] or [N, C, *]",
+            x.shape(),
+        ));
+    }
+    let weight = weight
+        .map(|w| per_channel(op, x, w, "weight must be [C]"))
+        .transpose()?;
+    let bias = bias
+        .map(|b| per_channel(op, x, b, "bias must be [C]"))
+        .transpose()?;
+    Ok((weight, bias, running_views(op, x, running)?))
+}
+
 /// The statistics' shapes checked against `x` (op `op`), as `[C, 1, …, 1]` views.
 pub(super) fn running_views<E: Float, B: Backend>(
     op: &'static str,
@@ -61,21 +94,8 @@ pub fn batch_norm<E: Float, B: Backend>(
     eps: f64,
 ) -> Result<Tensor<E, B>> {
     const OP: &str = "batch_norm";
-    if x.rank() < 2 {
-        return Err(Error::invalid(
-            OP,
-            "expected input [N, C] or [N, C, *]",
-            x.shape(),
-        ));
-    }
     // Every shape is checked before the running statistics are touched.
-    let weight = weight
-        .map(|w| per_channel(OP, x, w, "weight must be [C]"))
-        .transpose()?;
-    let bias = bias
-        .map(|b| per_channel(OP, x, b, "bias must be [C]"))
-        .transpose()?;
-    let running_shaped = running_views(OP, x, running.as_ref())?;
+    let (weight, bias, running_shaped) = checked_inputs(OP, x, running.as_ref(), weight, bias)?;
     let normed = match (running_shaped, training) {
         (Some((mean, var)), false) => normalize_with(x, &mean, &var, eps)?,
         _ => {

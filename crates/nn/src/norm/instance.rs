@@ -1,7 +1,7 @@
 //! Instance normalisation: statistics per sample and channel over the positions.
 
-use super::base::{affine, normalize, per_channel, running_norm_layer, update_running, NormState};
-use super::batch::{normalize_with, running_views, RunningStats};
+use super::base::{affine, normalize, running_norm_layer, update_running, NormState};
+use super::batch::{checked_inputs, normalize_with, RunningStats};
 use crate::module::Training;
 use nanotorch_autograd::{no_grad, Tensor};
 use nanotorch_backend_cpu::Cpu;
@@ -20,20 +20,7 @@ pub fn instance_norm<E: Float, B: Backend>(
     eps: f64,
 ) -> Result<Tensor<E, B>> {
     const OP: &str = "instance_norm";
-    if x.rank() < 2 {
-        return Err(Error::invalid(
-            OP,
-            "expected input [N, C] or [N, C, *]",
-            x.shape(),
-        ));
-    }
-    let weight = weight
-        .map(|w| per_channel(OP, x, w, "weight must be [C]"))
-        .transpose()?;
-    let bias = bias
-        .map(|b| per_channel(OP, x, b, "bias must be [C]"))
-        .transpose()?;
-    let running_shaped = running_views(OP, x, running.as_ref())?;
+    let (weight, bias, running_shaped) = checked_inputs(OP, x, running.as_ref(), weight, bias)?;
     let normed = match (running_shaped, use_input_stats) {
         (Some((mean, var)), false) => normalize_with(x, &mean, &var, eps)?,
         _ => {
