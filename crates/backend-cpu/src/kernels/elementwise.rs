@@ -2,8 +2,7 @@
 //! (`UnaryOp::dispatch`), so the match on the op happens once, outside the loop, and each loop
 //! body is one inlined function the compiler can vectorise.
 
-use super::erf::{self, erf_map};
-use super::map::{map1, map2, update};
+use super::map::{map1, map1_with, map2, update, Kernel};
 use crate::parallel::{par_chunks, Rows};
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{
@@ -22,18 +21,8 @@ pub(crate) fn unary<E: Float>(op: UnaryOp, x: &[E], layout: &Layout) -> CpuStora
     impl<E: Float> UnaryVisitor for Map<'_, E> {
         type Output = CpuStorage<E>;
         fn visit<K: UnaryKernel>(self) -> CpuStorage<E> {
-            map1(self.0, self.1, K::OP.cost(), K::apply::<E>)
+            map1_with(self.0, self.1, K::OP.cost(), Kernel::<K>(PhantomData))
         }
-    }
-    // f32 erf, exact GELU and its derivative without libm's scalar call (see `erf.rs`).
-    let fused = match op {
-        UnaryOp::Erf => erf_map::<E, { erf::ERF }>(x, layout, op.cost()),
-        UnaryOp::GeluErf => erf_map::<E, { erf::GELU }>(x, layout, op.cost()),
-        UnaryOp::GeluErfGrad => erf_map::<E, { erf::GELU_GRAD }>(x, layout, op.cost()),
-        _ => None,
-    };
-    if let Some(out) = fused {
-        return out;
     }
     op.dispatch(Map(x, layout))
 }

@@ -3,7 +3,7 @@
 
 use crate::parallel::{par_chunks, Rows};
 use crate::storage::CpuStorage;
-use nanotorch_ndarray_core::{Element, Layout};
+use nanotorch_ndarray_core::{Element, Float, Layout, UnaryKernel};
 use std::mem::MaybeUninit;
 
 /// Output element `i` is `f(i)`.
@@ -27,86 +27,209 @@ pub(crate) fn map_contiguous<E: Element, T: Element>(
     cost: usize,
     f: impl Fn(E) -> T + Sync,
 ) -> CpuStorage<T> {
+    map_contiguous_with(x, cost, Closure(f))
+}
+
+/// An element function for the loops below. Where a closure or a function item goes through
+/// `Fn::call`, LLVM may leave that call out of line once the body is large (a GELU is ~40
+/// instructions) — and out of line it is compiled without FMA, so every `mul_add` becomes a
+/// libm call (measured: 80 ms instead of 0.5 ms on 1M f32). [`Kernel`] calls the op's
+/// `#[inline(always)]` kernel directly, so it is always inlined into the loop.
+pub(crate) trait Map1<E, T>: Sync {
+    /// The function on one element.
+    fn apply(&self, x: E) -> T;
+}
+
+/// A closure as a [`Map1`] (small closures: casts, scalar operands).
+pub(crate) struct Closure<F>(pub F);
+
+impl<E, T, F: Fn(E) -> T + Sync> Map1<E, T> for Closure<F> {
+    #[inline(always)]
+    fn apply(&self, x: E) -> T {
+        (self.0)(x)
+    }
+}
+
+/// A unary op's kernel as a [`Map1`].
+pub(crate) struct Kernel<K>(pub std::marker::PhantomData<fn() -> K>);
+
+impl<E: Float, K: UnaryKernel> Map1<E, E> for Kernel<K> {
+    #[inline(always)]
+    fn apply(&self, x: E) -> E {
+        K::apply(x)
+    }
+}
+
+/// [`map_contiguous`] with any [`Map1`].
+pub(crate) fn map_contiguous_with<E: Element, T: Element>(
+    x: &[E],
+    cost: usize,
+    f: impl Map1<E, T>,
+) -> CpuStorage<T> {
+    let isa = Isa::best();
     CpuStorage::build(x.len(), |out| {
         par_chunks(out, 1, x.len() * cost, |start, chunk| {
             let src = &x[start..start + chunk.len()];
-            // Wider vectors where the CPU has them (the check is a cached flag read).
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F (checked just above).
-                    return unsafe { map_slice_avx512(src, chunk, &f) };
-                }
-                if std::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU has AVX2 (checked just above).
-                    return unsafe { map_slice_avx2(src, chunk, &f) };
-                }
-            }
-            map_slice(src, chunk, &f);
+            run_loop(isa, MapSlice(src, chunk, &f));
         })
     })
 }
 
-/// The loop of `map_contiguous`.
-#[inline(always)]
-fn map_slice<E: Element, T: Element>(src: &[E], out: &mut [MaybeUninit<T>], f: &impl Fn(E) -> T) {
-    for (o, &a) in out.iter_mut().zip(src) {
-        o.write(f(a));
+/// A loop to run in one of the compiled copies of [`run_loop`]. `run` is `#[inline(always)]`
+/// in every implementation, so its body (and the kernels it calls) is compiled again inside
+/// each copy, with that copy's instruction set.
+pub(crate) trait Loop {
+    /// Runs the loop.
+    fn run(self);
+}
+
+/// The instruction sets the element-wise loops are compiled for, widest first (the derived
+/// order: `Avx512 < Avx2 < Baseline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Isa {
+    /// AVX-512F with AVX2 and FMA: 16 f32 lanes.
+    Avx512,
+    /// AVX2 with FMA: 8 f32 lanes.
+    Avx2,
+    /// The build's baseline (SSE2 on x86-64): `mul_add` is a call to libm's `fma` there.
+    Baseline,
+}
+
+impl Isa {
+    /// The widest set this CPU has (the checks are cached flag reads).
+    #[inline]
+    pub(crate) fn best() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let fma = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+            if fma && std::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if fma {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    }
+
+    /// Every set this CPU has, widest first (what the tests compare).
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<Isa> {
+        [Isa::Avx512, Isa::Avx2, Isa::Baseline]
+            .into_iter()
+            .filter(|&i| i >= Isa::best())
+            .collect()
     }
 }
 
-// `map_slice` compiled again for wider vectors. The baseline x86-64 build vectorises 4 f32 lanes
-// (SSE2); these copies 8 (AVX2) and 16 (AVX-512). That pays for compute-bound maps: exp (and
-// sigmoid, silu, which use it) on 1M f32, one thread, measured 1.35 ms baseline, 0.85 ms AVX2,
-// 0.57 ms AVX-512 (2 threads: 0.71, 0.49, 0.41 ms). Memory-bound maps run as fast either way.
-// The same IEEE operations run in every copy (Rust never fuses a multiply and an add by
-// itself), so the results are identical.
-
-/// `map_slice` for AVX-512F. Safety: call it only on a CPU that has AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn map_slice_avx512<E: Element, T: Element>(
-    src: &[E],
-    out: &mut [MaybeUninit<T>],
-    f: &impl Fn(E) -> T,
-) {
-    map_slice(src, out, f)
+/// Runs `l` in the copy compiled for `isa`, which must be one this CPU has ([`Isa::best`] or
+/// narrower). The same IEEE operations run in every copy and `mul_add` is one rounding in each
+/// (an FMA instruction, or libm's exact `fma` at baseline), so the results are identical.
+///
+/// Why copies: the baseline x86-64 build vectorises 4 f32 lanes (SSE2) and has no FMA; these
+/// copies 8 (AVX2) and 16 (AVX-512), with FMA. That pays for compute-bound maps (chapter 2 has
+/// the figures); memory-bound maps run as fast either way.
+#[inline(always)]
+pub(crate) fn run_loop(isa: Isa, l: impl Loop) {
+    match isa {
+        // SAFETY: `isa` is one the CPU has (callers take it from `Isa::best`).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { run_avx512(l) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { run_avx2(l) },
+        _ => l.run(),
+    }
 }
 
-/// `map_slice` for AVX2. Safety: call it only on a CPU that has AVX2.
+/// [`run_loop`]'s AVX-512 copy. Safety: call it only on a CPU with AVX-512F, AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn map_slice_avx2<E: Element, T: Element>(
-    src: &[E],
-    out: &mut [MaybeUninit<T>],
-    f: &impl Fn(E) -> T,
-) {
-    map_slice(src, out, f)
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn run_avx512(l: impl Loop) {
+    l.run()
 }
 
-/// `f` over the elements of `layout`, into a contiguous result.
+/// [`run_loop`]'s AVX2 copy. Safety: call it only on a CPU with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2(l: impl Loop) {
+    l.run()
+}
+
+/// `out[i] = f(src[i])`.
+pub(crate) struct MapSlice<'a, E, T, F>(pub &'a [E], pub &'a mut [MaybeUninit<T>], pub &'a F);
+
+impl<E: Element, T: Element, F: Map1<E, T>> Loop for MapSlice<'_, E, T, F> {
+    #[inline(always)]
+    fn run(self) {
+        let MapSlice(src, out, f) = self;
+        for (o, &a) in out.iter_mut().zip(src) {
+            o.write(f.apply(a));
+        }
+    }
+}
+
+/// `out[j] = f(x[base + j·stride])`: a strided row.
+struct MapStrided<'a, E, T, F> {
+    x: &'a [E],
+    base: usize,
+    stride: usize,
+    out: &'a mut [MaybeUninit<T>],
+    f: &'a F,
+}
+
+impl<E: Element, T: Element, F: Map1<E, T>> Loop for MapStrided<'_, E, T, F> {
+    #[inline(always)]
+    fn run(self) {
+        let (x, base, s, f) = (self.x, self.base, self.stride, self.f);
+        for (j, o) in self.out.iter_mut().enumerate() {
+            o.write(f.apply(x[base + j * s]));
+        }
+    }
+}
+
+/// `f` over the elements of `layout`, into a contiguous result. Strided rows run in the same
+/// compiled copies as contiguous ones, so `mul_add` never becomes a libm call per element on
+/// a CPU with FMA.
 pub(crate) fn map1<E: Element, T: Element>(
     x: &[E],
     layout: &Layout,
     cost: usize,
     f: impl Fn(E) -> T + Sync,
 ) -> CpuStorage<T> {
+    map1_with(x, layout, cost, Closure(f))
+}
+
+/// [`map1`] with any [`Map1`].
+pub(crate) fn map1_with<E: Element, T: Element>(
+    x: &[E],
+    layout: &Layout,
+    cost: usize,
+    f: impl Map1<E, T>,
+) -> CpuStorage<T> {
     if let Some(r) = layout.contiguous_range() {
-        return map_contiguous(&x[r], cost, f);
+        return map_contiguous_with(&x[r], cost, f);
     }
     let rows = Rows::new([layout]);
     let [s] = rows.inner_strides;
+    let isa = Isa::best();
     CpuStorage::build(layout.numel(), |out| {
         rows.for_each_out(out, cost, |[base], row| {
             if s == 1 {
                 let len = row.len();
-                for (o, &a) in row.iter_mut().zip(&x[base..base + len]) {
-                    o.write(f(a));
-                }
+                run_loop(isa, MapSlice(&x[base..base + len], row, &f));
             } else {
-                for (j, o) in row.iter_mut().enumerate() {
-                    o.write(f(x[base + j * s]));
-                }
+                let f = &f;
+                run_loop(
+                    isa,
+                    MapStrided {
+                        x,
+                        base,
+                        stride: s,
+                        out: row,
+                        f,
+                    },
+                );
             }
         })
     })
@@ -207,30 +330,122 @@ pub(crate) fn update<E: Element>(
 
 #[cfg(test)]
 mod tests {
-    use super::map_contiguous;
-    use nanotorch_ndarray_core::math::exp_f32;
+    use super::{map1, run_loop, Closure, Isa, MapSlice};
+    use nanotorch_ndarray_core::math::{self, exp_f32};
+    use nanotorch_ndarray_core::{Float, Layout, Shape};
+    use std::mem::MaybeUninit;
 
-    #[test]
-    fn vectorised_exp_map_matches_scalar_exp_bit_for_bit() {
-        // Through `map_contiguous`, i.e. the AVX-512/AVX2 copy where the CPU has one, and split
-        // across threads: the same bits as the scalar function, special values included.
-        let mut x: Vec<f32> = (0..300_000).map(|i| -110.0 + i as f32 * 0.000_7).collect();
-        x.extend([
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
+    /// `f` over `x` in the copy compiled for `isa`.
+    fn map_with<E: Float>(isa: Isa, x: &[E], f: fn(E) -> E) -> Vec<E> {
+        let mut out = vec![MaybeUninit::uninit(); x.len()];
+        run_loop(isa, MapSlice(x, &mut out, &Closure(f)));
+        // SAFETY: the loop wrote every element.
+        out.into_iter()
+            .map(|o| unsafe { o.assume_init() })
+            .collect()
+    }
+
+    /// Inputs across the range of every function, specials and subnormals included.
+    fn inputs<E: Float>() -> Vec<E> {
+        let mut x: Vec<E> = (0..200_000)
+            .map(|i| E::from_f64(-120.0 + i as f64 * 0.001_3))
+            .collect();
+        x.extend(
+            (0..100_000).map(|i| E::from_f64((i as f64 * 0.37).sin() * 10f64.powi(i % 80 - 40))),
+        );
+        for v in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
             0.0,
             -0.0,
+            1e-310,
+            -1e-40,
             88.72,
-            -103.9,
+            -745.5,
+            710.0,
+            1e30,
+            -1e30,
+        ] {
+            x.push(E::from_f64(v));
+        }
+        x
+    }
+
+    /// Bit equality, NaN payloads and signs included.
+    fn same_bits<E: Float>(a: E, b: E) -> bool {
+        bytemuck::bytes_of(&a) == bytemuck::bytes_of(&b)
+    }
+
+    /// A kernel and its name.
+    type Named<E> = (&'static str, fn(E) -> E);
+
+    /// Every transcendental kernel, in every compiled copy this CPU has, gives the bits of the
+    /// AVX-512 (or widest) copy — the scalar fallback included, where `mul_add` is libm's `fma`.
+    fn all_copies_agree<E: Float>(fns: &[Named<E>]) {
+        let x = inputs::<E>();
+        let isas = Isa::available();
+        assert!(isas.contains(&Isa::Baseline));
+        for &(name, f) in fns {
+            let want = map_with(isas[0], &x, f);
+            for &isa in &isas[1..] {
+                let got = map_with(isa, &x, f);
+                for ((&xi, &g), &w) in x.iter().zip(&got).zip(&want) {
+                    assert!(
+                        same_bits(g, w),
+                        "{name}({xi:?}): {isa:?} {g:?}, {:?} {w:?}",
+                        isas[0]
+                    );
+                }
+            }
+            // And the plain scalar call (what `UnaryOp::eval` runs).
+            for (&xi, &w) in x.iter().zip(&want) {
+                assert!(same_bits(f(xi), w), "{name}({xi:?}): scalar call differs");
+            }
+        }
+    }
+
+    #[test]
+    fn every_isa_copy_gives_the_same_bits_f32() {
+        all_copies_agree::<f32>(&[
+            ("exp", math::fast_exp),
+            ("log", math::fast_log),
+            ("tanh", math::fast_tanh),
+            ("sigmoid", math::fast_sigmoid),
+            ("silu", math::fast_silu),
+            ("softplus", math::fast_softplus),
+            ("gelu_tanh", math::fast_gelu_tanh),
+            ("erf", math::fast_erf),
+            ("gelu_erf", math::fast_gelu_erf),
+            ("gelu_erf_grad", math::fast_gelu_erf_grad),
         ]);
-        let got = map_contiguous(&x, 16, exp_f32);
-        for (&xi, &g) in x.iter().zip(got.as_slice()) {
-            let want = exp_f32(xi);
-            assert!(
-                g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
-                "exp({xi}): map {g}, scalar {want}"
-            );
+    }
+
+    #[test]
+    fn every_isa_copy_gives_the_same_bits_f64() {
+        all_copies_agree::<f64>(&[
+            ("exp", math::fast_exp),
+            ("log", math::fast_log),
+            ("tanh", math::fast_tanh),
+            ("sigmoid", math::fast_sigmoid),
+            ("silu", math::fast_silu),
+            ("softplus", math::fast_softplus),
+            ("gelu_tanh", math::fast_gelu_tanh),
+            ("erf", math::fast_erf),
+            ("gelu_erf", math::fast_gelu_erf),
+            ("gelu_erf_grad", math::fast_gelu_erf_grad),
+        ]);
+    }
+
+    #[test]
+    fn strided_rows_give_the_contiguous_bits() {
+        // A transposed 300×200 view: rows of stride 200 run `MapStrided`.
+        let x: Vec<f32> = (0..60_000).map(|i| -50.0 + i as f32 * 0.001_7).collect();
+        let layout = Layout::new(Shape::from(vec![200, 300]), vec![1, 200], 0);
+        let got = map1(&x, &layout, 16, exp_f32);
+        for (k, &g) in got.as_slice().iter().enumerate() {
+            let (i, j) = (k / 300, k % 300);
+            assert_eq!(g.to_bits(), exp_f32(x[j * 200 + i]).to_bits());
         }
     }
 }

@@ -4,7 +4,6 @@
 //! by `parallel::par_chunks`.
 
 mod elementwise;
-mod erf;
 mod index;
 mod map;
 mod reduce;

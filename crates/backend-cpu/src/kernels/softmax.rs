@@ -4,6 +4,7 @@
 //! temporaries forward and four backward (in a GPT step, attention's causal softmax was
 //! about 9% of the time).
 
+use super::map::{run_loop, Isa, Loop};
 use crate::parallel::par_chunks;
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::op::math::fast_exp;
@@ -41,12 +42,14 @@ pub(crate) fn softmax_last<E: Float>(
     let (range, n, ls) = rows_of(layout)?;
     let x = &x[range];
     let scale = E::from_f64(op.scale);
+    let isa = Isa::best();
     Some(CpuStorage::build(x.len(), |out| {
         par_chunks(out, n, x.len() * COST, |start, chunk| {
             for (k, row_out) in chunk.chunks_mut(n).enumerate() {
                 let r = start / n + k;
                 let row = &x[r * n..(r + 1) * n];
-                forward_row(row, row_out, op.visible(r, ls), scale, op.log);
+                // In the FMA copies, where `fast_exp`'s `mul_add` is one instruction.
+                run_loop(isa, Forward(row, row_out, op.visible(r, ls), scale, op.log));
             }
         })
     }))
@@ -64,16 +67,40 @@ pub(crate) fn softmax_last_backward<E: Float>(
     let (gr, _, _) = rows_of(gl)?;
     let (y, g) = (&y[yr], &g[gr]);
     let scale = E::from_f64(op.scale);
+    let isa = Isa::best();
     Some(CpuStorage::build(y.len(), |out| {
         par_chunks(out, n, y.len() * COST, |start, chunk| {
             for (k, row_out) in chunk.chunks_mut(n).enumerate() {
                 let r = start / n + k;
                 let span = r * n..(r + 1) * n;
                 let (y, g) = (&y[span.clone()], &g[span]);
-                backward_row(y, g, row_out, op.visible(r, ls), scale, op.log);
+                run_loop(
+                    isa,
+                    Backward(y, g, row_out, op.visible(r, ls), scale, op.log),
+                );
             }
         })
     }))
+}
+
+/// [`forward_row`]'s arguments, to run it in [`run_loop`]'s compiled copies.
+struct Forward<'a, E>(&'a [E], &'a mut [MaybeUninit<E>], usize, E, bool);
+
+impl<E: Float> Loop for Forward<'_, E> {
+    #[inline(always)]
+    fn run(self) {
+        forward_row(self.0, self.1, self.2, self.3, self.4)
+    }
+}
+
+/// [`backward_row`]'s arguments.
+struct Backward<'a, E>(&'a [E], &'a [E], &'a mut [MaybeUninit<E>], usize, E, bool);
+
+impl<E: Float> Loop for Backward<'_, E> {
+    #[inline(always)]
+    fn run(self) {
+        backward_row(self.0, self.1, self.2, self.3, self.4, self.5)
+    }
 }
 
 /// One row forward: the first `visible` entries get `softmax(scale·x)` (or its log), the rest

@@ -80,6 +80,9 @@ pub fn run<B: Backend>(backend: &B, bench: &Bench) -> Res {
         }
     }
 
+    unary_cases::<f32, B>(backend, bench, "f32")?;
+    unary_cases::<f64, B>(backend, bench, "f64")?;
+
     let (sum_all, sum_last) = ("sum_all/4096x4096", "sum_last/4096x4096");
     if bench.want(sum_all) || bench.want(sum_last) {
         let m = NDArray::<f32, B>::random([4096, 4096], NORMAL, 5, backend)?;
@@ -94,6 +97,45 @@ pub fn run<B: Backend>(backend: &B, bench: &Bench) -> Res {
             })?;
             bench.emit(sum_last, t, Some(("gbps", bytes / t.0 / 1e6)));
         }
+    }
+    Ok(())
+}
+
+/// The transcendental unary ops on 1M elements of one dtype, `unary/<op>_<dtype>/1048576`
+/// (`--only unary` selects them all): the vectorised FMA polynomials of chapter 2.
+fn unary_cases<E: nanotorch::array::Float, B: Backend>(
+    backend: &B,
+    bench: &Bench,
+    dtype: &str,
+) -> Res {
+    use nanotorch::array::UnaryOp;
+    const OPS: [UnaryOp; 9] = [
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Tanh,
+        UnaryOp::Sigmoid,
+        UnaryOp::GeluErf,
+        UnaryOp::GeluErfGrad,
+        UnaryOp::GeluTanh,
+        UnaryOp::Silu,
+        UnaryOp::Softplus,
+    ];
+    let n = 1usize << 20;
+    let mut x = None;
+    for op in OPS {
+        let case = format!("unary/{}_{dtype}/{n}", op.name());
+        if !bench.want(&case) {
+            continue;
+        }
+        if x.is_none() {
+            // |N(0, 1)| + 0.01 keeps log's input positive and every other op in its busy range.
+            let r = NDArray::<E, B>::random([n], NORMAL, 6, backend)?;
+            x = Some(r.abs()?.add_scalar(E::from_f64(0.01))?);
+        }
+        let x = x.as_ref().expect("made above");
+        let t = bench.time(backend, || x.unary(op).expect("unary"))?;
+        let bytes = 2.0 * (n * std::mem::size_of::<E>()) as f64;
+        bench.emit(&case, t, Some(("gbps", bytes / t.0 / 1e6)));
     }
     Ok(())
 }

@@ -11,18 +11,23 @@
 ///
 /// ```text
 /// /// doc
-/// Variant("name", method, cost N, Domain) [cuda "device expression"] |x| rust_expression;
+/// Variant("name", method, cost N, Domain) [cuda "device expression"] |x| rust_expression
+///     [, fast |x| fast_expression];
 /// ```
 ///
-/// The Rust expression is generic over `E: Float` (`E::from_f64(0.5)` for constants) and is
-/// both the CPU kernel and, at `E = f64`, the reference. Without `cuda`, the device expression
-/// is `F::name(x)` (a function of the same name in `kernels/math.cuh`).
+/// The Rust expression is generic over `E: Float` (`E::from_f64(0.5)` for constants) and is,
+/// at `E = f64`, the reference ([`UnaryOp::eval_f64`]), so it is written with libm's accurate
+/// functions. Without `fast` it is also the CPU kernel; with it, the CPU kernel is the fast
+/// expression (the vectorised FMA polynomials of `op::math`), tested against the reference.
+/// Without `cuda`, the device expression is `F::name(x)` (a function of the same name in
+/// `kernels/math.cuh`).
 macro_rules! unary_ops {
     ($(
         $(#[doc = $doc:literal])*
         $variant:ident($name:literal, $method:ident, cost $cost:literal, $domain:ident)
         $(cuda $cuda:literal)?
-        |$x:ident| $body:expr;
+        |$x:ident| $body:expr
+        $(, fast |$fx:ident| $fast:expr)?;
     )*) => {
         /// Element-wise functions of one float argument, declared once in the table in
         /// `op/unary.rs`.
@@ -67,13 +72,15 @@ macro_rules! unary_ops {
             }
 
             /// The reference definition in f64: what every backend must compute (up to
-            /// rounding). It is the table's expression evaluated in f64.
+            /// rounding). It is the table's (libm) expression evaluated in f64, never the fast
+            /// kernel, so that tests compare a kernel with an independent definition.
             pub fn eval_f64(self, x: f64) -> f64 {
-                self.eval(x)
+                match self { $(UnaryOp::$variant => unary_kernels::$variant::reference(x),)* }
             }
 
-            /// The op on one element of any float type (the scalar CPU kernel; slow in a loop,
-            /// where [`UnaryOp::dispatch`] gives the op's own kernel type instead).
+            /// The op on one element of any float type: the CPU kernel (the fast expression
+            /// where the table gives one; slow in a loop, where [`UnaryOp::dispatch`] gives the
+            /// op's own kernel type instead).
             #[inline]
             pub fn eval<E: Float>(self, x: E) -> E {
                 match self { $(UnaryOp::$variant => <unary_kernels::$variant as UnaryKernel>::apply(x),)* }
@@ -96,11 +103,25 @@ macro_rules! unary_ops {
                 #[derive(Debug, Clone, Copy)]
                 pub struct $variant;
 
+                impl $variant {
+                    /// The table's reference expression (libm's functions).
+                    #[inline(always)]
+                    pub fn reference<E: Float>($x: E) -> E {
+                        $body
+                    }
+                }
+
                 impl UnaryKernel for $variant {
                     const OP: UnaryOp = UnaryOp::$variant;
                     #[inline(always)]
-                    fn apply<E: Float>($x: E) -> E {
-                        $body
+                    fn apply<E: Float>(x: E) -> E {
+                        $crate::op::table::first!(
+                            $({
+                                let $fx = x;
+                                $fast
+                            },)?
+                            Self::reference(x)
+                        )
                     }
                 }
             )*

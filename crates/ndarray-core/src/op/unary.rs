@@ -5,7 +5,10 @@
 //! other rules in `autograd/src/ops/unary.rs` (the compiler points there: `Tensor::unary` must
 //! match every op). Chapter 2, "Adding an op", walks through it.
 
-use super::math::{fast_exp, fast_tanh, selu};
+use super::math::{
+    fast_erf, fast_exp, fast_gelu_erf, fast_gelu_erf_grad, fast_gelu_tanh, fast_log, fast_sigmoid,
+    fast_silu, fast_softplus, fast_tanh, selu,
+};
 use super::table::unary_ops;
 use super::Domain;
 use crate::{Backend, Float, NDArray, Result};
@@ -31,9 +34,9 @@ unary_ops! {
     /// -x
     Neg("neg", neg, cost 1, Real) cuda "-x" |x| -x;
     /// e^x
-    Exp("exp", exp, cost 16, Real) |x| fast_exp(x);
+    Exp("exp", exp, cost 16, Real) |x| x.exp(), fast |x| fast_exp(x);
     /// ln x
-    Log("log", log, cost 16, Positive) |x| x.ln();
+    Log("log", log, cost 16, Positive) |x| x.ln(), fast |x| fast_log(x);
     /// ln(1 + x)
     Log1p("log1p", log1p, cost 16, Positive) |x| x.ln_1p();
     /// e^x - 1
@@ -56,35 +59,38 @@ unary_ops! {
     /// cos x
     Cos("cos", cos, cost 16, Real) |x| x.cos();
     /// tanh x
-    Tanh("tanh", tanh, cost 16, Real) |x| fast_tanh(x);
+    Tanh("tanh", tanh, cost 16, Real) |x| x.tanh(), fast |x| fast_tanh(x);
     /// 1/(1 + e^-x)
     Sigmoid("sigmoid", sigmoid, cost 16, Real) cuda "T(1) / (T(1) + F::exp(-x))"
-        |x| E::ONE / (E::ONE + fast_exp(-x));
+        |x| E::ONE / (E::ONE + (-x).exp()), fast |x| fast_sigmoid(x);
     /// max(x, 0)
     Relu("relu", relu, cost 1, Real) cuda "F::fmax(x, T(0))"
         |x| if x > E::ZERO { x } else { E::ZERO };
     /// x·Φ(x) with the exact normal CDF (`gelu(approximate='none')`)
     GeluErf("gelu_erf", gelu, cost 16, Real)
         cuda "T(0.5) * x * (T(1) + F::erf(x * T(0.70710678118654752440)))"
-        |x| E::from_f64(0.5) * x * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
+        |x| E::from_f64(0.5) * x * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf()),
+        fast |x| fast_gelu_erf(x);
     /// `Φ(x) + x·φ(x)`, the derivative of exact GELU: its backward pass as one kernel
     GeluErfGrad("gelu_erf_grad", gelu_erf_grad, cost 16, Real)
         cuda "T(0.5) * (T(1) + F::erf(x * T(0.70710678118654752440))) + x * T(0.39894228040143267794) * F::exp(T(-0.5) * x * x)"
         |x| E::from_f64(0.5) * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
-            + x * E::from_f64(0.398_942_280_401_432_7) * (E::from_f64(-0.5) * x * x).exp();
+            + x * E::from_f64(0.398_942_280_401_432_7) * (E::from_f64(-0.5) * x * x).exp(),
+        fast |x| fast_gelu_erf_grad(x);
     /// PyTorch's `gelu(approximate='tanh')`
     GeluTanh("gelu_tanh", gelu_tanh, cost 16, Real)
         cuda "T(0.5) * x * (T(1) + F::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)))"
-        |x| E::from_f64(0.5) * x * (E::ONE + fast_tanh(E::from_f64(0.797_884_560_802_865_4)
-            * (x + E::from_f64(0.044715) * x * x * x)));
+        |x| E::from_f64(0.5) * x * (E::ONE + (E::from_f64(0.797_884_560_802_865_4)
+            * (x + E::from_f64(0.044715) * x * x * x)).tanh()),
+        fast |x| fast_gelu_tanh(x);
     /// x·sigmoid(x)
     Silu("silu", silu, cost 16, Real) cuda "x / (T(1) + F::exp(-x))"
-        |x| x / (E::ONE + fast_exp(-x));
+        |x| x / (E::ONE + (-x).exp()), fast |x| fast_silu(x);
     /// ln(1 + e^x), computed stably (PyTorch's threshold 20: x itself above it)
     Softplus("softplus", softplus, cost 16, Real) cuda "x > T(20) ? x : F::log1p(F::exp(x))"
-        |x| if x > E::from_f64(20.0) { x } else { x.exp().ln_1p() };
+        |x| if x > E::from_f64(20.0) { x } else { x.exp().ln_1p() }, fast |x| fast_softplus(x);
     /// erf x
-    Erf("erf", erf, cost 16, Real) |x| x.erf();
+    Erf("erf", erf, cost 16, Real) |x| x.erf(), fast |x| fast_erf(x);
     /// ⌊x⌋
     Floor("floor", floor, cost 1, Real) |x| x.floor();
     /// ⌈x⌉

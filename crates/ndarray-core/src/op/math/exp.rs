@@ -1,0 +1,165 @@
+//! `e^x` and `e^x − 1` in f32 and f64 from one scheme (chapter 2, "Transcendental functions"):
+//! `x = n·ln2 + r` with `n` an integer and `|r| ≤ ln2/2`, a polynomial for `e^r − 1`, then
+//! `2^n` put into the exponent bits. Every polynomial step is one `mul_add` (one rounding), and
+//! there is no branch on the data: out-of-range inputs are clamped with comparisons, so a loop
+//! over these functions vectorises and gives the same bits on every instruction set.
+
+/// `1.5·2^23`: adding it to an f32 below 2^22 in magnitude rounds it to an integer, which then
+/// sits in the low mantissa bits (two's complement), ready to be moved into an exponent field.
+const SHIFT32: f32 = 12_582_912.0;
+/// `1.5·2^52`, [`SHIFT32`] for f64.
+const SHIFT64: f64 = 6_755_399_441_055_744.0;
+
+/// Where `mul_exp_f32` clamps its argument from below: `e^x` is 0 in f32 from -103.98 on, but
+/// `m·e^x` with |m| up to 110 (SiLU's `x·e^x`) only from -108.9 on. Below it callers that
+/// multiply must give `m·0` themselves.
+pub(super) const EXP_LO_32: f32 = -110.0;
+/// [`EXP_LO_32`] for f64 (`e^x` is 0 from -745.2 on, `x·e^x` from -751.9 on).
+pub(super) const EXP_LO_64: f64 = -760.0;
+
+/// ln 2 rounded to f32, and the rest (`ln2 − LN2_HI_32`): with FMA, `x − n·LN2_HI_32` is
+/// computed exactly before its one rounding, so the low part restores the bits the high part
+/// lacks (Cody–Waite with a two-part constant).
+pub(super) const LN2_HI_32: f32 = std::f32::consts::LN_2;
+/// The low part of ln 2 for f32.
+pub(super) const LN2_LO_32: f32 = -1.904_654_3e-9;
+/// ln 2 rounded to f64.
+pub(super) const LN2_HI_64: f64 = std::f64::consts::LN_2;
+/// `ln2 − LN2_HI_64`.
+pub(super) const LN2_LO_64: f64 = 2.319_046_813_846_299_6e-17;
+
+/// `(e^r − 1 − r)/r²` on `|r| ≤ ln2/2` for f32: Cephes `expf`'s minimax coefficients (degree
+/// 5, so `e^r` is a degree-7 polynomial), highest first.
+const P32: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    0.5,
+];
+
+/// `(e^r − 1 − r)/r²` for f64: the Taylor coefficients `1/k!`, k = 13 down to 2. At
+/// `|r| = ln2/2` the first term left out, `r^14/14!`, is 4e-18: 0.04 ulp of the result.
+const P64: [f64; 12] = [
+    1.0 / 6_227_020_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+];
+
+/// Horner's scheme with one FMA per step, coefficients highest first.
+#[inline(always)]
+pub(super) fn horner32<const N: usize>(x: f32, c: &[f32; N]) -> f32 {
+    let mut p = c[0];
+    for &k in &c[1..] {
+        p = p.mul_add(x, k);
+    }
+    p
+}
+
+/// [`horner32`] for f64.
+#[inline(always)]
+pub(super) fn horner64<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
+    let mut p = c[0];
+    for &k in &c[1..] {
+        p = p.mul_add(x, k);
+    }
+    p
+}
+
+/// `2^n` for an integer-valued `n` in [-126, 127]: `n + SHIFT32` holds `n` in its low bits,
+/// and adding the bias then shifting by 23 leaves `n + 127` in the exponent field.
+#[inline(always)]
+fn pow2_32(n: f32) -> f32 {
+    f32::from_bits((n + SHIFT32).to_bits().wrapping_add(127) << 23)
+}
+
+/// `2^n` for an integer-valued `n` in [-1022, 1023].
+#[inline(always)]
+fn pow2_64(n: f64) -> f64 {
+    f64::from_bits((n + SHIFT64).to_bits().wrapping_add(1023) << 52)
+}
+
+/// The reduction and the polynomial: `(n, e^r − 1)` with `x = n·ln2 + r`.
+#[inline(always)]
+fn reduce32(x: f32) -> (f32, f32) {
+    let n = x.mul_add(std::f32::consts::LOG2_E, SHIFT32) - SHIFT32;
+    let r = (-n).mul_add(LN2_HI_32, x);
+    let r = (-n).mul_add(LN2_LO_32, r);
+    (n, horner32(r, &P32).mul_add(r * r, r))
+}
+
+/// [`reduce32`] for f64.
+#[inline(always)]
+fn reduce64(x: f64) -> (f64, f64) {
+    let n = x.mul_add(std::f64::consts::LOG2_E, SHIFT64) - SHIFT64;
+    let r = (-n).mul_add(LN2_HI_64, x);
+    let r = (-n).mul_add(LN2_LO_64, r);
+    (n, horner64(r, &P64).mul_add(r * r, r))
+}
+
+/// `(e^x, m·e^x)` in f32, the product taken before the scaling by `2^n`: where `e^x` alone would
+/// be subnormal (and have lost bits) the product keeps them, which SiLU and GELU need in their
+/// tails. [`exp_f32`] is `m = 1`. Inputs are clamped to [-104, 89] first (with comparisons,
+/// which NaN passes through), where `e^x` is already 0 and inf, so `n` stays in [-150, 129].
+#[inline(always)]
+pub(super) fn mul_exp_f32(m: f32, x: f32) -> (f32, f32) {
+    let xc = x.clamp(EXP_LO_32, 89.0); // NaN stays NaN
+    let (n, em1) = reduce32(xc);
+    // 2^n in two factors, each a normal number even where 2^n alone is not (n down to -159,
+    // up to 129): the first product is exact, the second rounds once, into the subnormals
+    // or to inf where the true result lies there.
+    let n1 = (n * 0.5 + SHIFT32) - SHIFT32;
+    let (s1, s2) = (pow2_32(n1), pow2_32(n - n1));
+    ((em1 + 1.0) * s1 * s2, m.mul_add(em1, m) * s1 * s2)
+}
+
+/// `e^x` in f32 (max error in chapter 2's table). Overflows to +inf above ln(f32::MAX), gives
+/// subnormals and then 0 below -87.3, NaN stays NaN.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    mul_exp_f32(1.0, x).0
+}
+
+/// [`mul_exp_f32`] for f64: a degree-13 polynomial, inputs clamped to [[`EXP_LO_64`], 710]
+/// (n in [-1097, 1025]).
+#[inline(always)]
+pub(super) fn mul_exp_f64(m: f64, x: f64) -> (f64, f64) {
+    let xc = x.clamp(EXP_LO_64, 710.0); // NaN stays NaN
+    let (n, em1) = reduce64(xc);
+    let n1 = (n * 0.5 + SHIFT64) - SHIFT64;
+    let (s1, s2) = (pow2_64(n1), pow2_64(n - n1));
+    ((em1 + 1.0) * s1 * s2, m.mul_add(em1, m) * s1 * s2)
+}
+
+/// `e^x` in f64: [`exp_f32`]'s scheme.
+#[inline(always)]
+pub fn exp_f64(x: f64) -> f64 {
+    mul_exp_f64(1.0, x).0
+}
+
+/// `e^x − 1` for `x` in [0, 44] (what `tanh` needs): `2^n·(1 + p) − 1 = 2^n·p + (2^n − 1)`,
+/// one FMA, so small results keep their relative accuracy (for `n = 0` it is `p` itself).
+#[inline(always)]
+pub(super) fn expm1_pos_f32(x: f32) -> f32 {
+    let (n, em1) = reduce32(x);
+    let s = pow2_32(n);
+    s.mul_add(em1, s - 1.0)
+}
+
+/// [`expm1_pos_f32`] for f64.
+#[inline(always)]
+pub(super) fn expm1_pos_f64(x: f64) -> f64 {
+    let (n, em1) = reduce64(x);
+    let s = pow2_64(n);
+    s.mul_add(em1, s - 1.0)
+}

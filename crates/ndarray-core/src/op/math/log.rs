@@ -1,0 +1,118 @@
+//! `ln x` (and `ln(1 + x)` on [0, 1], for softplus) in f32 and f64, fdlibm's scheme with FMA:
+//! `x = 2^k·m` with `m` in [√½, √2), `f = m − 1`, `s = f/(2 + f)`, and
+//! `ln(1 + f) = f − f²/2 + s·(f²/2 + R(s²))`, `R` a polynomial in `s²` (|s| ≤ 0.172). The
+//! split into `m` and `k` is done on the bits (no `frexp` call, no branch), so loops vectorise.
+
+use super::exp::{horner32, horner64, LN2_HI_32, LN2_HI_64, LN2_LO_32, LN2_LO_64};
+
+/// `R(z)/z` for f32: the series `2/3 + 2z/5 + 2z²/7 + 2z³/9 + 2z⁴/11` of `2·atanh(s)/s − 2`
+/// (highest first). At `z = 0.0295` the first term left out is 2e-9 of `R`, itself ~1% of
+/// the result.
+const LG32: [f32; 5] = [2.0 / 11.0, 2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0];
+
+/// `R(z)/z` for f64: fdlibm's minimax coefficients Lg7 … Lg1 (error below 2^-58.45).
+const LG64: [f64; 7] = [
+    1.479_819_860_511_658_6e-1,
+    1.531_383_769_920_937_3e-1,
+    1.818_357_216_161_805e-1,
+    2.222_219_843_214_978_4e-1,
+    2.857_142_874_366_239e-1,
+    3.999_999_999_940_942e-1,
+    6.666_666_666_666_735e-1,
+];
+
+/// The bits of √½ in f32: adding `1 − √½`'s distance in the exponent field makes the exponent
+/// step up exactly where `m` would pass √2.
+const SQRT_HALF_32: u32 = 0x3f35_04f3;
+/// The bits of √½ in f64.
+const SQRT_HALF_64: u64 = 0x3fe6_a09e_667f_3bcd;
+
+/// `ln x` in f32 (max error in chapter 2's table): -inf at ±0, NaN below 0 and for NaN, +inf
+/// at +inf, subnormals handled by a prescale of 2^25.
+#[inline(always)]
+pub fn log_f32(x: f32) -> f32 {
+    let tiny = x < f32::MIN_POSITIVE;
+    let xs = if tiny { x * 33_554_432.0 } else { x };
+    let ix = xs.to_bits().wrapping_add(0x3f80_0000 - SQRT_HALF_32);
+    // k as a float without an int→float conversion: the 9 top bits below a 2^23 exponent.
+    let kf = f32::from_bits(0x4b00_0000 | (ix >> 23)) - (8_388_608.0 + 127.0);
+    let k = if tiny { kf - 25.0 } else { kf };
+    let m = f32::from_bits((ix & 0x007f_ffff) + SQRT_HALF_32);
+    let v = log1p_core32(m - 1.0, k);
+    if x > 0.0 && x < f32::INFINITY {
+        v
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
+    } else if x == f32::INFINITY {
+        x
+    } else {
+        f32::NAN
+    }
+}
+
+/// `k·ln2 + ln(1 + f)` for `f` in [√½ − 1, √2 − 1] (fdlibm's final sum, with FMA).
+#[inline(always)]
+fn log1p_core32(f: f32, k: f32) -> f32 {
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let r = z * horner32(z, &LG32);
+    let hfsq = 0.5 * f * f;
+    let lo = (hfsq + r).mul_add(s, k * LN2_LO_32);
+    k.mul_add(LN2_HI_32, (lo - hfsq) + f)
+}
+
+/// `ln x` in f64: [`log_f32`]'s scheme (prescale 2^54 for subnormals).
+#[inline(always)]
+pub fn log_f64(x: f64) -> f64 {
+    let tiny = x < f64::MIN_POSITIVE;
+    let xs = if tiny {
+        x * 18_014_398_509_481_984.0
+    } else {
+        x
+    };
+    let ix = xs
+        .to_bits()
+        .wrapping_add(0x3ff0_0000_0000_0000 - SQRT_HALF_64);
+    let kf =
+        f64::from_bits(0x4330_0000_0000_0000 | (ix >> 52)) - (4_503_599_627_370_496.0 + 1023.0);
+    let k = if tiny { kf - 54.0 } else { kf };
+    let m = f64::from_bits((ix & 0x000f_ffff_ffff_ffff) + SQRT_HALF_64);
+    let v = log1p_core64(m - 1.0, k);
+    if x > 0.0 && x < f64::INFINITY {
+        v
+    } else if x == 0.0 {
+        f64::NEG_INFINITY
+    } else if x == f64::INFINITY {
+        x
+    } else {
+        f64::NAN
+    }
+}
+
+/// [`log1p_core32`] for f64.
+#[inline(always)]
+fn log1p_core64(f: f64, k: f64) -> f64 {
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let r = z * horner64(z, &LG64);
+    let hfsq = 0.5 * f * f;
+    let lo = (hfsq + r).mul_add(s, k * LN2_LO_64);
+    k.mul_add(LN2_HI_64, (lo - hfsq) + f)
+}
+
+/// `ln(1 + e)` for `e` in [0, 1] (softplus's tail): `u = 1 + e` rounds, and `c = e − (u − 1)`
+/// (exact) is what the rounding lost; `ln u + c/u` puts it back to first order.
+#[inline(always)]
+pub(super) fn log1p_unit_f32(e: f32) -> f32 {
+    let u = 1.0 + e;
+    let c = e - (u - 1.0);
+    log_f32(u) + c / u
+}
+
+/// [`log1p_unit_f32`] for f64.
+#[inline(always)]
+pub(super) fn log1p_unit_f64(e: f64) -> f64 {
+    let u = 1.0 + e;
+    let c = e - (u - 1.0);
+    log_f64(u) + c / u
+}

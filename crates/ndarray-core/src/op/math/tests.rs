@@ -1,0 +1,295 @@
+//! Accuracy sweeps: every function against an accurate reference over its whole input range,
+//! special values included, with the bounds of chapter 2's table. f32 sweeps visit every 97th
+//! bit pattern (all signs and exponents, subnormals, ±inf, NaNs); f64 sweeps step through the
+//! bit patterns too (2^20 points, every exponent) and densely through the range that matters.
+//! The f32 reference is libm's f64 function rounded to f32; the f64 reference is libm's f64
+//! function, or for the composed activations the same formula in libm's `exp`/`ln_1p`/`tanh`
+//! (whose own error, about 1 ulp, is then part of the figure).
+
+use super::*;
+
+/// The position of `x` on the number line in ulps (both zeros at 0), so that the distance of
+/// two floats is the difference of their positions.
+fn ord32(x: f32) -> i64 {
+    let b = x.to_bits() as i64;
+    if b & 0x8000_0000 != 0 {
+        -(b & 0x7fff_ffff)
+    } else {
+        b
+    }
+}
+
+fn ord64(x: f64) -> i128 {
+    let b = x.to_bits() as i128;
+    if b & (1 << 63) != 0 {
+        -(b & 0x7fff_ffff_ffff_ffff)
+    } else {
+        b
+    }
+}
+
+/// Ulps between `got` and `want`; NaN matches only NaN.
+fn ulps32(got: f32, want: f32) -> u64 {
+    match (got.is_nan(), want.is_nan()) {
+        (true, true) => 0,
+        (false, false) => (ord32(got) - ord32(want)).unsigned_abs(),
+        _ => u64::MAX,
+    }
+}
+
+fn ulps64(got: f64, want: f64) -> u64 {
+    match (got.is_nan(), want.is_nan()) {
+        (true, true) => 0,
+        (false, false) => (ord64(got) - ord64(want))
+            .unsigned_abs()
+            .min(u64::MAX as u128) as u64,
+        _ => u64::MAX,
+    }
+}
+
+const SPECIALS32: [f32; 9] = [
+    0.0,
+    -0.0,
+    f32::INFINITY,
+    f32::NEG_INFINITY,
+    f32::NAN,
+    f32::MIN_POSITIVE,
+    -f32::MIN_POSITIVE,
+    f32::MAX,
+    f32::MIN,
+];
+
+/// The largest error of `f` over every 97th f32 bit pattern and the specials, and where.
+fn sweep32(f: fn(f32) -> f32, reference: fn(f64) -> f64) -> (u64, f32) {
+    let mut worst = (0, 0.0);
+    let points = (0..=u32::MAX)
+        .step_by(97)
+        .map(f32::from_bits)
+        .chain(SPECIALS32)
+        .chain((1..64).map(f32::from_bits));
+    for x in points {
+        let want = reference(x as f64) as f32;
+        let e = ulps32(f(x), want);
+        if e > worst.0 {
+            worst = (e, x);
+        }
+    }
+    worst
+}
+
+/// The largest error of `f` over 2^20 f64 bit patterns (every exponent, both signs), 2·10^6
+/// points evenly spread on `[lo, hi]`, and the specials.
+fn sweep64(f: fn(f64) -> f64, reference: fn(f64) -> f64, lo: f64, hi: f64) -> (u64, f64) {
+    sweep64_weighted(f, reference, lo, hi, |_| 1.0)
+}
+
+/// [`sweep64`] with the error at `x` divided by `weight(x)` (≥ 1): how a function whose
+/// condition number grows (GELU's tail) is held to an error proportional to it.
+fn sweep64_weighted(
+    f: fn(f64) -> f64,
+    reference: fn(f64) -> f64,
+    lo: f64,
+    hi: f64,
+    weight: fn(f64) -> f64,
+) -> (u64, f64) {
+    let mut worst = (0, 0.0);
+    let n = 2_000_000;
+    let specials = [
+        0.0,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        f64::MIN_POSITIVE,
+        f64::from_bits(1),
+        f64::MAX,
+        f64::MIN,
+    ];
+    let points = (0..=u64::MAX)
+        .step_by((1 << 44) + 12_345)
+        .map(f64::from_bits)
+        .chain((0..=n).map(|i| lo + (hi - lo) * (i as f64 / n as f64)))
+        .chain(specials);
+    for x in points {
+        let e = (ulps64(f(x), reference(x)) as f64 / weight(x)).ceil() as u64;
+        if e > worst.0 {
+            worst = (e, x);
+        }
+    }
+    worst
+}
+
+// References in f64 (libm), in forms accurate in the tails.
+fn sigmoid_ref(x: f64) -> f64 {
+    if x < 0.0 {
+        let e = x.exp();
+        e / (1.0 + e)
+    } else {
+        1.0 / (1.0 + (-x).exp())
+    }
+}
+fn silu_ref(x: f64) -> f64 {
+    if x < -700.0 {
+        // e^x is subnormal (has lost bits) below -708.4: take e^(x+64) (x + 64 is exact)
+        // and scale by e^-64 after the product. 1 + e^x is 1 here.
+        x * (x + 64.0).exp() * (-64f64).exp()
+    } else {
+        x * sigmoid_ref(x)
+    }
+}
+fn softplus_ref(x: f64) -> f64 {
+    if x > 20.0 {
+        x
+    } else {
+        x.max(0.0) + (-x.abs()).exp().ln_1p()
+    }
+}
+fn gelu_tanh_ref(x: f64) -> f64 {
+    let u = 0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x);
+    x * sigmoid_ref(2.0 * u)
+}
+/// `max(1, |2u|)`: the condition number of GELU's tail, `x·e^{−2|u|}`.
+fn gelu_weight(x: f64) -> f64 {
+    (2.0 * 0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x))
+        .abs()
+        .max(1.0)
+}
+fn erf_ref(x: f64) -> f64 {
+    libm::erf(x)
+}
+
+/// Measured maxima (ulps) that the tests below hold each function to, as in chapter 2.
+mod bound {
+    pub const EXP32: u64 = 1;
+    pub const LOG32: u64 = 1;
+    pub const TANH32: u64 = 2;
+    pub const SIGMOID32: u64 = 2;
+    pub const SILU32: u64 = 2;
+    pub const SOFTPLUS32: u64 = 2;
+    pub const GELU_TANH32: u64 = 3;
+    pub const EXP64: u64 = 1;
+    pub const LOG64: u64 = 1;
+    pub const TANH64: u64 = 3;
+    pub const SIGMOID64: u64 = 2;
+    pub const SILU64: u64 = 3;
+    pub const SOFTPLUS64: u64 = 2;
+    /// Per unit of GELU's condition number `max(1, |2u|)`.
+    pub const GELU_TANH64: u64 = 5;
+}
+
+macro_rules! ulp_tests {
+    ($($name:ident: $sweep:expr, $bound:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let (e, x) = $sweep;
+            eprintln!("{}: max {e} ulp at {x:e}", stringify!($name));
+            assert!(e <= $bound, "{}: {e} ulp at x = {x:e} (bound {})", stringify!($name), $bound);
+        }
+    )*};
+}
+
+ulp_tests! {
+    exp_f32_ulp: sweep32(exp_f32, f64::exp), bound::EXP32;
+    log_f32_ulp: sweep32(log_f32, f64::ln), bound::LOG32;
+    tanh_f32_ulp: sweep32(tanh_f32, f64::tanh), bound::TANH32;
+    sigmoid_f32_ulp: sweep32(sigmoid_f32, sigmoid_ref), bound::SIGMOID32;
+    silu_f32_ulp: sweep32(silu_f32, silu_ref), bound::SILU32;
+    softplus_f32_ulp: sweep32(softplus_f32, softplus_ref), bound::SOFTPLUS32;
+    gelu_tanh_f32_ulp: sweep32(gelu_tanh_f32, gelu_tanh_ref), bound::GELU_TANH32;
+    exp_f64_ulp: sweep64(exp_f64, f64::exp, -750.0, 712.0), bound::EXP64;
+    log_f64_ulp: sweep64(log_f64, f64::ln, 0.0, 1e3), bound::LOG64;
+    tanh_f64_ulp: sweep64(tanh_f64, f64::tanh, -25.0, 25.0), bound::TANH64;
+    sigmoid_f64_ulp: sweep64(sigmoid_f64, sigmoid_ref, -750.0, 750.0), bound::SIGMOID64;
+    silu_f64_ulp: sweep64(silu_f64, silu_ref, -750.0, 750.0), bound::SILU64;
+    softplus_f64_ulp: sweep64(softplus_f64, softplus_ref, -750.0, 30.0), bound::SOFTPLUS64;
+    gelu_tanh_f64_ulp_per_2u: sweep64_weighted(gelu_tanh_f64, gelu_tanh_ref, -30.0, 30.0, gelu_weight),
+        bound::GELU_TANH64;
+}
+
+#[test]
+fn erf_f32_is_within_3e_7_of_libm() {
+    // erf is held to an absolute bound (A&S 7.1.26 is an absolute approximation).
+    let mut worst = 0.0f64;
+    for bits in (0..=u32::MAX).step_by(97) {
+        let x = f32::from_bits(bits);
+        if x.is_nan() {
+            assert!(erf_f32(x).is_nan());
+            continue;
+        }
+        let (got, want) = (erf_f32(x) as f64, erf_ref(x as f64));
+        // Relative below 0.5, up to rounding in the subnormals.
+        let bound = if x.abs() < 0.5 {
+            2e-7 * want.abs() + f32::from_bits(1) as f64
+        } else {
+            3e-7
+        };
+        assert!(
+            (got - want).abs() <= bound,
+            "erf({x:e}) = {got}, want {want}"
+        );
+        worst = worst.max((got - want).abs());
+    }
+    assert!(worst > 0.0);
+}
+
+#[test]
+fn special_values_follow_libm() {
+    assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+    assert_eq!(exp_f64(f64::NEG_INFINITY), 0.0);
+    assert_eq!(exp_f64(0.0), 1.0);
+    assert_eq!(log_f32(0.0), f32::NEG_INFINITY);
+    assert_eq!(log_f64(-0.0), f64::NEG_INFINITY);
+    assert!(log_f64(-1.0).is_nan() && log_f32(f32::NEG_INFINITY).is_nan());
+    assert_eq!(log_f64(1.0).to_bits(), 0.0f64.to_bits());
+    for t in [
+        tanh_f32(-0.0),
+        erf_f32(-0.0),
+        silu_f32(-0.0),
+        gelu_tanh_f32(-0.0),
+    ] {
+        assert_eq!(t.to_bits(), (-0.0f32).to_bits());
+    }
+    assert_eq!(tanh_f64(-0.0).to_bits(), (-0.0f64).to_bits());
+    assert_eq!(tanh_f64(f64::NEG_INFINITY), -1.0);
+    assert_eq!(sigmoid_f64(f64::NEG_INFINITY), 0.0);
+    assert_eq!(sigmoid_f32(f32::INFINITY), 1.0);
+    assert_eq!(softplus_f64(f64::INFINITY), f64::INFINITY);
+    assert_eq!(softplus_f32(f32::NEG_INFINITY), 0.0);
+    // PyTorch: -inf·0 is NaN.
+    assert!(gelu_tanh_f64(f64::NEG_INFINITY).is_nan() && silu_f32(f32::NEG_INFINITY).is_nan());
+    assert_eq!(gelu_tanh_f32(f32::INFINITY), f32::INFINITY);
+}
+
+#[test]
+fn gelu_erf_f32_matches_the_f64_definition() {
+    for i in -2000..=2000 {
+        let x = i as f32 * 5e-3;
+        let xd = x as f64;
+        let want = 0.5 * xd * (1.0 + libm::erf(xd * std::f64::consts::FRAC_1_SQRT_2));
+        let got = gelu_erf_f32(x) as f64;
+        assert!(
+            (got - want).abs() <= 2e-6 * want.abs().max(1.0),
+            "gelu({x})"
+        );
+    }
+}
+
+#[test]
+fn gelu_erf_grad_f32_matches_the_f64_definition() {
+    for i in -2000..=2000 {
+        let x = i as f32 * 5e-3;
+        let xd = x as f64;
+        let want = 0.5 * (1.0 + libm::erf(xd * std::f64::consts::FRAC_1_SQRT_2))
+            + xd * (-0.5 * xd * xd).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        let got = gelu_erf_grad_f32(x) as f64;
+        assert!(
+            (got - want).abs() <= 2e-6,
+            "gelu'({x}) = {got}, want {want}"
+        );
+    }
+    // PyTorch's GELU backward gives 1 and 0 far out, and NaN at ±∞ (∞·0).
+    assert_eq!(gelu_erf_grad_f32(50.0), 1.0);
+    assert_eq!(gelu_erf_grad_f32(-50.0), 0.0);
+    assert!(gelu_erf_grad_f32(f32::INFINITY).is_nan());
+    assert!(gelu_erf_grad_f32(f32::NAN).is_nan());
+}
