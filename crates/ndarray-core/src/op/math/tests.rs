@@ -154,6 +154,14 @@ fn gelu_weight(x: f64) -> f64 {
         .abs()
         .max(1.0)
 }
+/// Counts only |x| ≤ 3 (an infinite weight makes an error 0).
+fn only_within_3(x: f64) -> f64 {
+    if x.abs() <= 3.0 {
+        1.0
+    } else {
+        f64::INFINITY
+    }
+}
 fn erf_ref(x: f64) -> f64 {
     libm::erf(x)
 }
@@ -175,6 +183,8 @@ mod bound {
     pub const SOFTPLUS64: u64 = 2;
     /// Per unit of GELU's condition number `max(1, |2u|)`.
     pub const GELU_TANH64: u64 = 5;
+    /// On |x| ≤ 3, plain ulps.
+    pub const GELU_TANH64_WITHIN_3: u64 = 18;
 }
 
 macro_rules! ulp_tests {
@@ -202,6 +212,8 @@ ulp_tests! {
     sigmoid_f64_ulp: sweep64(sigmoid_f64, sigmoid_ref, -750.0, 750.0), bound::SIGMOID64;
     silu_f64_ulp: sweep64(silu_f64, silu_ref, -750.0, 750.0), bound::SILU64;
     softplus_f64_ulp: sweep64(softplus_f64, softplus_ref, -750.0, 30.0), bound::SOFTPLUS64;
+    gelu_tanh_f64_ulp_within_3: sweep64_weighted(gelu_tanh_f64, gelu_tanh_ref, -3.0, 3.0, only_within_3),
+        bound::GELU_TANH64_WITHIN_3;
     gelu_tanh_f64_ulp_per_2u: sweep64_weighted(gelu_tanh_f64, gelu_tanh_ref, -30.0, 30.0, gelu_weight),
         bound::GELU_TANH64;
 }
