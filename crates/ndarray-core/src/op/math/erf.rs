@@ -1,6 +1,5 @@
 //! `erf` in f32 and the exact GELU built on it (`x·Φ(x)` and its derivative), without a libm
-//! call, so their loops vectorise; f64 keeps libm's `erf` (see chapter 2's table: a vectorised
-//! f64 erf/erfc is still to do).
+//! call, so their loops vectorise (f64: `erf64.rs`).
 
 use super::exp::{exp_f32, horner32};
 
@@ -54,17 +53,4 @@ pub fn gelu_erf_grad_f32(x: f32) -> f32 {
     const INV_SQRT_2PI: f32 = 0.398_942_3;
     let phi = 0.5 * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2));
     (x * INV_SQRT_2PI).mul_add(exp_f32(-0.5 * x * x), phi)
-}
-
-/// Exact GELU in f64 (libm's `erf`).
-#[inline(always)]
-pub fn gelu_erf_f64(x: f64) -> f64 {
-    0.5 * x * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2))
-}
-
-/// GELU's derivative in f64 (libm's `erf` and `exp`).
-#[inline(always)]
-pub fn gelu_erf_grad_f64(x: f64) -> f64 {
-    0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2))
-        + x * 0.398_942_280_401_432_7 * (-0.5 * x * x).exp()
 }

@@ -1,6 +1,5 @@
 //! Scalar math the op table's fast kernels share: `exp`, `ln`, `tanh`, sigmoid, SiLU, softplus,
-//! GELU (tanh and erf forms) and `erf`, each in f32 and f64 without a libm call (f64 erf and
-//! exact GELU excepted), written with `mul_add` so that a loop over them, compiled with FMA
+//! GELU (tanh and erf forms) and `erf`, each in f32 and f64 without a libm call, written with `mul_add` so that a loop over them, compiled with FMA
 //! (backend-cpu's AVX2 and AVX-512 copies), vectorises and rounds once per polynomial step —
 //! and gives the same bits as the scalar fallback, where `mul_add` is libm's exact `fma`.
 //! Chapter 2, "Transcendental functions: polynomials with FMA", explains the scheme and lists
@@ -10,6 +9,7 @@ use crate::{DType, Float};
 
 mod act;
 mod erf;
+mod erf64;
 mod exp;
 mod log;
 #[cfg(test)]
@@ -19,7 +19,8 @@ pub use act::{
     gelu_tanh_f32, gelu_tanh_f64, sigmoid_f32, sigmoid_f64, silu_f32, silu_f64, softplus_f32,
     softplus_f64, tanh_f32, tanh_f64,
 };
-pub use erf::{erf_f32, gelu_erf_f32, gelu_erf_f64, gelu_erf_grad_f32, gelu_erf_grad_f64};
+pub use erf::{erf_f32, gelu_erf_f32, gelu_erf_grad_f32};
+pub use erf64::{erf_f64, gelu_erf_f64, gelu_erf_grad_f64};
 pub use exp::{exp_f32, exp_f64};
 pub use log::{log_f32, log_f64};
 
@@ -69,8 +70,8 @@ per_dtype! {
     fast_softplus => softplus_f32, softplus_f64;
     /// GELU's tanh form: [`gelu_tanh_f32`] or [`gelu_tanh_f64`].
     fast_gelu_tanh => gelu_tanh_f32, gelu_tanh_f64;
-    /// `erf x`: [`erf_f32`] or libm's.
-    fast_erf => erf_f32, libm::erf;
+    /// `erf x`: [`erf_f32`] or [`erf_f64`].
+    fast_erf => erf_f32, erf_f64;
     /// Exact GELU: [`gelu_erf_f32`] or [`gelu_erf_f64`].
     fast_gelu_erf => gelu_erf_f32, gelu_erf_f64;
     /// Exact GELU's derivative: [`gelu_erf_grad_f32`] or [`gelu_erf_grad_f64`].

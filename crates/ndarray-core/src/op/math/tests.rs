@@ -165,6 +165,47 @@ fn only_within_3(x: f64) -> f64 {
 fn erf_ref(x: f64) -> f64 {
     libm::erf(x)
 }
+/// `x·Φ(x)` through libm's `erfc` where `1 + erf` would cancel.
+fn gelu_erf_ref(x: f64) -> f64 {
+    let w = x * std::f64::consts::FRAC_1_SQRT_2;
+    if x < 0.0 {
+        0.5 * x * libm::erfc(-w)
+    } else {
+        0.5 * x * (1.0 + libm::erf(w))
+    }
+}
+/// Counts x above -37 only: below, GELU is subnormal and the reference multiplies a subnormal
+/// `erfc` (which has lost bits) by x/2.
+fn normal_gelu(x: f64) -> f64 {
+    if x < -37.0 {
+        f64::INFINITY
+    } else {
+        1.0
+    }
+}
+/// The condition of the sum `Φ(x) + x·φ(x)`, `(|Φ| + |xφ|)/|Φ + xφ|`, which crosses 0 at
+/// x ≈ -0.7518 (both kernel and reference cancel there), and [`normal_gelu`]'s cut.
+fn grad_weight(x: f64) -> f64 {
+    let w = x * std::f64::consts::FRAC_1_SQRT_2;
+    let cdf = 0.5 * libm::erfc(-w);
+    let xphi = x * 0.398_942_280_401_432_7 * (-0.5 * x * x).exp();
+    ((cdf.abs() + xphi.abs()) / (cdf + xphi).abs()).max(1.0) * normal_gelu(x)
+}
+fn gelu_erf_grad_ref(x: f64) -> f64 {
+    let w = x * std::f64::consts::FRAC_1_SQRT_2;
+    let cdf = if x < 0.0 {
+        0.5 * libm::erfc(-w)
+    } else {
+        0.5 * (1.0 + libm::erf(w))
+    };
+    // e^{-x²/2} with -x²/2 = h + l exactly (an FMA gives the product's rounding error l):
+    // libm's exp of the rounded h alone would be off by |l| relatively, 512 ulp at x = -32.
+    let h = -0.5 * x * x;
+    let l = (-0.5 * x).mul_add(x, -h);
+    // (Below -750 the term underflows; l could then overflow e^l.)
+    let phi = if h < -750.0 { 0.0 } else { h.exp() * l.exp() };
+    cdf + x * 0.398_942_280_401_432_7 * phi
+}
 
 /// Measured maxima (ulps) that the tests below hold each function to, as in chapter 2.
 mod bound {
@@ -183,6 +224,10 @@ mod bound {
     pub const SOFTPLUS64: u64 = 2;
     /// Per unit of GELU's condition number `max(1, |2u|)`.
     pub const GELU_TANH64: u64 = 5;
+    pub const ERF64: u64 = 1;
+    pub const GELU_ERF64: u64 = 5;
+    /// Per unit of the condition of the sum `Φ + x·φ` (see `grad_weight`).
+    pub const GELU_ERF_GRAD64: u64 = 5;
     /// On |x| ≤ 3, plain ulps.
     pub const GELU_TANH64_WITHIN_3: u64 = 18;
 }
@@ -212,6 +257,10 @@ ulp_tests! {
     sigmoid_f64_ulp: sweep64(sigmoid_f64, sigmoid_ref, -750.0, 750.0), bound::SIGMOID64;
     silu_f64_ulp: sweep64(silu_f64, silu_ref, -750.0, 750.0), bound::SILU64;
     softplus_f64_ulp: sweep64(softplus_f64, softplus_ref, -750.0, 30.0), bound::SOFTPLUS64;
+    erf_f64_ulp: sweep64(erf_f64, erf_ref, -7.0, 7.0), bound::ERF64;
+    gelu_erf_f64_ulp: sweep64_weighted(gelu_erf_f64, gelu_erf_ref, -37.0, 10.0, normal_gelu), bound::GELU_ERF64;
+    gelu_erf_grad_f64_ulp: sweep64_weighted(gelu_erf_grad_f64, gelu_erf_grad_ref, -37.0, 10.0, grad_weight),
+        bound::GELU_ERF_GRAD64;
     gelu_tanh_f64_ulp_within_3: sweep64_weighted(gelu_tanh_f64, gelu_tanh_ref, -3.0, 3.0, only_within_3),
         bound::GELU_TANH64_WITHIN_3;
     gelu_tanh_f64_ulp_per_2u: sweep64_weighted(gelu_tanh_f64, gelu_tanh_ref, -30.0, 30.0, gelu_weight),

@@ -1,0 +1,195 @@
+//! `erf` and the exact GELU in f64 without a libm call: fdlibm's `s_erf.c` rational
+//! approximations (FreeBSD msun, as in the `libm` crate; © 1993 Sun Microsystems, freely
+//! distributable with this notice), with every interval computed and one selected per element
+//! instead of a branch, the coefficients of two intervals that share a form selected before one
+//! evaluation, and FMA in the Horner steps. fdlibm's intervals for |x|: below 0.84375
+//! `erf = x + x·P(x²)/Q(x²)`; to 1.25 `erf = c + P(s)/Q(s)` with `s = |x| − 1`; above,
+//! `erfc = e^{−x² − 0.5625 + R(1/x²)/S(1/x²)}/|x|` (two coefficient sets, split at 1/0.35).
+
+use super::exp::{mul_exp_f64, EXP_LO_64};
+
+/// erf(1) rounded to 24 bits (fdlibm's `erx`).
+const ERX: f64 = 0.8450629115104675;
+
+// Highest coefficient first. The near interval's polynomials are padded with leading zeros to
+// the middle interval's degree (a zero step of Horner's scheme changes no bit).
+const PP: [f64; 7] = [
+    0.0,
+    0.0,
+    -2.3763016656650163e-05,
+    -0.005770270296489442,
+    -0.02848174957559851,
+    -0.3250421072470015,
+    0.12837916709551256,
+];
+const QQ: [f64; 7] = [
+    0.0,
+    -3.960228278775368e-06,
+    0.00013249473800432164,
+    0.005081306281875766,
+    0.0650222499887673,
+    0.39791722395915535,
+    1.0,
+];
+const PA: [f64; 7] = [
+    -0.002166375594868791,
+    0.035478304325618236,
+    -0.11089469428239668,
+    0.31834661990116175,
+    -0.3722078760357013,
+    0.41485611868374833,
+    -0.0023621185607526594,
+];
+const QA: [f64; 7] = [
+    0.011984499846799107,
+    0.01363708391202905,
+    0.12617121980876164,
+    0.07182865441419627,
+    0.540397917702171,
+    0.10642088040084423,
+    1.0,
+];
+const RA: [f64; 8] = [
+    -9.814329344169145,
+    -81.2874355063066,
+    -184.60509290671104,
+    -162.39666946257347,
+    -62.375332450326006,
+    -10.558626225323291,
+    -0.6938585727071818,
+    -0.009864944034847148,
+];
+const SA: [f64; 9] = [
+    -0.0604244152148581,
+    6.570249770319282,
+    108.63500554177944,
+    429.00814002756783,
+    645.3872717332679,
+    434.56587747522923,
+    137.65775414351904,
+    19.651271667439257,
+    1.0,
+];
+const RB: [f64; 8] = [
+    0.0,
+    -483.5191916086514,
+    -1025.0951316110772,
+    -637.5664433683896,
+    -160.63638485582192,
+    -17.757954917754752,
+    -0.799283237680523,
+    -0.0098649429247001,
+];
+const SB: [f64; 9] = [
+    0.0,
+    -22.44095244658582,
+    474.52854120695537,
+    2553.0504064331644,
+    3199.8582195085955,
+    1536.729586084437,
+    325.7925129965739,
+    30.33806074348246,
+    1.0,
+];
+
+/// Horner's scheme on the coefficients of `a` or `b`, chosen per element by `first`.
+#[inline(always)]
+fn horner_sel<const N: usize>(t: f64, first: bool, a: &[f64; N], b: &[f64; N]) -> f64 {
+    let mut p = if first { a[0] } else { b[0] };
+    for i in 1..N {
+        p = p.mul_add(t, if first { a[i] } else { b[i] });
+    }
+    p
+}
+
+/// `(erf a, m·erfc a)` for `a ≥ 0` (or NaN); the first is exact to fdlibm's accuracy where
+/// `m = 1` (above 1.25 it is `1 − m·erfc a`). `m·erfc a` is formed before the final scaling by
+/// `2^n`, so it keeps its bits where `erfc a` alone would be subnormal.
+#[inline(always)]
+fn erf_core(a: f64, m: f64) -> (f64, f64) {
+    // Near and middle: one rational function on the selected variable and coefficients.
+    let near = a < 0.843_75;
+    let t = if near { a * a } else { a - 1.0 };
+    let pq = horner_sel(t, near, &PP, &PA) / horner_sel(t, near, &QQ, &QA);
+    let erf_near = a.mul_add(pq, a);
+    let erfc_near = if a < 0.25 {
+        1.0 - erf_near
+    } else {
+        0.5 - (a.mul_add(pq, a - 0.5))
+    };
+    let erf_mid = ERX + pq;
+    let erfc_mid = (1.0 - ERX) - pq;
+    // Far: erfc a = e^{−a² − 0.5625 + R/S}/a, with −a² − 0.5625 carried as a sum of two
+    // doubles (FMA gives a²'s rounding error exactly), so the large exponent loses nothing.
+    // Above 30, erfc is 0 in f64 (and a = ∞ would give ∞ − ∞ below).
+    let af = if a > 30.0 { 30.0 } else { a };
+    let af = if af < 1.25 { 1.25 } else { af };
+    let s = 1.0 / (af * af);
+    let first = af < f64::from_bits(0x4006_db6d_0000_0000);
+    let rs = horner_sel(s, first, &RA, &RB) / horner_sel(s, first, &SA, &SB);
+    let h = af * af;
+    let l = af.mul_add(af, -h);
+    let e1 = -h - 0.5625;
+    let err = (-h - e1) - 0.5625;
+    let b = (rs - l) + err;
+    let (eb, _) = mul_exp_f64(1.0, b);
+    let (_, m_erfc_far) = mul_exp_f64(m * eb / af, e1);
+    let m_erfc_far = if a > 30.0 { m * 0.0 } else { m_erfc_far };
+    let erf_far = 1.0 - m_erfc_far;
+    let mid = a < 1.25;
+    let erf = if near {
+        erf_near
+    } else if mid {
+        erf_mid
+    } else {
+        erf_far
+    };
+    let m_erfc = if near {
+        m * erfc_near
+    } else if mid {
+        m * erfc_mid
+    } else {
+        m_erfc_far
+    };
+    (erf, m_erfc)
+}
+
+/// `erf x` in f64 (max error in chapter 2's table): ±1 at ±∞, NaN stays NaN, the sign of zero
+/// is kept.
+#[inline(always)]
+pub fn erf_f64(x: f64) -> f64 {
+    erf_core(x.abs(), 1.0).0.copysign(x)
+}
+
+/// Exact GELU `x·Φ(x)` in f64: `x/2·(1 + erf(x/√2))` for x ≥ 0 and `x/2·erfc(|x|/√2)` below,
+/// where `1 + erf` would cancel.
+#[inline(always)]
+pub fn gelu_erf_f64(x: f64) -> f64 {
+    let a = (x * std::f64::consts::FRAC_1_SQRT_2).abs();
+    let neg = x < 0.0;
+    let (erf, m_erfc) = erf_core(a, if neg { 0.5 * x } else { 1.0 });
+    if neg {
+        m_erfc
+    } else {
+        0.5 * x * (1.0 + erf)
+    }
+}
+
+/// GELU's derivative `Φ(x) + x·φ(x)` in f64, `Φ` as in [`gelu_erf_f64`] and
+/// `φ(x) = e^{−x²/2}/√(2π)` with `−x²/2` carried as a sum of two doubles.
+#[inline(always)]
+pub fn gelu_erf_grad_f64(x: f64) -> f64 {
+    const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+    let a = (x * std::f64::consts::FRAC_1_SQRT_2).abs();
+    let neg = x < 0.0;
+    let (erf, m_erfc) = erf_core(a, if neg { 0.5 } else { 1.0 });
+    let cdf = if neg { m_erfc } else { 0.5 * (1.0 + erf) };
+    let hx = -0.5 * x;
+    let h = hx * x;
+    let l = hx.mul_add(x, -h);
+    let (_, xphi) = mul_exp_f64(x * INV_SQRT_2PI, h);
+    let xphi = xphi.mul_add(l, xphi);
+    // Far out x·φ(x) is 0 (NaN at ±∞, ∞·0, as PyTorch's backward gives).
+    let xphi = if h < EXP_LO_64 { x * 0.0 } else { xphi };
+    cdf + xphi
+}
