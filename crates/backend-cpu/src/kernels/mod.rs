@@ -5,6 +5,7 @@
 
 mod elementwise;
 mod index;
+mod isa;
 mod map;
 mod reduce;
 mod softmax;

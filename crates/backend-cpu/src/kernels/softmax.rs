@@ -4,7 +4,7 @@
 //! temporaries forward and four backward (in a GPT step, attention's causal softmax was
 //! about 9% of the time).
 
-use super::map::{run_loop, Isa, Loop};
+use super::isa::{run_loop, Isa, Loop};
 use crate::parallel::par_chunks;
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::op::math::fast_exp;
