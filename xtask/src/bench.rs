@@ -1,4 +1,5 @@
-//! `cargo xtask bench [--device cpu|cuda] [--only NAME[,NAME]] [--threads N] [--repeat R] [--compare]`
+//! `cargo xtask bench [--device cpu|cuda] [--only NAME[,NAME]] [--threads N] [--repeat R] [--runs N]
+//! [--compare]`
 //!
 //! Runs the `workloads` bench target of the `nanotorch` facade (`crates/nanotorch/benches/workloads/`)
 //! in the release profile. It prints one JSON line per case with the case names and fields of
@@ -11,7 +12,13 @@
 //! `--compare` also runs PyTorch's script on the same cases twice, as the bench-peers README asks:
 //! once plain and once with glibc told to keep freed memory
 //! (`MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824`), then prints a table
-//! joined on `case` with the time ratios ours/PyTorch (below 1: we are faster).
+//! joined on `case` with the time ratios ours/PyTorch (below 1: we are faster). Cases the shared
+//! script lacks (`dgemm/512`, `unary/<op>_<dtype>/<n>`) come from `xtask/peers/torch_extra.py`,
+//! timed the same way.
+//!
+//! `--runs N` (default 1) repeats the whole run N times, ours and PyTorch's alternating, and the
+//! table gives each side's median over the runs and its run-to-run spread (`(max − min) / median`
+//! of the per-run medians): how steady each library is on a shared machine.
 
 use crate::util::{self, cargo, no_more_args, take_flag, take_value, Result};
 use serde_json::Value;
@@ -39,6 +46,14 @@ pub fn bench(args: &[String]) -> Result<()> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let repeat = take_value(&mut args, "--repeat")?;
+    let runs = match take_value(&mut args, "--runs")? {
+        Some(r) => r
+            .parse::<usize>()
+            .ok()
+            .filter(|&r| r > 0)
+            .ok_or_else(|| format!("--runs wants a positive integer, not `{r}`"))?,
+        None => 1,
+    };
     let compare = take_flag(&mut args, "--compare");
     no_more_args("bench", &args)?;
     if device != "cpu" && device != "cuda" {
@@ -57,27 +72,36 @@ pub fn bench(args: &[String]) -> Result<()> {
     if device == "cuda" && !crate::cuda::bench_device(only.as_deref(), repeat.as_deref())? {
         return Ok(());
     }
-    let mut cmd = cargo();
-    cmd.args(["bench", "-p", "nanotorch", "--bench", "workloads"]);
-    if device == "cuda" {
-        cmd.args(["--features", "cuda"]);
-        crate::cuda::link_env(&mut cmd)?;
-    }
-    cmd.args(["--", "--device", &device, "--threads", &threads.to_string()]);
-    if let Some(only) = &only {
-        cmd.args(["--only", only]);
-    }
-    if let Some(r) = &repeat {
-        cmd.args(["--repeat", r]);
-    }
-    cmd.env("NANOTORCH_NUM_THREADS", threads.to_string());
-    let ours = run_json_lines(&mut cmd)?;
+    let ours_cmd = || -> Result<Command> {
+        let mut cmd = cargo();
+        cmd.args(["bench", "-p", "nanotorch", "--bench", "workloads"]);
+        if device == "cuda" {
+            cmd.args(["--features", "cuda"]);
+            crate::cuda::link_env(&mut cmd)?;
+        }
+        cmd.args(["--", "--device", &device, "--threads", &threads.to_string()]);
+        if let Some(only) = &only {
+            cmd.args(["--only", only]);
+        }
+        if let Some(r) = &repeat {
+            cmd.args(["--repeat", r]);
+        }
+        cmd.env("NANOTORCH_NUM_THREADS", threads.to_string());
+        Ok(cmd)
+    };
+    let mut ours = vec![run_json_lines(&mut ours_cmd()?)?];
     if !compare {
+        for _ in 1..runs {
+            ours.push(run_json_lines(&mut ours_cmd()?)?);
+        }
+        if runs > 1 {
+            print_table(&ours, &[], &[]);
+        }
         return Ok(());
     }
 
     // PyTorch on exactly the cases we ran (raw_* cases have no PyTorch twin).
-    let cases: Vec<String> = ours
+    let cases: Vec<String> = ours[0]
         .iter()
         .filter_map(|r| r["case"].as_str())
         .filter(|c| !c.starts_with("raw_"))
@@ -90,24 +114,34 @@ pub fn bench(args: &[String]) -> Result<()> {
     if !script.is_file() {
         return Err(format!("PyTorch's bench script is not at {}", script.display()).into());
     }
-    let torch_cmd = |keep_memory: bool| {
-        let mut c = Command::new(&python);
-        c.arg(&script).args([
-            "--threads",
-            &threads.to_string(),
-            "--only",
-            &cases.join(","),
-        ]);
-        if let Some(r) = &repeat {
-            c.args(["--repeat", r]);
+    let extra = util::root().join("xtask/peers/torch_extra.py");
+    let torch_run = |keep_memory: bool| -> Result<Vec<Value>> {
+        let mut rows = Vec::new();
+        for script in [&script, &extra] {
+            let mut c = Command::new(&python);
+            c.arg(script).args([
+                "--threads",
+                &threads.to_string(),
+                "--only",
+                &cases.join(","),
+            ]);
+            if let Some(r) = &repeat {
+                c.args(["--repeat", r]);
+            }
+            if keep_memory {
+                c.envs(MALLOC_KEEP);
+            }
+            rows.extend(run_json_lines(&mut c)?);
         }
-        if keep_memory {
-            c.envs(MALLOC_KEEP);
-        }
-        c
+        Ok(rows)
     };
-    let plain = run_json_lines(&mut torch_cmd(false))?;
-    let kept = run_json_lines(&mut torch_cmd(true))?;
+    let mut plain = vec![torch_run(false)?];
+    let mut kept = vec![torch_run(true)?];
+    for _ in 1..runs {
+        ours.push(run_json_lines(&mut ours_cmd()?)?);
+        plain.push(torch_run(false)?);
+        kept.push(torch_run(true)?);
+    }
     print_table(&ours, &plain, &kept);
     Ok(())
 }
@@ -157,41 +191,78 @@ fn find<'a>(rows: &'a [Value], case: &str) -> Option<&'a Value> {
     rows.iter().find(|r| r["case"] == case)
 }
 
-fn ms(row: Option<&Value>) -> Option<f64> {
-    row.and_then(|r| r["median_ms"].as_f64())
-}
-
 fn cell(x: Option<f64>, digits: usize) -> String {
     x.map_or_else(|| "-".into(), |x| format!("{x:.digits$}"))
 }
 
-/// The joined table: our median, PyTorch's (plain and memory-keeping), and the ratios of times.
-fn print_table(ours: &[Value], plain: &[Value], kept: &[Value]) {
-    let peer = |rows: &[Value]| {
-        rows.first()
+/// One case's medians over the runs: (median of them, run-to-run spread `(max − min) / median`).
+fn over_runs(runs: &[Vec<Value>], case: &str) -> Option<(f64, f64)> {
+    let mut t: Vec<f64> = runs
+        .iter()
+        .filter_map(|rows| find(rows, case)?["median_ms"].as_f64())
+        .collect();
+    if t.is_empty() {
+        return None;
+    }
+    t.sort_by(f64::total_cmp);
+    let n = t.len();
+    let median = if n % 2 == 1 {
+        t[n / 2]
+    } else {
+        (t[n / 2 - 1] + t[n / 2]) / 2.0
+    };
+    Some((median, (t[n - 1] - t[0]) / median))
+}
+
+/// The joined table: our median, PyTorch's (plain and memory-keeping), the ratios of times, and
+/// with several runs each side's run-to-run spread.
+fn print_table(ours: &[Vec<Value>], plain: &[Vec<Value>], kept: &[Vec<Value>]) {
+    let peer = |runs: &[Vec<Value>]| {
+        runs.first()
+            .and_then(|rows| rows.first())
             .and_then(|r| r["peer"].as_str())
             .unwrap_or("torch")
             .to_string()
     };
+    let runs = ours.len();
     println!(
-        "\nmedian ms, ours ({}) vs PyTorch ({}); ratio = ours / PyTorch time (< 1: we are faster);\n\
-         `kept` = PyTorch with MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_=1073741824",
+        "\nmedian ms{}, ours ({}) vs PyTorch ({}); ratio = ours / PyTorch time (< 1: we are faster);\n\
+         `kept` = PyTorch with MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_=1073741824{}",
+        if runs > 1 {
+            format!(" (median of {runs} runs)")
+        } else {
+            String::new()
+        },
         peer(ours),
-        peer(plain)
+        peer(plain),
+        if runs > 1 {
+            "; sp. = run-to-run spread, (max - min) / median of the runs' medians"
+        } else {
+            ""
+        }
     );
     println!(
-        "{:<22} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}",
-        "case", "ours", "torch", "kept", "ratio", "r.kept", "rate"
+        "{:<26} {:>9} {:>9} {:>9} {:>7} {:>7} {:>6} {:>6} {:>6} {:>11}",
+        "case", "ours", "torch", "kept", "ratio", "r.kept", "sp.us", "sp.t", "sp.k", "rate"
     );
-    for row in ours {
+    let spread = |x: Option<(f64, f64)>| {
+        if runs > 1 {
+            x.map_or_else(|| "-".into(), |(_, s)| format!("{:.0}%", 100.0 * s))
+        } else {
+            "-".into()
+        }
+    };
+    for row in &ours[0] {
         let case = row["case"].as_str().unwrap_or("?");
         if case.starts_with("raw_") {
             continue;
         }
-        let o = ms(Some(row));
-        let p = ms(find(plain, case));
-        let k = ms(find(kept, case));
-        let ratio = |t: Option<f64>| o.zip(t).map(|(o, t)| o / t);
+        let (o, p, k) = (
+            over_runs(ours, case),
+            over_runs(plain, case),
+            over_runs(kept, case),
+        );
+        let ratio = |t: Option<(f64, f64)>| o.zip(t).map(|((o, _), (t, _))| o / t);
         let rate = if let Some(g) = row["gflops"].as_f64() {
             format!("{g:.1} GF/s")
         } else if let Some(g) = row["gbps"].as_f64() {
@@ -200,15 +271,18 @@ fn print_table(ours: &[Value], plain: &[Value], kept: &[Value]) {
             "-".into()
         };
         println!(
-            "{case:<22} {:>10} {:>10} {:>10} {:>8} {:>8} {rate:>10}",
-            cell(o, 3),
-            cell(p, 3),
-            cell(k, 3),
+            "{case:<26} {:>9} {:>9} {:>9} {:>7} {:>7} {:>6} {:>6} {:>6} {rate:>11}",
+            cell(o.map(|x| x.0), 3),
+            cell(p.map(|x| x.0), 3),
+            cell(k.map(|x| x.0), 3),
             cell(ratio(p), 2),
-            cell(ratio(k), 2)
+            cell(ratio(k), 2),
+            spread(o),
+            spread(p),
+            spread(k),
         );
     }
-    let raw: Vec<&Value> = ours
+    let raw: Vec<&Value> = ours[0]
         .iter()
         .filter(|r| r["case"].as_str().is_some_and(|c| c.starts_with("raw_")))
         .collect();
@@ -220,7 +294,7 @@ fn print_table(ours: &[Value], plain: &[Value], kept: &[Value]) {
         for r in raw {
             let raw_case = r["case"].as_str().unwrap_or("?");
             let case = raw_case.trim_start_matches("raw_");
-            let ours_g = find(ours, case).and_then(|x| x["gflops"].as_f64());
+            let ours_g = find(&ours[0], case).and_then(|x| x["gflops"].as_f64());
             let raw_g = r["gflops"].as_f64();
             println!(
                 "{case:<22} {:>8} GF/s vs {:>8} GF/s  = {}",

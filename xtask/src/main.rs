@@ -19,7 +19,7 @@ commands:
         fmt check, clippy -D warnings, every test and doctest, CUDA checks, gradcheck (what CI runs)
   gradcheck [-- TEST-ARGS]
         every `tests/gradcheck.rs` target in the workspace
-  bench [--device cpu|cuda] [--only a,b] [--threads N] [--repeat R] [--compare]
+  bench [--device cpu|cuda] [--only a,b] [--threads N] [--repeat R] [--runs N] [--compare]
         benchmarks, one JSON line per case; --compare adds PyTorch's figures and ratios
   ptx [--check] [--install-nvcc]
         compile kernels/*.cu to PTX (or check it is fresh)

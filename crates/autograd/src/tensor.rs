@@ -300,6 +300,15 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             .clone()
     }
 
+    /// Whether writing into this tensor's array in place can change no other tensor or array:
+    /// this handle is the only one on the tensor, and its array is
+    /// [exclusive](NDArray::is_exclusive). Gradient clipping scales such a gradient in place.
+    pub fn is_exclusive(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+            && Arc::weak_count(&self.0) == 0
+            && self.0.data.is_exclusive()
+    }
+
     /// Replaces the gradient (optimizers and `zero_grad` use this).
     pub fn set_grad(&self, grad: Option<Tensor<E, B>>) {
         *self.0.grad.lock().unwrap_or_else(|p| p.into_inner()) = grad;

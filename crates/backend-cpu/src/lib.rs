@@ -10,9 +10,10 @@ mod workers;
 pub use storage::{pool_bytes, set_pool_limit, CpuStorage, DEFAULT_LIMIT};
 
 use nanotorch_ndarray_core::{
-    ArgReduceOp, Backend, BinaryOp, Element, Float, Layout, RandomDist, ReduceOp, Result,
-    ScalarSide, UnaryOp, Window2d,
+    ArgReduceOp, Backend, BinaryOp, Element, Float, FusedStep, Layout, RandomDist, ReduceOp,
+    Result, ScalarSide, UnaryOp, Window2d,
 };
+use std::ops::Range;
 
 /// `len` elements, element `i` being `f(i)`, split across threads (`cost` is the work per element
 /// in the units of `parallel::pieces`). The constructors' path: `len` comes from the user, so a
@@ -299,6 +300,62 @@ impl Backend for Cpu {
         kernels::softmax_last_backward(y.as_slice(), y_layout, g.as_slice(), g_layout, op).map(Ok)
     }
 
+    #[allow(clippy::type_complexity)] // (loss, lse), as the trait says
+    fn cross_entropy_rows<E: Float>(
+        &self,
+        x: &CpuStorage<E>,
+        x_layout: &Layout,
+        target: &CpuStorage<i64>,
+        target_layout: &Layout,
+        ignore_index: i64,
+    ) -> Option<Result<(CpuStorage<E>, CpuStorage<E>)>> {
+        let fits = check_fits("cross_entropy", x_layout, x.len())
+            .and_then(|()| check_fits("cross_entropy", target_layout, target.len()));
+        if let Err(e) = fits {
+            return Some(Err(e));
+        }
+        kernels::cross_entropy_rows(
+            x.as_slice(),
+            x_layout,
+            target.as_slice(),
+            target_layout,
+            ignore_index,
+        )
+    }
+
+    fn cross_entropy_rows_backward<E: Float>(
+        &self,
+        x: &CpuStorage<E>,
+        x_layout: &Layout,
+        lse: &CpuStorage<E>,
+        lse_layout: &Layout,
+        target: &CpuStorage<i64>,
+        target_layout: &Layout,
+        grad: &CpuStorage<E>,
+        grad_layout: &Layout,
+        ignore_index: i64,
+    ) -> Option<Result<CpuStorage<E>>> {
+        let op = "cross_entropy backward";
+        let fits = check_fits(op, x_layout, x.len())
+            .and_then(|()| check_fits(op, lse_layout, lse.len()))
+            .and_then(|()| check_fits(op, target_layout, target.len()))
+            .and_then(|()| check_fits(op, grad_layout, grad.len()));
+        if let Err(e) = fits {
+            return Some(Err(e));
+        }
+        kernels::cross_entropy_rows_backward(
+            x.as_slice(),
+            x_layout,
+            lse.as_slice(),
+            lse_layout,
+            target.as_slice(),
+            target_layout,
+            grad.as_slice(),
+            grad_layout,
+            ignore_index,
+        )
+    }
+
     fn arg_reduce<E: Element>(
         &self,
         op: ArgReduceOp,
@@ -421,6 +478,48 @@ impl Backend for Cpu {
             slots,
             fallback,
         )))
+    }
+
+    fn fused_step<E: Float>(
+        &self,
+        step: &FusedStep<E>,
+        (param, param_range): (&mut CpuStorage<E>, Range<usize>),
+        (grad, grad_range): (&CpuStorage<E>, Range<usize>),
+        state: &mut [(&mut CpuStorage<E>, Range<usize>)],
+    ) -> Result<bool> {
+        let fits = |len: usize, r: &Range<usize>| r.start <= r.end && r.end <= len;
+        if !fits(param.len(), &param_range)
+            || !fits(grad.len(), &grad_range)
+            || state.iter().any(|(s, r)| !fits(s.len(), r))
+        {
+            return Err(nanotorch_ndarray_core::Error::msg(format!(
+                "{} fused step: a range lies outside its storage",
+                step.name()
+            )));
+        }
+        let count = state.len().min(3);
+        let mut slices: [&mut [E]; 3] = [&mut [], &mut [], &mut []];
+        for (slot, (s, r)) in slices.iter_mut().zip(state.iter_mut()) {
+            *slot = &mut s.as_mut_slice()[r.clone()];
+        }
+        kernels::fused_step(
+            step,
+            &mut param.as_mut_slice()[param_range],
+            &grad.as_slice()[grad_range],
+            &mut slices[..count],
+        )?;
+        Ok(true)
+    }
+
+    fn abs_pow_sum<E: Float>(
+        &self,
+        x: &CpuStorage<E>,
+        layout: &Layout,
+        p: f64,
+    ) -> Option<Result<f64>> {
+        let range = layout.contiguous_range()?;
+        let x = x.as_slice().get(range)?;
+        Some(Ok(kernels::abs_pow_sum(x, p)))
     }
 
     fn col2im<E: Float>(

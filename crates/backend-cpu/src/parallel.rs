@@ -4,8 +4,9 @@
 
 use nanotorch_ndarray_core::{Layout, StridedIndex};
 use std::mem::MaybeUninit;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 
 /// Below this much work (output elements × a per-op cost: 1 for memory-bound ops such as add,
 /// copy or sum, `TRANSCENDENTAL_COST` = 16 for exp/log/tanh/pow/random fills) an op runs on one
@@ -77,8 +78,57 @@ pub(crate) fn pieces(work: usize) -> usize {
 /// See [`pieces`]: small enough that a late thread costs at most a quarter of its share.
 const PIECES_PER_THREAD: usize = 4;
 
-/// A chunk of `par_chunks`' output and its start, until a thread claims it.
-type Slot<'a, T> = Mutex<Option<(usize, &'a mut [T])>>;
+/// Calls `f(range)` on consecutive ranges covering `0..len`, each a multiple of `unit` long
+/// (except possibly the last), spread over the threads when `work`, the total cost in elements,
+/// is large enough. Every range is handed out exactly once. Allocates nothing (optimizer steps
+/// and other per-step kernels run through it; see `crates/optim/tests/no_alloc.rs`).
+pub(crate) fn par_ranges(len: usize, unit: usize, work: usize, f: impl Fn(Range<usize>) + Sync) {
+    let unit = unit.max(1);
+    let n = pieces(work);
+    let units = len.div_ceil(unit);
+    if n <= 1 || units <= 1 || num_threads() <= 1 {
+        f(0..len);
+        return;
+    }
+    let per = units.div_ceil(n) * unit;
+    let count = len.div_ceil(per);
+    let next = AtomicUsize::new(0);
+    crate::workers::run(&|| loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= count {
+            break;
+        }
+        f(i * per..((i + 1) * per).min(len));
+    });
+}
+
+/// A pointer into a slice that threads write disjoint ranges of (see [`SharedMut::slice`]).
+pub(crate) struct SharedMut<T>(*mut T);
+
+// SAFETY: a `SharedMut` only hands out `&mut` to ranges its user promises are disjoint (the
+// ranges of one `par_ranges` call), so threads never share an element; sending `T`s between
+// threads needs `T: Send`.
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for SharedMut<T> {}
+
+impl<T> SharedMut<T> {
+    /// A handle on `slice`, which stays mutably borrowed for as long as the handle is used.
+    pub(crate) fn new(slice: &mut [T]) -> Self {
+        SharedMut(slice.as_mut_ptr())
+    }
+
+    /// The elements at `range`.
+    ///
+    /// # Safety
+    /// `range` lies inside the slice given to `new`, that borrow is still alive, and no other
+    /// live reference overlaps `range` (each `par_ranges` range is used by one call only).
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn slice(&self, range: Range<usize>) -> &mut [T] {
+        // SAFETY: forwarded to the caller.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(range.start), range.len()) }
+    }
+}
 
 /// Calls `f(start, chunk)` on consecutive chunks of `out`, each a multiple of `unit` long (except
 /// possibly the last), spread over the threads when `work`, the total cost in elements, is large
@@ -89,29 +139,13 @@ pub(crate) fn par_chunks<T: Send>(
     work: usize,
     f: impl Fn(usize, &mut [T]) + Sync,
 ) {
-    let unit = unit.max(1);
-    let n = pieces(work);
-    let units = out.len().div_ceil(unit);
-    if n <= 1 || units <= 1 || num_threads() <= 1 {
-        f(0, out);
-        return;
-    }
-    let per = units.div_ceil(n) * unit;
-    // Each chunk sits in its own slot; whoever claims slot `i` (the counter hands every index out
-    // once) takes the chunk out and fills it. The mutex is only ever locked once per chunk.
-    let slots: Vec<Slot<'_, T>> = out
-        .chunks_mut(per)
-        .enumerate()
-        .map(|(i, c)| Mutex::new(Some((i * per, c))))
-        .collect();
-    let next = AtomicUsize::new(0);
-    crate::workers::run(&|| loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(slot) = slots.get(i) else { break };
-        let chunk = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some((start, c)) = chunk {
-            f(start, c);
-        }
+    let len = out.len();
+    let out = SharedMut::new(out);
+    par_ranges(len, unit, work, |range| {
+        let start = range.start;
+        // SAFETY: `par_ranges` hands out disjoint ranges inside `0..len`, each once, and `out`
+        // stays borrowed until it returns.
+        f(start, unsafe { out.slice(range) })
     });
 }
 

@@ -9,7 +9,7 @@
 //! - Shapes have been checked by the caller ([`crate::NDArray`]); a backend checks only what it
 //!   alone can see (index values, device errors) and reports it as an [`Error`](crate::Error).
 
-use crate::op::Softmax;
+use crate::op::{FusedStep, Softmax};
 use crate::{
     ArgReduceOp, BinaryOp, Element, Float, Layout, RandomDist, ReduceOp, Result, ScalarSide,
     UnaryOp, Window2d,
@@ -292,6 +292,72 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         _slots: &[i64],
         _fallback: &[i64],
     ) -> Option<Result<Self::Storage<i64>>> {
+        None
+    }
+
+    /// Cross-entropy of each row of `x` (`[rows, classes]` logits) against the class index in
+    /// `target` (`[rows]`), fused: `(loss, lse)`, both `[rows]`, with `lse` the row's
+    /// log-sum-exp and `loss = lse − x[target]` (both 0 where `target == ignore_index`). Errors
+    /// on a target outside `0..classes` that is not `ignore_index`. `None`, the default, when
+    /// the backend has no such kernel for these layouts: the loss is then composed from
+    /// `log_softmax` and `gather`.
+    #[allow(clippy::type_complexity)] // (loss, lse): a pair of storages, named in the doc
+    fn cross_entropy_rows<E: Float>(
+        &self,
+        _x: &Self::Storage<E>,
+        _x_layout: &Layout,
+        _target: &Self::Storage<i64>,
+        _target_layout: &Layout,
+        _ignore_index: i64,
+    ) -> Option<Result<(Self::Storage<E>, Self::Storage<E>)>> {
+        None
+    }
+
+    /// The gradient of [`Backend::cross_entropy_rows`]' per-row losses with respect to `x`,
+    /// given the forward pass's `lse` and the losses' gradient `grad` (`[rows]`):
+    /// `grad[r]·(softmax(x[r]) − one_hot(target[r]))`, 0 rows where ignored. `None`, the
+    /// default, when the backend has no such kernel for these layouts.
+    #[allow(clippy::too_many_arguments)]
+    fn cross_entropy_rows_backward<E: Float>(
+        &self,
+        _x: &Self::Storage<E>,
+        _x_layout: &Layout,
+        _lse: &Self::Storage<E>,
+        _lse_layout: &Layout,
+        _target: &Self::Storage<i64>,
+        _target_layout: &Layout,
+        _grad: &Self::Storage<E>,
+        _grad_layout: &Layout,
+        _ignore_index: i64,
+    ) -> Option<Result<Self::Storage<E>>> {
+        None
+    }
+
+    /// One optimizer step of one parameter in a single pass (see [`FusedStep`]): `param`, `grad`
+    /// and each of `state` are the elements at the given contiguous range of their storage, all
+    /// ranges of one length, in the order [`FusedStep::run`] lists. Returns `Ok(false)`, the
+    /// default, when the backend has no fused kernel: the optimizer then composes the step from
+    /// the other primitives (same arithmetic, more passes and temporaries).
+    fn fused_step<E: Float>(
+        &self,
+        _step: &FusedStep<E>,
+        _param: (&mut Self::Storage<E>, std::ops::Range<usize>),
+        _grad: (&Self::Storage<E>, std::ops::Range<usize>),
+        _state: &mut [(&mut Self::Storage<E>, std::ops::Range<usize>)],
+    ) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// `Σ|x|ᵖ` over the elements of `layout`, accumulated in f64 and returned to the host (for
+    /// `p = ∞`: the largest `|x|`, NaN if any element is NaN), without allocating: gradient
+    /// clipping's norm. `None`, the default, when the backend has no such kernel for this
+    /// layout: [`NDArray::abs_pow_sum`](crate::NDArray::abs_pow_sum) then composes it.
+    fn abs_pow_sum<E: Float>(
+        &self,
+        _x: &Self::Storage<E>,
+        _layout: &Layout,
+        _p: f64,
+    ) -> Option<Result<f64>> {
         None
     }
 

@@ -429,6 +429,28 @@ mod over_shapes {
         }
 
         #[test]
+        fn cross_entropy_fused_rows(
+            n in 0usize..=5,
+            classes in 1usize..=5,
+            reduction in 0usize..3,
+            seed in 0u64..10_000,
+        ) {
+            // No weight and no smoothing: the fused node (`Tensor::cross_entropy_rows`). Every
+            // third target is ignored; with n = 0 or all ignored the mean is NaN, not checked.
+            let targets: Vec<i64> = (0..n)
+                .map(|i| if i % 3 == 1 { -100 } else { ((i as u64 + seed) % classes as u64) as i64 })
+                .collect();
+            let counted = targets.iter().filter(|&&t| t != -100).count();
+            let reduction = [Reduction::None, Reduction::Sum, Reduction::Mean][reduction];
+            prop_assume!(reduction != Reduction::Mean || counted > 0);
+            let targets = Tensor::from_vec(targets, [n], &Cpu).unwrap();
+            let opts = CrossEntropyOptions::new().reduction(reduction);
+            check_drawn("cross_entropy (fused rows)", seed, &[vec![n, classes]], |t| {
+                cross_entropy_opts(&t[0], &targets, &opts)
+            })?;
+        }
+
+        #[test]
         fn bce_with_logits_broadcasting_pos_weight(
             shape in prop::collection::vec(1usize..=3, 1..=3),
             seed in 0u64..10_000,

@@ -10,8 +10,8 @@
 
 use crate::optimizer::{GenericOptimizer, UpdateRule};
 use crate::state::saved_array;
-use crate::update::{check, descend, direction, e, Direction};
-use nanotorch_ndarray_core::{Backend, BinaryOp, Float, NDArray, Result};
+use crate::update::{check, descend, direction, e, step_direction, try_fused, Direction};
+use nanotorch_ndarray_core::{Backend, BinaryOp, Float, FusedStep, NDArray, Result};
 use serde::{Deserialize, Serialize};
 
 /// Adagrad (`torch.optim.Adagrad`).
@@ -112,8 +112,16 @@ impl<E: Float, B: Backend> UpdateRule<E, B> for AdagradOptions {
             }),
         };
         s.step += 1;
-        let d = direction(grad, param, self.maximize, self.weight_decay)?;
         let clr = self.lr / (1.0 + (s.step - 1) as f64 * self.lr_decay);
+        let fused = FusedStep::Adagrad {
+            direction: step_direction(self.maximize, self.weight_decay),
+            eps: e(self.eps),
+            neg_clr: e(-clr),
+        };
+        if try_fused(param, fused, grad, &[&s.sum])? {
+            return Ok(());
+        }
+        let d = direction(grad, param, self.maximize, self.weight_decay)?;
         s.sum.binary_assign(BinaryOp::Add, &d.array.square()?)?;
         let std = s.sum.sqrt()?;
         std.scalar_assign(BinaryOp::Add, e(self.eps))?;

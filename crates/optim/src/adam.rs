@@ -20,8 +20,8 @@
 
 use crate::optimizer::{GenericOptimizer, UpdateRule};
 use crate::state::saved_array;
-use crate::update::{check, direction, e, ema, ema_square};
-use nanotorch_ndarray_core::{Backend, BinaryOp, Float, NDArray, Result};
+use crate::update::{check, direction, e, ema, ema_square, step_direction, try_fused};
+use nanotorch_ndarray_core::{Backend, BinaryOp, Float, FusedStep, NDArray, Result};
 use serde::{Deserialize, Serialize};
 
 /// Adam (`torch.optim.Adam`): `Adam::new(params, AdamOptions { lr: 1e-3, ..Default::default() })`.
@@ -206,6 +206,41 @@ impl<E: Float, B: Backend, V: AdamVariant> UpdateRule<E, B> for AdamFamilyOption
         };
         s.step += 1;
         let (beta1, beta2) = self.betas;
+        let t = s.step as f64;
+        let bias_correction1 = 1.0 - beta1.powf(t);
+        let bias_correction2_sqrt = (1.0 - beta2.powf(t)).sqrt();
+        if self.amsgrad && s.max_exp_avg_sq.is_none() {
+            s.max_exp_avg_sq = Some(NDArray::zeros(param.dims(), param.backend())?);
+        }
+        let decoupled = V::DECOUPLED_WEIGHT_DECAY && self.weight_decay != 0.0;
+        let fused = FusedStep::Adam {
+            decay: decoupled.then(|| e(1.0 - self.lr * self.weight_decay)),
+            direction: step_direction(
+                self.maximize,
+                if V::DECOUPLED_WEIGHT_DECAY {
+                    0.0
+                } else {
+                    self.weight_decay
+                },
+            ),
+            beta1: e(beta1),
+            one_minus_beta1: e(1.0 - beta1),
+            beta2: e(beta2),
+            one_minus_beta2: e(1.0 - beta2),
+            step_size: e(self.lr / bias_correction1),
+            bias_correction2_sqrt: e(bias_correction2_sqrt),
+            eps: e(self.eps),
+            amsgrad: self.amsgrad,
+        };
+        let done = match &s.max_exp_avg_sq {
+            Some(max) if self.amsgrad => {
+                try_fused(param, fused, grad, &[&s.exp_avg, &s.exp_avg_sq, max])?
+            }
+            _ => try_fused(param, fused, grad, &[&s.exp_avg, &s.exp_avg_sq])?,
+        };
+        if done {
+            return Ok(());
+        }
         let d = if V::DECOUPLED_WEIGHT_DECAY {
             if self.weight_decay != 0.0 {
                 param.scalar_assign(BinaryOp::Mul, e(1.0 - self.lr * self.weight_decay))?;
@@ -217,20 +252,12 @@ impl<E: Float, B: Backend, V: AdamVariant> UpdateRule<E, B> for AdamFamilyOption
         ema(&s.exp_avg, &d.array, beta1)?;
         ema_square(&s.exp_avg_sq, &d.array, beta2)?;
 
-        let t = s.step as f64;
-        let bias_correction1 = 1.0 - beta1.powf(t);
-        let bias_correction2_sqrt = (1.0 - beta2.powf(t)).sqrt();
-        let second = if self.amsgrad {
-            let max = match &s.max_exp_avg_sq {
-                Some(m) => m,
-                None => s
-                    .max_exp_avg_sq
-                    .insert(NDArray::zeros(param.dims(), param.backend())?),
-            };
-            max.binary_assign(BinaryOp::Maximum, &s.exp_avg_sq)?;
-            max
-        } else {
-            &s.exp_avg_sq
+        let second = match &s.max_exp_avg_sq {
+            Some(max) if self.amsgrad => {
+                max.binary_assign(BinaryOp::Maximum, &s.exp_avg_sq)?;
+                max
+            }
+            _ => &s.exp_avg_sq,
         };
         // denom = √v / √(1 - β₂ᵗ) + ε ; θ ← θ - (γ / (1 - β₁ᵗ)) · m / denom
         let denom = second.sqrt()?;

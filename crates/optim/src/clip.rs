@@ -1,13 +1,14 @@
 //! Gradient clipping (`torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`), called between
 //! `backward()` and `step()`.
 //!
-//! A clipped gradient is written as a fresh array into the parameter's `.grad()` rather than
-//! scaled in place: autograd may hand one gradient buffer to several parameters (or a broadcast
-//! view), and scaling it in place would scale them all, some twice. Nothing is allocated when no
-//! clipping is needed.
+//! A gradient is scaled in place when nothing else can see its buffer
+//! ([`Tensor::is_exclusive`]), so that clipping
+//! in a training loop allocates nothing (`tests/no_alloc.rs`). Otherwise it is written as a
+//! fresh array into the parameter's `.grad()`: autograd may hand one gradient buffer to several
+//! parameters (or a broadcast view), and scaling that in place would scale them all, some twice.
 
 use nanotorch_autograd::Tensor;
-use nanotorch_ndarray_core::{Backend, Error, Float, Result};
+use nanotorch_ndarray_core::{Backend, BinaryOp, Error, Float, Result};
 
 /// Scales all gradients together so that their joint `norm_type`-norm is at most `max_norm`, and
 /// returns that norm as it was before clipping (the value worth logging).
@@ -36,32 +37,19 @@ pub fn clip_grad_norm_<E: Float, B: Backend>(
             "clip_grad_norm_: max_norm must be >= 0 (or infinity, to clip nothing), got {max_norm}"
         )));
     }
-    // (parameter, its gradient) for every parameter that has one
-    let grads: Vec<_> = params
-        .iter()
-        .filter_map(|p| p.grad().map(|g| (p, g)))
-        .collect();
-    if grads.is_empty() {
-        return Ok(0.0);
-    }
+    // Two passes over `params` (the norm, then the scaling) rather than a list of the gradients:
+    // a list would be an allocation per call.
     let mut total = 0.0f64;
-    for (_, g) in &grads {
-        let a = g.array();
+    for g in params.iter().filter_map(|p| p.grad()) {
+        let sum = g.array().abs_pow_sum(norm_type)?;
         if norm_type == f64::INFINITY {
-            if a.numel() > 0 {
-                total = total.max(a.abs()?.max(&[], false)?.to_scalar()?.to_f64());
-            }
-        } else if norm_type == 1.0 {
-            total += a.abs()?.sum_all()?.to_scalar()?.to_f64();
-        } else if norm_type == 2.0 {
-            total += a.square()?.sum_all()?.to_scalar()?.to_f64();
+            total = if sum > total || sum.is_nan() {
+                sum
+            } else {
+                total
+            };
         } else {
-            total += a
-                .abs()?
-                .pow_scalar(E::from_f64(norm_type))?
-                .sum_all()?
-                .to_scalar()?
-                .to_f64();
+            total += sum;
         }
     }
     if norm_type != f64::INFINITY && norm_type != 1.0 {
@@ -69,9 +57,26 @@ pub fn clip_grad_norm_<E: Float, B: Backend>(
     }
     let clip_coef = max_norm / (total + 1e-6);
     if clip_coef < 1.0 {
-        for (p, g) in &grads {
-            let scaled = g.array().mul_scalar(E::from_f64(clip_coef))?;
-            p.set_grad(Some(Tensor::from_ndarray(scaled)));
+        let c = E::from_f64(clip_coef);
+        for p in params {
+            let Some(g) = p.grad() else { continue };
+            // Out of its slot, `g` is the only handle on the gradient unless something else
+            // (another parameter, the caller) holds it too.
+            p.set_grad(None);
+            let scaled = if g.is_exclusive() {
+                g.array()
+                    .scalar_assign(BinaryOp::Mul, c)
+                    .map(|()| g.clone())
+            } else {
+                g.array().mul_scalar(c).map(Tensor::from_ndarray)
+            };
+            match scaled {
+                Ok(s) => p.set_grad(Some(s)),
+                Err(e) => {
+                    p.set_grad(Some(g));
+                    return Err(e);
+                }
+            }
         }
     }
     Ok(total)

@@ -40,6 +40,9 @@ mod sgd;
 pub mod state;
 mod update;
 
+#[cfg(test)]
+mod fused_tests;
+
 pub use adagrad::{Adagrad, AdagradOptions, AdagradState};
 pub use adam::{
     Adam, AdamFamilyOptions, AdamOptions, AdamState, AdamVariant, AdamW, AdamWOptions,

@@ -10,8 +10,10 @@
 
 use crate::optimizer::{GenericOptimizer, UpdateRule};
 use crate::state::saved_array;
-use crate::update::{add_scaled, check, descend, direction, e, ema, ema_square, Direction};
-use nanotorch_ndarray_core::{Backend, BinaryOp, Float, NDArray, Result};
+use crate::update::{
+    add_scaled, check, descend, direction, e, ema, ema_square, step_direction, try_fused, Direction,
+};
+use nanotorch_ndarray_core::{Backend, BinaryOp, Float, FusedStep, NDArray, Result};
 use serde::{Deserialize, Serialize};
 
 /// RMSprop (`torch.optim.RMSprop`).
@@ -133,6 +135,33 @@ impl<E: Float, B: Backend> UpdateRule<E, B> for RmspropOptions {
             }),
         };
         s.step += 1;
+        if self.momentum > 0.0 && s.momentum_buffer.is_none() {
+            s.momentum_buffer = Some(zeros()?);
+        }
+        if self.centered && s.grad_avg.is_none() {
+            s.grad_avg = Some(zeros()?);
+        }
+        let fused = FusedStep::Rmsprop {
+            direction: step_direction(self.maximize, self.weight_decay),
+            alpha: e(self.alpha),
+            one_minus_alpha: e(1.0 - self.alpha),
+            eps: e(self.eps),
+            momentum: (self.momentum > 0.0).then(|| e(self.momentum)),
+            centered: self.centered,
+            neg_lr: e(-self.lr),
+        };
+        let v = &s.square_avg;
+        let done = match (&s.momentum_buffer, &s.grad_avg) {
+            (Some(b), Some(a)) if self.momentum > 0.0 && self.centered => {
+                try_fused(param, fused, grad, &[v, b, a])?
+            }
+            (Some(b), _) if self.momentum > 0.0 => try_fused(param, fused, grad, &[v, b])?,
+            (_, Some(a)) if self.centered => try_fused(param, fused, grad, &[v, a])?,
+            _ => try_fused(param, fused, grad, &[v])?,
+        };
+        if done {
+            return Ok(());
+        }
         let d = direction(grad, param, self.maximize, self.weight_decay)?;
         ema_square(&s.square_avg, &d.array, self.alpha)?;
         let avg = if self.centered {

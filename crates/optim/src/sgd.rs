@@ -15,8 +15,10 @@
 
 use crate::optimizer::{GenericOptimizer, UpdateRule};
 use crate::state::saved_array;
-use crate::update::{add_scaled, check, descend, direction, e, Direction};
-use nanotorch_ndarray_core::{Backend, Float, NDArray, Result};
+use crate::update::{
+    add_scaled, check, descend, direction, e, step_direction, try_fused, Direction,
+};
+use nanotorch_ndarray_core::{Backend, Float, FusedStep, NDArray, Result, SgdMomentum};
 use serde::{Deserialize, Serialize};
 
 /// Stochastic gradient descent (`torch.optim.SGD`): `SGD::new(params, SgdOptions { lr: 0.1,
@@ -122,6 +124,35 @@ impl<E: Float, B: Backend> UpdateRule<E, B> for SgdOptions {
         let state = state.get_or_insert(SgdState {
             momentum_buffer: None,
         });
+        let step = |first| FusedStep::Sgd {
+            direction: step_direction(self.maximize, self.weight_decay),
+            neg_lr: e(-self.lr),
+            momentum: (self.momentum != 0.0).then(|| SgdMomentum {
+                momentum: e(self.momentum),
+                one_minus_dampening: e(1.0 - self.dampening),
+                nesterov: self.nesterov,
+                first,
+            }),
+        };
+        match &state.momentum_buffer {
+            _ if self.momentum == 0.0 => {
+                if try_fused(param, step(false), grad, &[])? {
+                    return Ok(());
+                }
+            }
+            Some(buf) => {
+                if try_fused(param, step(false), grad, &[buf])? {
+                    return Ok(());
+                }
+            }
+            None => {
+                let buf = NDArray::zeros(param.dims(), param.backend())?;
+                if try_fused(param, step(true), grad, &[&buf])? {
+                    state.momentum_buffer = Some(buf);
+                    return Ok(());
+                }
+            }
+        }
         let d = direction(grad, param, self.maximize, self.weight_decay)?;
         if self.momentum == 0.0 {
             return descend(param, d, self.lr);

@@ -1,15 +1,42 @@
-//! In-place building blocks the update rules are written with. Each is one or two backend passes
-//! (`binary_assign` / `scalar_assign`); none allocates unless it says so.
+//! In-place building blocks the update rules are written with. First choice is the backend's
+//! fused step ([`try_fused`]: one pass, no allocation); where a backend has none, the rules
+//! compose the same arithmetic from the helpers below, each one or two backend passes
+//! (`binary_assign` / `scalar_assign`) that allocate only when they say so.
 //!
 //! Gradients are read-only here: autograd may hand the *same* gradient buffer to several
 //! parameters (the two inputs of an `add`), or a broadcast view, so writing into one would change
 //! the others.
 
-use nanotorch_ndarray_core::{Backend, BinaryOp, Error, Float, NDArray, Result};
+use nanotorch_ndarray_core::{
+    Backend, BinaryOp, Error, Float, FusedStep, NDArray, Result, StepDirection,
+};
 
 /// `x` as the element type.
 pub(crate) fn e<E: Float>(x: f64) -> E {
     E::from_f64(x)
+}
+
+/// The direction of a fused step: PyTorch's `-grad if maximize`, then `+ weight_decay · param`.
+pub(crate) fn step_direction<E: Float>(maximize: bool, weight_decay: f64) -> StepDirection<E> {
+    StepDirection {
+        maximize,
+        weight_decay: (weight_decay != 0.0).then(|| e(weight_decay)),
+    }
+}
+
+/// Runs `step` on `param` in the backend's fused kernel: one pass, nothing allocated. `false`
+/// when the backend cannot (no kernel, a strided or shared array): the caller composes it.
+pub(crate) fn try_fused<E: Float, B: Backend>(
+    param: &NDArray<E, B>,
+    step: FusedStep<E>,
+    grad: &NDArray<E, B>,
+    state: &[&NDArray<E, B>],
+) -> Result<bool> {
+    #[cfg(test)]
+    if tests::COMPOSED_ONLY.with(std::cell::Cell::get) {
+        return Ok(false);
+    }
+    param.fused_step(&step, grad, state)
 }
 
 /// An update direction: the gradient itself (borrowed, never to be written) or a fresh array this
@@ -115,5 +142,15 @@ pub(crate) fn check(algo: &str, ok: bool, what: &str, value: f64) -> Result<()> 
         Ok(())
     } else {
         Err(Error::msg(format!("{algo}: invalid {what}: {value}")))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Set by tests to run the composed path on the CPU, to compare it with the fused one.
+        pub(crate) static COMPOSED_ONLY: Cell<bool> = const { Cell::new(false) };
     }
 }

@@ -2,7 +2,8 @@
 //! causal softmax of attention with its scale and mask inside the op: each one node whose
 //! forward and backward are the backend's fused row kernels (`NDArray::softmax_last`), not the
 //! chain of max/exp/sum/div it is made of. Under `create_graph` the backward is written with
-//! recorded ops, so it is differentiable in turn.
+//! recorded ops, so it is differentiable in turn. Cross-entropy against class indices, which is
+//! log_softmax and a pick, is one node here too (`cross_entropy_rows`).
 
 use crate::{in_op, is_grad_enabled, Tensor};
 use nanotorch_ndarray_core::op::Softmax;
@@ -82,5 +83,69 @@ impl<E: Float, B: Backend> Tensor<E, B> {
             };
             Ok(vec![Some(dx.mul_scalar(scale)?)])
         })
+    }
+}
+
+impl<E: Float, B: Backend> Tensor<E, B> {
+    /// Cross-entropy of each row of these `[rows, classes]` logits against the class indices
+    /// `target` (`[rows]`) as one node: `lse(x[r]) − x[r, target[r]]` per row (0 where the
+    /// target is `ignore_index`), whose forward and backward are the backend's fused row kernels
+    /// (one pass over the logits each way; `NDArray::cross_entropy_rows`). The backward pass is
+    /// `g[r]·(softmax(x[r]) − one_hot(target[r]))`.
+    ///
+    /// `Ok(None)` when the backend has no fused kernel for these arrays: the caller composes the
+    /// loss from `log_softmax` and `gather` (as `nanotorch_nn::functional::cross_entropy`
+    /// does). A target outside `0..classes` that is not `ignore_index` is an error.
+    #[track_caller]
+    pub fn cross_entropy_rows(
+        &self,
+        target: &Tensor<i64, B>,
+        ignore_index: i64,
+    ) -> Result<Option<Self>> {
+        let Some((loss, lse)) = self
+            .array()
+            .cross_entropy_rows(target.array(), ignore_index)?
+        else {
+            return Ok(None);
+        };
+        let target = target.array().clone();
+        Tensor::try_from_op(loss, "cross_entropy", &[self], move |inputs, _, g| {
+            let x = &inputs[0];
+            if !is_grad_enabled() {
+                let fused = x.array().cross_entropy_rows_backward(
+                    &lse,
+                    &target,
+                    g.array(),
+                    ignore_index,
+                )?;
+                if let Some(dx) = fused {
+                    return Ok(vec![Some(Tensor::from_ndarray(dx))]);
+                }
+            }
+            // With recorded ops (create_graph): (softmax(x) − one_hot) · g, rows of ignored
+            // targets scaled by 0.
+            let ignored = target.eq_scalar(ignore_index)?;
+            let index =
+                NDArray::where_cond(&ignored, &NDArray::zeros([1], target.backend())?, &target)?
+                    .reshape([target.numel(), 1])?;
+            let rows = [target.numel(), x.dims()[1]];
+            let one_hot = NDArray::<E, B>::zeros(rows, x.array().backend())?.scatter_add(
+                1,
+                &index,
+                &NDArray::ones([target.numel(), 1], x.array().backend())?,
+            )?;
+            let keep = Tensor::from_ndarray(
+                target
+                    .ne_scalar(ignore_index)?
+                    .cast::<E>()?
+                    .reshape([target.numel(), 1])?,
+            );
+            let dx = x
+                .softmax(-1)?
+                .sub(&Tensor::from_ndarray(one_hot))?
+                .mul(&g.unsqueeze(1)?.mul(&keep)?)?;
+            Ok(vec![Some(dx)])
+        })
+        .map(Some)
     }
 }

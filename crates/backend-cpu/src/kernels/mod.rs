@@ -3,14 +3,17 @@
 //! the coalesced layout with the shared `StridedIndex`; large outputs are split across threads
 //! by `parallel::par_chunks`.
 
+mod cross_entropy;
 mod elementwise;
 mod index;
 mod isa;
 mod map;
 mod reduce;
 mod softmax;
+mod step;
 mod window;
 
+pub(crate) use cross_entropy::{cross_entropy_rows, cross_entropy_rows_backward};
 pub(crate) use elementwise::{
     binary, binary_inplace, binary_scalar, scalar_inplace, unary, where_cond, TRANSCENDENTAL_COST,
 };
@@ -18,4 +21,5 @@ pub(crate) use index::{gather, index_select, scatter_add};
 pub(crate) use map::{generate, map1, map_contiguous, update};
 pub(crate) use reduce::{arg_reduce, reduce};
 pub(crate) use softmax::{softmax_last, softmax_last_backward};
+pub(crate) use step::{abs_pow_sum, fused_step};
 pub(crate) use window::{col2im, im2col, window_argmax};

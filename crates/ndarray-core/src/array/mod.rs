@@ -5,6 +5,7 @@ mod display;
 mod ops;
 mod serde_impl;
 mod softmax;
+mod step;
 mod views;
 
 use crate::{size, Backend, DType, Element, Error, Float, Layout, RandomDist, Result, Shape};
@@ -210,6 +211,17 @@ impl<E: Element, B: Backend> NDArray<E, B> {
     /// Whether two arrays share one storage buffer (views of each other).
     pub fn same_storage(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// Whether writing into this array in place can change no other array: it is the only
+    /// handle on its storage, and no two of its elements share a slot (not a broadcast view).
+    pub fn is_exclusive(&self) -> bool {
+        let broadcast = self
+            .dims()
+            .iter()
+            .zip(self.layout.strides())
+            .any(|(&d, &s)| d > 1 && s == 0);
+        Arc::strong_count(&self.storage) == 1 && Arc::weak_count(&self.storage) == 0 && !broadcast
     }
 
     /// Read access to the storage, for backends and layers that call kernels directly.

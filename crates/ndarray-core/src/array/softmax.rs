@@ -97,3 +97,90 @@ impl<E: Float, B: Backend> NDArray<E, B> {
         cols.binary(BinaryOp::Le, &rows).map(Some)
     }
 }
+
+impl<E: Float, B: Backend> NDArray<E, B> {
+    /// Cross-entropy of each row of these `[rows, classes]` logits against the class indices
+    /// `target` (`[rows]`) in the backend's fused kernel (see [`Backend::cross_entropy_rows`]):
+    /// `Some((loss, lse))`, both `[rows]`, or `None` when the backend has no fused kernel for
+    /// these arrays (the caller composes the loss from `log_softmax` and `gather`).
+    pub fn cross_entropy_rows(
+        &self,
+        target: &NDArray<i64, B>,
+        ignore_index: i64,
+    ) -> Result<Option<(Self, Self)>> {
+        self.check_cross_entropy(target, &[])?;
+        let Some(out) = self.backend.cross_entropy_rows(
+            &self.storage(),
+            self.layout(),
+            &target.storage(),
+            target.layout(),
+            ignore_index,
+        ) else {
+            return Ok(None);
+        };
+        let (loss, lse) = out?;
+        let rows = target.shape().clone();
+        Ok(Some((
+            Self::contiguous_from(loss, rows.clone(), &self.backend),
+            Self::contiguous_from(lse, rows, &self.backend),
+        )))
+    }
+
+    /// The gradient of [`NDArray::cross_entropy_rows`]' losses with respect to these logits,
+    /// from the forward pass's `lse` and the losses' gradient `grad`, in the backend's fused
+    /// kernel; `None` when it has none for these arrays.
+    pub fn cross_entropy_rows_backward(
+        &self,
+        lse: &Self,
+        target: &NDArray<i64, B>,
+        grad: &Self,
+        ignore_index: i64,
+    ) -> Result<Option<Self>> {
+        self.check_cross_entropy(target, &[lse, grad])?;
+        let Some(out) = self.backend.cross_entropy_rows_backward(
+            &self.storage(),
+            self.layout(),
+            &lse.storage(),
+            lse.layout(),
+            &target.storage(),
+            target.layout(),
+            &grad.storage(),
+            grad.layout(),
+            ignore_index,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(Self::contiguous_from(
+            out?,
+            self.shape().clone(),
+            &self.backend,
+        )))
+    }
+
+    /// Logits `[rows, classes]`, targets `[rows]` and each of `per_row` `[rows]`, on one device.
+    fn check_cross_entropy(&self, target: &NDArray<i64, B>, per_row: &[&Self]) -> Result<()> {
+        let op = "cross_entropy";
+        self.check_device(op, target)?;
+        let fits = self.rank() == 2 && target.dims() == [self.dims()[0]];
+        if !fits {
+            return Err(crate::Error::ShapeMismatch {
+                op,
+                what: "expected logits [rows, classes] and targets [rows]",
+                lhs: self.shape().clone(),
+                rhs: target.shape().clone(),
+            });
+        }
+        for a in per_row {
+            self.check_device(op, a)?;
+            if a.dims() != target.dims() {
+                return Err(crate::Error::ShapeMismatch {
+                    op,
+                    what: "expected one value per row of the logits",
+                    lhs: self.shape().clone(),
+                    rhs: a.shape().clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -7,12 +7,14 @@
 mod binary;
 pub mod math;
 mod softmax;
+mod step;
 mod table;
 mod unary;
 mod window;
 
 pub use binary::{binary_kernels, BinaryKernel, BinaryKind, BinaryOp, BinaryVisitor};
 pub use softmax::Softmax;
+pub use step::{FusedStep, SgdMomentum, StepDirection};
 pub use unary::{unary_kernels, UnaryKernel, UnaryOp, UnaryVisitor};
 pub use window::Window2d;
 

@@ -176,6 +176,11 @@ pub fn cross_entropy_opts<E: Float, B: Backend>(
     check_label_smoothing(op, options.label_smoothing, logits)?;
     check_class_axis(op, logits)?;
     let axis = if logits.rank() == 1 { 0 } else { 1 };
+    if options.weight.is_none() && options.label_smoothing == 0.0 {
+        if let Some(loss) = fused_cross_entropy(logits, targets, options)? {
+            return Ok(loss);
+        }
+    }
     // Every error names cross_entropy, not the log_softmax or gather it is made of.
     in_op(op, || {
         class_index_loss(
@@ -188,6 +193,40 @@ pub fn cross_entropy_opts<E: Float, B: Backend>(
             options.label_smoothing,
         )
     })
+}
+
+/// The common case, `[n, classes]` logits (or `[classes]` with a 0-d target) without class
+/// weights or label smoothing, as one fused node (`Tensor::cross_entropy_rows`: one pass over
+/// the logits forward and one backward). `None` for other shapes, or where the backend has no
+/// fused kernel: the caller then composes the loss.
+fn fused_cross_entropy<E: Float, B: Backend>(
+    logits: &Tensor<E, B>,
+    targets: &Tensor<i64, B>,
+    options: &CrossEntropyOptions<E, B>,
+) -> Result<Option<Tensor<E, B>>> {
+    let unbatched = logits.rank() == 1 && targets.rank() == 0;
+    let (logits, targets) = match (logits.rank(), targets.rank()) {
+        (1, 0) => (logits.unsqueeze(0)?, targets.reshape([1])?),
+        (2, 1) if targets.dims()[0] == logits.dims()[0] => (logits.clone(), targets.clone()),
+        _ => return Ok(None),
+    };
+    let Some(rows) = logits.cross_entropy_rows(&targets, options.ignore_index)? else {
+        return Ok(None);
+    };
+    Ok(Some(match options.reduction {
+        Reduction::None if unbatched => rows.reshape(Shape::scalar())?,
+        Reduction::None => rows,
+        Reduction::Sum => rows.sum_all()?,
+        // Over the targets that count (PyTorch's: all ignored gives 0/0 = NaN).
+        Reduction::Mean => {
+            let counted = targets
+                .array()
+                .ne_scalar(options.ignore_index)?
+                .sum_all()?
+                .to_scalar()?;
+            rows.sum_all()?.div_scalar(E::from_f64(counted as f64))?
+        }
+    }))
 }
 
 /// Cross-entropy on logits against class probabilities (soft targets) of the same shape and
