@@ -4,10 +4,12 @@
 //! (log_softmax, gather, neg, and scatter + log_softmax's backward) reads and writes the logits'
 //! size four times more and checks the targets with seven small ops.
 
+use super::isa::{run_loop, Isa, Loop};
 use crate::parallel::{par_chunks, SharedMut};
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::op::math::fast_exp;
 use nanotorch_ndarray_core::{Error, Float, Layout, Result};
+use std::mem::MaybeUninit;
 
 /// Lanes of the partial maxima and sums, so the row reductions vectorise.
 const LANES: usize = 16;
@@ -92,6 +94,7 @@ pub(crate) fn cross_entropy_rows<E: Float>(
         return Some(Err(e));
     }
     let rows = t.len();
+    let isa = Isa::best();
     let mut loss = None;
     let lse = CpuStorage::build(rows, |lse_out| {
         let lse_out = SharedMut::new(lse_out);
@@ -99,23 +102,52 @@ pub(crate) fn cross_entropy_rows<E: Float>(
             par_chunks(loss_out, 1, x.len() * COST, |start, chunk| {
                 // SAFETY: `par_chunks` hands out disjoint chunks once each, and the same range
                 // of the lse buffer is this chunk's alone; the buffer outlives the call.
-                let lse_chunk = unsafe { lse_out.slice(start..start + chunk.len()) };
-                for (k, (l, s)) in chunk.iter_mut().zip(lse_chunk).enumerate() {
-                    let r = start + k;
-                    if t[r] == ignore_index {
-                        l.write(E::ZERO);
-                        s.write(E::ZERO);
-                        continue;
-                    }
-                    let row = &x[r * classes..(r + 1) * classes];
-                    let lse = log_sum_exp(row);
-                    s.write(lse);
-                    l.write(lse - row[t[r] as usize]);
-                }
+                let lse = unsafe { lse_out.slice(start..start + chunk.len()) };
+                let t = &t[start..start + chunk.len()];
+                let x = &x[start * classes..(start + chunk.len()) * classes];
+                run_loop(
+                    isa,
+                    ForwardRows {
+                        x,
+                        t,
+                        classes,
+                        ignore_index,
+                        loss: chunk,
+                        lse,
+                    },
+                );
             })
         }));
     });
     Some(Ok((loss?, lse)))
+}
+
+/// The forward pass over some rows, to run in [`run_loop`]'s compiled copies (the exponentials
+/// are FMA polynomials, a libm call each at the baseline).
+struct ForwardRows<'a, E> {
+    x: &'a [E],
+    t: &'a [i64],
+    classes: usize,
+    ignore_index: i64,
+    loss: &'a mut [MaybeUninit<E>],
+    lse: &'a mut [MaybeUninit<E>],
+}
+
+impl<E: Float> Loop for ForwardRows<'_, E> {
+    #[inline(always)]
+    fn run(self) {
+        let rows = self.x.chunks_exact(self.classes).zip(self.t);
+        for ((row, &t), (l, s)) in rows.zip(self.loss.iter_mut().zip(self.lse.iter_mut())) {
+            if t == self.ignore_index {
+                l.write(E::ZERO);
+                s.write(E::ZERO);
+                continue;
+            }
+            let lse = log_sum_exp(row);
+            s.write(lse);
+            l.write(lse - row[t as usize]);
+        }
+    }
 }
 
 /// The gradient of the per-row losses with respect to the logits: `g[r]·(e^{x − lse[r]} −
@@ -144,26 +176,60 @@ pub(crate) fn cross_entropy_rows_backward<E: Float>(
     if let Err(e) = check_targets(t, tl, classes, ignore_index) {
         return Some(Err(e));
     }
+    let isa = Isa::best();
     Some(Ok(CpuStorage::build(x.len(), |out| {
         par_chunks(out, classes, x.len() * COST, |start, chunk| {
-            for (k, row_out) in chunk.chunks_mut(classes).enumerate() {
-                let r = start / classes + k;
-                if t[r] == ignore_index {
-                    for o in row_out.iter_mut() {
-                        o.write(E::ZERO);
-                    }
-                    continue;
-                }
-                let row = &x[r * classes..(r + 1) * classes];
-                let (shift, scale) = (lse[r], g[r]);
-                for (o, &v) in row_out.iter_mut().zip(row) {
-                    o.write(scale * fast_exp(v - shift));
-                }
-                let target = t[r] as usize;
-                // SAFETY: the loop above wrote every entry of the row.
-                let p = unsafe { row_out[target].assume_init_read() };
-                row_out[target].write(p - scale);
-            }
+            let first = start / classes;
+            let rows = first..first + chunk.len() / classes;
+            run_loop(
+                isa,
+                BackwardRows {
+                    x: &x[start..start + chunk.len()],
+                    lse: &lse[rows.clone()],
+                    t: &t[rows.clone()],
+                    g: &g[rows],
+                    classes,
+                    ignore_index,
+                    out: chunk,
+                },
+            );
         })
     })))
+}
+
+/// The backward pass over some rows, to run in [`run_loop`]'s compiled copies.
+struct BackwardRows<'a, E> {
+    x: &'a [E],
+    lse: &'a [E],
+    t: &'a [i64],
+    g: &'a [E],
+    classes: usize,
+    ignore_index: i64,
+    out: &'a mut [MaybeUninit<E>],
+}
+
+impl<E: Float> Loop for BackwardRows<'_, E> {
+    #[inline(always)]
+    fn run(self) {
+        let rows = self
+            .x
+            .chunks_exact(self.classes)
+            .zip(self.out.chunks_mut(self.classes));
+        for (r, (row, row_out)) in rows.enumerate() {
+            let t = self.t[r];
+            if t == self.ignore_index {
+                for o in row_out.iter_mut() {
+                    o.write(E::ZERO);
+                }
+                continue;
+            }
+            let (shift, scale) = (self.lse[r], self.g[r]);
+            for (o, &v) in row_out.iter_mut().zip(row) {
+                o.write(scale * fast_exp(v - shift));
+            }
+            // SAFETY: the loop above wrote every entry of the row.
+            let p = unsafe { row_out[t as usize].assume_init_read() };
+            row_out[t as usize].write(p - scale);
+        }
+    }
 }
