@@ -3,7 +3,8 @@
 same way (3 warm-up calls, then the median and minimum of --repeat calls, in ms).
 
 Usage: python torch_extra.py [--threads N] [--only NAME[,NAME...]] [--repeat R]
-Cases: dgemm/512 (torch.mm on float64), and unary/<op>_<f32|f64>/<n> for op in exp, log, tanh,
+Cases: dgemm/512 (torch.mm on float64), adam_step/1048576 (one torch.optim.Adam step on a
+parameter of 2^20 f32 elements whose gradient is already set), and unary/<op>_<f32|f64>/<n> for op in exp, log, tanh,
 sigmoid, gelu (erf form), gelu_tanh, silu, softplus (one op on n elements drawn from N(0, 1); log
 on their absolute values plus 0.5).
 `cargo xtask bench --compare` runs it beside torch_bench.py and joins the lines on `case`.
@@ -52,6 +53,13 @@ def main():
             y = torch.randn(512, 512, dtype=torch.float64)
             med, mn = timeit(lambda: torch.mm(x, y), a.repeat)
             out({'case': case, 'median_ms': med, 'min_ms': mn, 'gflops': 2.0 * 512 ** 3 / med / 1e6})
+        elif case == 'adam_step/1048576':
+            n = 1 << 20
+            p = torch.nn.Parameter(torch.randn(n))
+            p.grad = torch.randn(n)
+            opt = torch.optim.Adam([p])
+            med, mn = timeit(opt.step, a.repeat)
+            out({'case': case, 'median_ms': med, 'min_ms': mn, 'gbps': 28.0 * n / med / 1e6})
         elif len(parts) == 3 and parts[0] == 'unary' and parts[1].rsplit('_', 1)[-1] in ('f32', 'f64'):
             op, dtype = parts[1].rsplit('_', 1)
             if op not in UNARY:

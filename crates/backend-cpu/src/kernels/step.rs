@@ -2,9 +2,11 @@
 //! pieces of the arrays, spread over the threads; the pieces are ranges, the slices are cut from
 //! raw pointers) and the sums behind gradient clipping's norm.
 
+use super::isa::{run_loop, Isa, Loop};
 use crate::parallel::{par_ranges, SharedMut};
 use nanotorch_ndarray_core::{Error, Float, FusedStep, Result};
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `step` over `param` (written), `grad` and the `state` buffers (written), all one length.
 pub(crate) fn fused_step<E: Float>(
@@ -26,7 +28,8 @@ pub(crate) fn fused_step<E: Float>(
     let buffers: [Option<SharedMut<E>>; 3] =
         std::array::from_fn(|i| state.get_mut(i).map(|s| SharedMut::new(s)));
     let count = state.len();
-    let failed = std::sync::atomic::AtomicBool::new(false);
+    let failed = AtomicBool::new(false);
+    let isa = Isa::best();
     par_ranges(n, 1, n * step.cost(), |range: Range<usize>| {
         // SAFETY: `par_ranges` hands out disjoint ranges inside `0..n`, each once, and every
         // array is borrowed (mutably where written) until this function returns.
@@ -38,9 +41,14 @@ pub(crate) fn fused_step<E: Float>(
                     .map(|b| b.as_ref().map_or(&mut [][..], |b| b.slice(range.clone()))),
             )
         };
-        if step.run(p, &grad[range], &mut s[..count]).is_err() {
-            failed.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
+        let piece = Piece {
+            step,
+            param: p,
+            grad: &grad[range],
+            state: &mut s[..count],
+            failed: &failed,
+        };
+        run_loop(isa, piece);
     });
     if failed.into_inner() {
         return Err(Error::msg(format!(
@@ -49,6 +57,25 @@ pub(crate) fn fused_step<E: Float>(
         )));
     }
     Ok(())
+}
+
+/// One piece of a fused step, to run in [`run_loop`]'s compiled copies (wider vectors: the
+/// step is a memory-bound loop over arrays that often sit in L2).
+struct Piece<'a, 'b, E> {
+    step: &'a FusedStep<E>,
+    param: &'a mut [E],
+    grad: &'a [E],
+    state: &'a mut [&'b mut [E]],
+    failed: &'a AtomicBool,
+}
+
+impl<E: Float> Loop for Piece<'_, '_, E> {
+    #[inline(always)]
+    fn run(self) {
+        if self.step.run(self.param, self.grad, self.state).is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// `Σ|x|ᵖ` in f64 (`p = ∞`: the largest `|x|`, NaN if any is NaN), on one thread: eight

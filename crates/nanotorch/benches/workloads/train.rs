@@ -1,6 +1,7 @@
 //! Training workloads, the same models as torch_bench.py: the 784-256-128-10 ReLU MLP with
 //! cross-entropy on a batch of 128 (forward + backward, and a full SGD-momentum step), and a
-//! small CNN step with Adam.
+//! small CNN step with Adam; and one Adam step alone on a parameter of 1M elements (the fused
+//! optimizer step, with its gradient already in place).
 
 use crate::harness::Bench;
 use nanotorch::array::Backend;
@@ -99,6 +100,17 @@ pub fn run<B: Backend>(backend: &B, bench: &Bench) -> Res {
         };
         let t = bench.time(backend, || step().expect("cnn step"))?;
         bench.emit(case, t, Some(("samples_per_s", batch as f64 / t.0 * 1e3)));
+    }
+
+    let case = "adam_step/1048576";
+    if bench.want(case) {
+        let n = 1 << 20;
+        let p = Tensor::<f32, B>::randn([n], backend)?.requires_grad_(true);
+        p.set_grad(Some(Tensor::<f32, B>::randn([n], backend)?));
+        let mut opt = Adam::new([p], AdamOptions::default())?;
+        let t = bench.time(backend, || opt.step().expect("adam step"))?;
+        // θ, g, m, v read; θ, m, v written
+        bench.emit(case, t, Some(("gbps", 28.0 * n as f64 / t.0 / 1e6)));
     }
     Ok(())
 }

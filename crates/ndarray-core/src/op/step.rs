@@ -139,14 +139,16 @@ impl<E: Float> FusedStep<E> {
         }
     }
 
-    /// Work per element against a copy (1), for a backend's threading threshold.
+    /// Work per element against an `add` (1), for a backend's threading threshold: the step is
+    /// memory-bound, and each state buffer is one more array read and written.
     pub fn cost(&self) -> usize {
-        4 + 2 * self.state_count()
+        1 + self.state_count()
     }
 
     /// The step over `param` and its `grad` and `state` buffers, all of one length (checked),
     /// element by element: the reference every backend's fused kernel computes, and the CPU's
     /// kernel itself (each variant one loop with no data-dependent branch, so it vectorises).
+    #[inline]
     pub fn run(&self, param: &mut [E], grad: &[E], state: &mut [&mut [E]]) -> Result<()> {
         let n = param.len();
         if grad.len() != n || state.iter().any(|s| s.len() != n) {
