@@ -5,7 +5,7 @@ same way (3 warm-up calls, then the median and minimum of --repeat calls, in ms)
 Usage: python torch_extra.py [--threads N] [--only NAME[,NAME...]] [--repeat R]
 Cases: dgemm/512 (torch.mm on float64), adam_step/1048576 (one torch.optim.Adam step on a
 parameter of 2^20 f32 elements whose gradient is already set), and unary/<op>_<f32|f64>/<n> for op in exp, log, tanh,
-sigmoid, gelu (erf form), gelu_tanh, silu, softplus (one op on n elements drawn from N(0, 1); log
+sigmoid, gelu or gelu_erf (erf form), gelu_tanh, silu, softplus (one op on n elements drawn from N(0, 1); log
 on their absolute values plus 0.5).
 `cargo xtask bench --compare` runs it beside torch_bench.py and joins the lines on `case`.
 """
@@ -31,6 +31,7 @@ UNARY = {
     'tanh': torch.tanh,
     'sigmoid': torch.sigmoid,
     'gelu': F.gelu,
+    'gelu_erf': F.gelu,
     'gelu_tanh': lambda x: F.gelu(x, approximate='tanh'),
     'silu': F.silu,
     'softplus': F.softplus,
