@@ -1,14 +1,14 @@
 //! Gradient clipping (`torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`), called between
 //! `backward()` and `step()`.
 //!
-//! A gradient is scaled in place when nothing else can see its buffer
+//! A gradient is scaled (or clamped) in place when nothing else can see its buffer
 //! ([`Tensor::is_exclusive`]), so that clipping
 //! in a training loop allocates nothing (`tests/no_alloc.rs`). Otherwise it is written as a
 //! fresh array into the parameter's `.grad()`: autograd may hand one gradient buffer to several
 //! parameters (or a broadcast view), and scaling that in place would scale them all, some twice.
 
 use nanotorch_autograd::Tensor;
-use nanotorch_ndarray_core::{Backend, BinaryOp, Error, Float, Result};
+use nanotorch_ndarray_core::{Backend, BinaryOp, Error, Float, NDArray, Result};
 
 /// Scales all gradients together so that their joint `norm_type`-norm is at most `max_norm`, and
 /// returns that norm as it was before clipping (the value worth logging).
@@ -59,24 +59,11 @@ pub fn clip_grad_norm_<E: Float, B: Backend>(
     if clip_coef < 1.0 {
         let c = E::from_f64(clip_coef);
         for p in params {
-            let Some(g) = p.grad() else { continue };
-            // Out of its slot, `g` is the only handle on the gradient unless something else
-            // (another parameter, the caller) holds it too.
-            p.set_grad(None);
-            let scaled = if g.is_exclusive() {
-                g.array()
-                    .scalar_assign(BinaryOp::Mul, c)
-                    .map(|()| g.clone())
-            } else {
-                g.array().mul_scalar(c).map(Tensor::from_ndarray)
-            };
-            match scaled {
-                Ok(s) => p.set_grad(Some(s)),
-                Err(e) => {
-                    p.set_grad(Some(g));
-                    return Err(e);
-                }
-            }
+            rescale_grad(
+                p,
+                |g| g.scalar_assign(BinaryOp::Mul, c),
+                |g| g.mul_scalar(c),
+            )?;
         }
     }
     Ok(total)
@@ -94,10 +81,43 @@ pub fn clip_grad_value_<E: Float, B: Backend>(
     }
     let c = E::from_f64(clip_value);
     for p in params {
-        if let Some(g) = p.grad() {
-            let clamped = g.array().minimum_scalar(c)?.maximum_scalar(-c)?;
-            p.set_grad(Some(Tensor::from_ndarray(clamped)));
-        }
+        rescale_grad(
+            p,
+            |g| {
+                g.scalar_assign(BinaryOp::Minimum, c)?;
+                g.scalar_assign(BinaryOp::Maximum, -c)
+            },
+            |g| g.minimum_scalar(c)?.maximum_scalar(-c),
+        )?;
     }
     Ok(())
+}
+
+/// Replaces `p`'s gradient (if it has one) by `f(gradient)`: in place (`in_place`) when nothing
+/// else can see the gradient, else as a fresh array (`fresh`). On error the gradient is put back
+/// as it was (an in-place op fails before it writes: its checks come first).
+fn rescale_grad<E: Float, B: Backend>(
+    p: &Tensor<E, B>,
+    in_place: impl Fn(&NDArray<E, B>) -> Result<()>,
+    fresh: impl Fn(&NDArray<E, B>) -> Result<NDArray<E, B>>,
+) -> Result<()> {
+    let Some(g) = p.grad() else { return Ok(()) };
+    // Out of its slot, `g` is the only handle on the gradient unless something else (another
+    // parameter, the caller) holds it too.
+    p.set_grad(None);
+    let result = if g.is_exclusive() {
+        in_place(g.array()).map(|()| g.clone())
+    } else {
+        fresh(g.array()).map(Tensor::from_ndarray)
+    };
+    match result {
+        Ok(scaled) => {
+            p.set_grad(Some(scaled));
+            Ok(())
+        }
+        Err(e) => {
+            p.set_grad(Some(g));
+            Err(e)
+        }
+    }
 }

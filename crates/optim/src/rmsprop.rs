@@ -164,11 +164,8 @@ impl<E: Float, B: Backend> UpdateRule<E, B> for RmspropOptions {
         }
         let d = direction(grad, param, self.maximize, self.weight_decay)?;
         ema_square(&s.square_avg, &d.array, self.alpha)?;
-        let avg = if self.centered {
-            let grad_avg = match &s.grad_avg {
-                Some(a) => a,
-                None => s.grad_avg.insert(zeros()?),
-            };
+        // The buffers the options ask for were created above, before the fused attempt.
+        let avg = if let (true, Some(grad_avg)) = (self.centered, &s.grad_avg) {
             ema(grad_avg, &d.array, self.alpha)?;
             // √(v - ḡ²)
             let var = grad_avg.square()?;
@@ -181,11 +178,7 @@ impl<E: Float, B: Backend> UpdateRule<E, B> for RmspropOptions {
         avg.scalar_assign(BinaryOp::Add, e(self.eps))?;
         // g / (√ṽ + ε), into a fresh array
         let scaled = d.array.div(&avg)?;
-        if self.momentum > 0.0 {
-            let buf = match &s.momentum_buffer {
-                Some(b) => b,
-                None => s.momentum_buffer.insert(zeros()?),
-            };
+        if let (true, Some(buf)) = (self.momentum > 0.0, &s.momentum_buffer) {
             buf.scalar_assign(BinaryOp::Mul, e(self.momentum))?;
             buf.binary_assign(BinaryOp::Add, &scaled)?;
             add_scaled(param, buf, -self.lr)

@@ -4,7 +4,7 @@
 
 use nanotorch_autograd::Tensor;
 use nanotorch_backend_cpu::Cpu;
-use nanotorch_optim::clip_grad_norm_;
+use nanotorch_optim::{clip_grad_norm_, clip_grad_value_};
 
 type T = Tensor<f64, Cpu>;
 
@@ -79,4 +79,17 @@ fn a_gradient_the_caller_still_holds_is_not_changed_under_it() {
     assert_eq!(held.to_vec().unwrap(), vec![3.0, 4.0]);
     let coef = 1.0 / (5.0 + 1e-6);
     assert!((grad(&p)[1] - 4.0 * coef).abs() < 1e-12);
+}
+
+#[test]
+fn clipping_by_value_clamps_each_element_and_each_shared_gradient_once() {
+    let p = with_grad(&[0.0; 4], &[-3.0, -0.5, 0.25, 7.0]);
+    clip_grad_value_(std::slice::from_ref(&p), 1.0).unwrap();
+    assert_eq!(grad(&p), vec![-1.0, -0.5, 0.25, 1.0]);
+    // A gradient the caller holds keeps its values; the parameter gets a clamped copy.
+    let q = with_grad(&[0.0; 2], &[2.0, -2.0]);
+    let held = q.grad().unwrap();
+    clip_grad_value_(std::slice::from_ref(&q), 0.5).unwrap();
+    assert_eq!(held.to_vec().unwrap(), vec![2.0, -2.0]);
+    assert_eq!(grad(&q), vec![0.5, -0.5]);
 }

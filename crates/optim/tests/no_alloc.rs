@@ -1,7 +1,7 @@
 //! After the first step (which creates the state buffers), an optimizer step allocates nothing:
 //! every algorithm runs the backend's fused kernel in place. A counting global allocator sees
 //! every allocation of every thread of this test binary, so it holds this file's only test.
-//! Gradient clipping by norm is held to the same rule.
+//! Gradient clipping (by norm and by value) is held to the same rule.
 
 use nanotorch_autograd::Tensor;
 use nanotorch_backend_cpu::Cpu;
@@ -129,4 +129,11 @@ fn steps_after_the_first_allocate_nothing() {
         .iter()
         .zip(&before)
         .all(|(a, b)| a.abs() < b.abs() || *b == 0.0));
+
+    // Clipping by value clamps in place (the gradients are now at most ~0.002 after the norm
+    // clipping above, so 0.001 clamps some of them).
+    let n = allocations_in(|| clip_grad_value_(&ps, 0.001).unwrap());
+    assert_eq!(n, 0, "clip_grad_value_: {n} allocations");
+    let clamped = ps[2].grad().unwrap().to_vec().unwrap();
+    assert!(clamped.iter().all(|v| v.abs() <= 0.001) && clamped.iter().any(|v| v.abs() == 0.001));
 }
