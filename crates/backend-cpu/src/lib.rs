@@ -40,6 +40,7 @@ pub struct Cpu;
 
 // Preconditions live in `nanotorch_ndarray_core::checks`, shared with every backend, so the
 // same mistake gives the same error on every device.
+use kernels::ColumnOrder;
 use nanotorch_ndarray_core::checks::{self, fits as check_fits, same_shape as check_same_shape};
 use nanotorch_ndarray_core::op::Softmax;
 
@@ -454,7 +455,33 @@ impl Backend for Cpu {
     ) -> Result<CpuStorage<E>> {
         check_fits("im2col", layout, x.len())?;
         let geometry = checks::im2col(layout, window)?;
-        Ok(kernels::im2col(x.as_slice(), layout, window, &geometry))
+        Ok(kernels::im2col(
+            x.as_slice(),
+            layout,
+            window,
+            &geometry,
+            ColumnOrder::BatchOuter,
+        ))
+    }
+
+    fn im2col_tap_major<E: Float>(
+        &self,
+        x: &CpuStorage<E>,
+        layout: &Layout,
+        window: &Window2d,
+    ) -> Option<Result<CpuStorage<E>>> {
+        let columns = || {
+            check_fits("im2col", layout, x.len())?;
+            let geometry = checks::im2col(layout, window)?;
+            Ok(kernels::im2col(
+                x.as_slice(),
+                layout,
+                window,
+                &geometry,
+                ColumnOrder::TapMajor,
+            ))
+        };
+        Some(columns())
     }
 
     fn window_argmax<E: Float>(

@@ -267,6 +267,20 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         window: &Window2d,
     ) -> Result<Self::Storage<E>>;
 
+    /// The same columns as [`Backend::im2col`] laid out `[c·kh·kw, n, oh·ow]`: window tap
+    /// outermost, the batch inside, so a whole batch's convolution is one matrix product
+    /// `[o, c·kh·kw] @ [c·kh·kw, n·oh·ow]` (the weight packed once, and the product wide even
+    /// when each image is small). `None`, the default, when the backend has no such kernel:
+    /// the array layer then transposes [`Backend::im2col`]'s result.
+    fn im2col_tap_major<E: Float>(
+        &self,
+        _x: &Self::Storage<E>,
+        _layout: &Layout,
+        _window: &Window2d,
+    ) -> Option<Result<Self::Storage<E>>> {
+        None
+    }
+
     /// The adjoint of im2col: sums columns `[n, c·kh·kw, oh·ow]` back into a `[n, c, h, w]` image
     /// (`image_hw = (h, w)`); overlapping windows add up.
     fn col2im<E: Float>(

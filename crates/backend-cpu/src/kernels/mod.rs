@@ -22,4 +22,4 @@ pub(crate) use map::{generate, map1, map_contiguous, update};
 pub(crate) use reduce::{arg_reduce, reduce};
 pub(crate) use softmax::{softmax_last, softmax_last_backward};
 pub(crate) use step::{abs_pow_sum, fused_step};
-pub(crate) use window::{col2im, im2col, window_argmax};
+pub(crate) use window::{col2im, im2col, window_argmax, ColumnOrder};

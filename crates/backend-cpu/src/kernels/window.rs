@@ -33,75 +33,99 @@ fn valid_span(
     (lo, hi, (lo * stride + reach).saturating_sub(pad))
 }
 
-/// The columns `[n, c·kh·kw, oh·ow]` of `x`; `g` is the geometry `checks::im2col` returned
-/// for `layout` and `window`.
+/// Where im2col puts the row of sample `ni` and window tap `r` (of `c·kh·kw`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ColumnOrder {
+    /// `[n, c·kh·kw, oh·ow]`: `Backend::im2col`'s contract.
+    BatchOuter,
+    /// `[c·kh·kw, n, oh·ow]`: `Backend::im2col_tap_major`'s, one matrix for the whole batch.
+    TapMajor,
+}
+
+/// The columns of `x` in `order`; `g` is the geometry `checks::im2col` returned for `layout`
+/// and `window`. Each unit of work is one row: the `oh·ow` values one window tap of one input
+/// plane sees.
 pub(crate) fn im2col<E: Float>(
     x: &[E],
     layout: &Layout,
     window: &Window2d,
     g: &WindowGeometry,
+    order: ColumnOrder,
 ) -> CpuStorage<E> {
     let (kh, kw) = window.kernel;
     let st = layout.strides();
-    let plane = kh * kw * g.oh * g.ow;
-    let len = g.n * g.c * plane;
+    let row_len = g.oh * g.ow;
+    let taps = g.c * kh * kw;
+    let len = g.n * taps * row_len;
     CpuStorage::build(len, |out| {
-        par_chunks(out, plane, len, |start, chunk| {
-            for (p, block) in chunk.chunks_mut(plane.max(1)).enumerate() {
-                let nc = start / plane.max(1) + p;
-                let (ni, ci) = (nc / g.c, nc % g.c);
+        par_chunks(out, row_len, len, |start, chunk| {
+            for (q, row) in (start / row_len.max(1)..).zip(chunk.chunks_mut(row_len.max(1))) {
+                let (ni, r) = match order {
+                    ColumnOrder::BatchOuter => (q / taps, q % taps),
+                    ColumnOrder::TapMajor => (q % g.n, q / g.n),
+                };
+                let (ci, ki, kj) = (r / (kh * kw), r / kw % kh, r % kw);
                 let base = layout.offset() + ni * st[0] + ci * st[1];
-                let mut rows = block.chunks_mut(g.ow.max(1));
-                for ki in 0..kh {
-                    for kj in 0..kw {
-                        let (lo, hi, ix0) = valid_span(
-                            kj,
-                            window.stride.1,
-                            window.dilation.1,
-                            window.padding.1,
-                            g.w,
-                            g.ow,
-                        );
-                        for oy in 0..g.oh {
-                            let Some(row) = rows.next() else { return };
-                            let iy = tap(
-                                oy,
-                                ki,
-                                window.stride.0,
-                                window.dilation.0,
-                                window.padding.0,
-                                g.h,
-                            );
-                            let Some(y) = iy.filter(|_| lo < hi) else {
-                                row.iter_mut().for_each(|o| {
-                                    o.write(E::ZERO);
-                                });
-                                continue;
-                            };
-                            let (left, rest) = row.split_at_mut(lo);
-                            let (mid, right) = rest.split_at_mut(hi - lo);
-                            left.iter_mut().chain(right).for_each(|o| {
-                                o.write(E::ZERO);
-                            });
-                            let first = base + y * st[2] + ix0 * st[3];
-                            let step = window.stride.1 * st[3]; // 0 for a broadcast width axis
-                            if step == 1 {
-                                // the common case (stride 1, contiguous rows): a copy
-                                let src = &x[first..first + mid.len()];
-                                for (o, &v) in mid.iter_mut().zip(src) {
-                                    o.write(v);
-                                }
-                            } else {
-                                for (j, o) in mid.iter_mut().enumerate() {
-                                    o.write(x[first + j * step]);
-                                }
-                            }
-                        }
-                    }
-                }
+                fill_row(x, base, st, window, g, (ki, kj), row);
             }
         })
     })
+}
+
+/// One im2col row: for every output position, the input value tap `(ki, kj)` reads from the
+/// plane at `base`, or 0 in the padding. Each line of the row is zeros, a strided run of the
+/// input and zeros again, with no per-element test.
+fn fill_row<E: Float>(
+    x: &[E],
+    base: usize,
+    st: &[usize],
+    window: &Window2d,
+    g: &WindowGeometry,
+    (ki, kj): (usize, usize),
+    row: &mut [MaybeUninit<E>],
+) {
+    let (lo, hi, ix0) = valid_span(
+        kj,
+        window.stride.1,
+        window.dilation.1,
+        window.padding.1,
+        g.w,
+        g.ow,
+    );
+    for (oy, line) in row.chunks_mut(g.ow.max(1)).enumerate() {
+        let iy = tap(
+            oy,
+            ki,
+            window.stride.0,
+            window.dilation.0,
+            window.padding.0,
+            g.h,
+        );
+        let Some(y) = iy.filter(|_| lo < hi) else {
+            line.iter_mut().for_each(|o| {
+                o.write(E::ZERO);
+            });
+            continue;
+        };
+        let (left, rest) = line.split_at_mut(lo);
+        let (mid, right) = rest.split_at_mut(hi - lo);
+        left.iter_mut().chain(right).for_each(|o| {
+            o.write(E::ZERO);
+        });
+        let first = base + y * st[2] + ix0 * st[3];
+        let step = window.stride.1 * st[3]; // 0 for a broadcast width axis
+        if step == 1 {
+            // the common case (stride 1, contiguous rows): a copy
+            let src = &x[first..first + mid.len()];
+            for (o, &v) in mid.iter_mut().zip(src) {
+                o.write(v);
+            }
+        } else {
+            for (j, o) in mid.iter_mut().enumerate() {
+                o.write(x[first + j * step]);
+            }
+        }
+    }
 }
 
 /// The image `[n, c, h, w]` whose windows sum back from `cols` (the adjoint of [`im2col`]); `g`

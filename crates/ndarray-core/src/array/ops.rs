@@ -394,7 +394,10 @@ impl<E: Float, B: Backend> NDArray<E, B> {
         Ok(Self::contiguous_from(storage, s.out, &self.backend))
     }
 
-    /// Sliding windows of a `[n, c, h, w]` array as columns `[n, c·kh·kw, oh·ow]`.
+    /// Sliding windows of a `[n, c, h, w]` array as columns `[n, c·kh·kw, oh·ow]`. Where the
+    /// backend has [`Backend::im2col_tap_major`] the result is a view of storage laid out
+    /// `[c·kh·kw, n, oh·ow]` (strides `[oh·ow, n·oh·ow, 1]`), so that
+    /// `permute([1, 0, 2])` then `reshape([c·kh·kw, n·oh·ow])` is one matrix without a copy.
     pub fn im2col(&self, window: &Window2d) -> Result<Self> {
         let [n, c, h, w] = self.dims4("im2col")?;
         let (oh, ow) = window.fit("im2col", h, w, self.shape())?;
@@ -406,10 +409,18 @@ impl<E: Float, B: Backend> NDArray<E, B> {
                 self.shape(),
             ));
         }
+        let (rows, len) = (c * kh * kw, oh * ow);
+        let tap_major = self
+            .backend
+            .im2col_tap_major(&self.storage(), &self.layout, window);
+        if let Some(storage) = tap_major {
+            let layout = Layout::new(vec![n, rows, len], vec![len, n * len, 1], 0);
+            return Self::from_storage(storage?, layout, self.backend.clone());
+        }
         let storage = self.backend.im2col(&self.storage(), &self.layout, window)?;
         Ok(Self::contiguous_from(
             storage,
-            [n, c * kh * kw, oh * ow],
+            [n, rows, len],
             &self.backend,
         ))
     }

@@ -1,6 +1,7 @@
 //! Families of indexing, im2col/col2im, random fills, and large arrays.
 
 use super::*;
+use crate::Layout;
 
 /// gather / scatter_add / index_select along a random axis, with index arrays that are views
 /// themselves, and out-of-range indices returning `Error::IndexOutOfBounds`.
@@ -166,6 +167,31 @@ pub fn check_im2col<B: Backend>(b: &B) {
             &[n, rows, oh * ow],
             &want,
         )?;
+        // Both of the backend's layouts: the array layer above takes the tap-major one where the
+        // backend has it, so `Backend::im2col` is checked here directly.
+        let outer = ok("im2col", b.im2col(&x.storage(), x.layout(), &window))?;
+        let outer = ok(
+            "from_storage",
+            NDArray::from_storage(outer, Layout::contiguous([n, rows, oh * ow]), b.clone()),
+        )?;
+        check_result("Backend::im2col", &outer, &[n, rows, oh * ow], &want)?;
+        if let Some(tap_major) = b.im2col_tap_major(&x.storage(), x.layout(), &window) {
+            let tap_major = ok("im2col_tap_major", tap_major)?;
+            let layout = ok(
+                "permute",
+                Layout::contiguous([rows, n, oh * ow]).permute(&[1, 0, 2]),
+            )?;
+            let tap_major = ok(
+                "from_storage",
+                NDArray::from_storage(tap_major, layout, b.clone()),
+            )?;
+            check_result(
+                "Backend::im2col_tap_major",
+                &tap_major,
+                &[n, rows, oh * ow],
+                &want,
+            )?;
+        }
         // Adjoint: random columns (a view too) through col2im.
         let cdims = [n, rows, oh * ow];
         let (cv, hc) = make_view::<E, B>(b, &mut rng, &cdims, false, &mut |r| r.grid())?;

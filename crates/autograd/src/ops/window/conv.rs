@@ -285,7 +285,10 @@ fn convolve<E: Float, B: Backend, S: Axes>(
     })
 }
 
-/// `[n, c, h, w]` ⊛ `[o, c/g, kh, kw]` → `[n, o, oh, ow]` as one (batched) matrix product.
+/// `[n, c, h, w]` ⊛ `[o, c/g, kh, kw]` → `[n, o, oh, ow]` as one (batched over groups) matrix
+/// product with the whole batch side by side: `[o, c·kh·kw] @ [c·kh·kw, n·oh·ow]`. One product
+/// per image would repack the weight n times and, deep in a network where each image is a few
+/// pixels, multiply by matrices only a few columns wide.
 fn grouped_product<E: Float, B: Backend>(
     x: &Tensor<E, B>,
     weight: &Tensor<E, B>,
@@ -295,13 +298,14 @@ fn grouped_product<E: Float, B: Backend>(
 ) -> Result<Tensor<E, B>> {
     let (n, o) = (x.dims()[0], weight.dims()[0]);
     let per_group: usize = weight.dims()[1..].iter().product();
-    let cols = x.im2col(window)?; // [n, c·kh·kw, oh·ow]
-    let y = if groups == 1 {
-        weight.reshape([o, per_group])?.matmul(&cols)?
-    } else {
-        let cols = cols.reshape([n, groups, per_group, oh * ow])?;
-        let kernels = weight.reshape([groups, o / groups, per_group])?;
-        kernels.matmul(&cols)? // [n, g, o/g, oh·ow]
-    };
-    y.reshape([n, o, oh, ow])
+    // A view where the backend lays the columns out tap-major (see `NDArray::im2col`), else a copy.
+    let cols = x
+        .im2col(window)? // [n, c·kh·kw, oh·ow]
+        .permute(&[1, 0, 2])?
+        .reshape([groups, per_group, n * oh * ow])?;
+    let kernels = weight.reshape([groups, o / groups, per_group])?;
+    let y = kernels.matmul(&cols)?; // [g, o/g, n·oh·ow]
+    y.reshape([o, n, oh, ow])?
+        .permute(&[1, 0, 2, 3])?
+        .contiguous()
 }
