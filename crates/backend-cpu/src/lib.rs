@@ -498,6 +498,16 @@ impl Backend for Cpu {
         if let Err(e) = check_fits("window_argmax", layout, x.len()) {
             return Some(Err(e));
         }
+        let plane = layout.dims()[1] as i64;
+        if slots
+            .iter()
+            .chain(fallback)
+            .any(|s| !(0..=plane).contains(s))
+        {
+            return Some(Err(nanotorch_ndarray_core::Error::msg(format!(
+                "window_argmax: a slot lies outside 0..={plane}"
+            ))));
+        }
         let x = &x.as_slice()[layout.offset()..layout.offset() + layout.numel()];
         Some(Ok(kernels::window_argmax(
             x,

@@ -4,6 +4,7 @@ use crate::parallel::par_chunks;
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::checks::WindowGeometry;
 use nanotorch_ndarray_core::{Float, Layout, Window2d};
+use std::hint::select_unpredictable;
 use std::mem::MaybeUninit;
 
 /// The input coordinate a window tap reads, or `None` in the padding.
@@ -203,6 +204,12 @@ pub(crate) fn col2im<E: Float>(
 /// each plane and output, the first slot holding the window's maximum, or its last NaN
 /// (PyTorch's `v > best || isnan(v)` in slot order, from `fallback` at −∞). The loop runs slot
 /// by slot over all of a plane's outputs, so the table is read in order, one row at a time.
+///
+/// Each plane is copied with a −∞ after it, at index `plane`: padding slots read it, and so
+/// does the running pick before anything has won (it starts there and becomes `fallback` if
+/// it never moves, since −∞ never wins). The best value so far is then the value at the pick,
+/// so the loop keeps only the index and moves it with an integer select: no branch on the
+/// data (random data would mispredict every other compare).
 pub(crate) fn window_argmax<E: Float>(
     x: &[E],
     plane: usize,
@@ -219,20 +226,20 @@ pub(crate) fn window_argmax<E: Float>(
         outputs,
         planes * slots.len() * 8,
         |start, chunk| {
-            let mut best = vec![E::MIN; outputs];
+            let mut padded = vec![E::MIN; plane + 1];
             for (p, picks) in (start / outputs..).zip(chunk.chunks_mut(outputs)) {
-                let src = &x[p * plane..(p + 1) * plane];
-                best.fill(E::MIN);
-                picks.copy_from_slice(fallback);
+                padded[..plane].copy_from_slice(&x[p * plane..(p + 1) * plane]);
+                picks.fill(plane as i64);
                 for row in slots.chunks_exact(outputs).take(window) {
-                    for ((&s, b), at) in row.iter().zip(best.iter_mut()).zip(picks.iter_mut()) {
-                        // Padding reads −∞, which never wins; choosing by value rather than by branch
-                        // keeps random data from mispredicting every other compare.
-                        let v = src.get(s as usize).copied().unwrap_or(E::MIN);
-                        let wins = v > *b || v.is_nan();
-                        *b = if wins { v } else { *b };
-                        *at = if wins { s } else { *at };
+                    for (&s, at) in row.iter().zip(picks.iter_mut()) {
+                        let v = padded[s as usize];
+                        let best = padded[*at as usize];
+                        let wins = ((v > best) as u8 | v.is_nan() as u8) != 0;
+                        *at = select_unpredictable(wins, s, *at);
                     }
+                }
+                for (at, &f) in picks.iter_mut().zip(fallback) {
+                    *at = select_unpredictable(*at == plane as i64, f, *at);
                 }
             }
         },

@@ -273,19 +273,22 @@ fn convolve<E: Float, B: Backend, S: Axes>(
             (x, weight.clone())
         };
         let y = grouped_product(&x4, &w4, window, groups, lift(&out, 1))?;
-        let y = if rank == 3 { y.squeeze(2)? } else { y };
-        match bias {
-            Some(b) => {
-                let mut dims = vec![1; rank - 1];
-                dims[0] = w[0];
-                y.add(&b.reshape(dims)?)
-            }
-            None => Ok(y),
+        // `y` is a view batch-second; adding the bias writes the batch-first result in the
+        // same pass that would otherwise only copy it.
+        let y = match bias {
+            Some(b) => y.add(&b.reshape([w[0], 1, 1])?)?,
+            None => y.contiguous()?,
+        };
+        if rank == 3 {
+            y.squeeze(2)
+        } else {
+            Ok(y)
         }
     })
 }
 
-/// `[n, c, h, w]` ⊛ `[o, c/g, kh, kw]` → `[n, o, oh, ow]` as one (batched over groups) matrix
+/// `[n, c, h, w]` ⊛ `[o, c/g, kh, kw]` → `[n, o, oh, ow]` (a view of `[o, n, oh, ow]`
+/// storage) as one (batched over groups) matrix
 /// product with the whole batch side by side: `[o, c·kh·kw] @ [c·kh·kw, n·oh·ow]`. One product
 /// per image would repack the weight n times and, deep in a network where each image is a few
 /// pixels, multiply by matrices only a few columns wide.
