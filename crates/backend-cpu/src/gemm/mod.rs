@@ -18,6 +18,14 @@ use nanotorch_ndarray_core::{DType, Error, Float, Layout, Result};
 mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod blocked;
+mod dot;
+
+/// Whether our own kernels run at all: `NANOTORCH_GEMM=matrixmultiply` sends every product
+/// to matrixmultiply (read once), to compare against it.
+fn use_own_kernels() -> bool {
+    static OWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OWN.get_or_init(|| std::env::var_os("NANOTORCH_GEMM").is_none_or(|v| v != "matrixmultiply"))
+}
 
 /// Whether this CPU runs our AVX-512 kernels (checked once; elsewhere matrixmultiply, which
 /// picks its own AVX2/FMA/SSE kernel, is the portable path and the reference in tests).
@@ -25,10 +33,7 @@ fn use_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *HAS.get_or_init(|| {
-            std::is_x86_feature_detected!("avx512f")
-                && std::env::var_os("NANOTORCH_GEMM").is_none_or(|v| v != "matrixmultiply")
-        })
+        *HAS.get_or_init(|| std::is_x86_feature_detected!("avx512f") && use_own_kernels())
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
@@ -55,11 +60,11 @@ struct Tile {
 /// Cuts `batch` GEMMs of `m×n` outputs into about `threads` tiles or more, so every thread has
 /// work: whole batches when there are enough of them, else slices of rows (when `m ≥ n`: the
 /// tiles then share B, the smaller operand) or of columns.
-fn tiles(batch: usize, m: usize, n: usize, threads: usize) -> Vec<Tile> {
+fn tiles(batch: usize, m: usize, n: usize, threads: usize, min_tile: usize) -> Vec<Tile> {
     let per_batch = threads.div_ceil(batch).max(1);
     let split_rows = m >= n;
     let dim = if split_rows { m } else { n };
-    let parts = per_batch.min(dim / MIN_TILE).max(1);
+    let parts = per_batch.min(dim / min_tile).max(1);
     let step = dim.div_ceil(parts);
     let mut out = Vec::with_capacity(batch * parts);
     for b in 0..batch {
@@ -172,7 +177,10 @@ pub(crate) fn matmul<E: Float>(
         }
     };
     let threads = crate::parallel::num_threads();
-    if threads <= 1 || macs < PAR_MACS {
+    // A short-k product is memory-bound: count its work by the output it writes.
+    let short = dot::short_k(k, n, (lb.strides()[1], lb.strides()[2]));
+    let work = if short { len * dot::SHORT_K } else { macs };
+    if threads <= 1 || work < PAR_MACS {
         for batch_index in 0..batch {
             run_tile(Tile {
                 batch: batch_index,
@@ -181,7 +189,13 @@ pub(crate) fn matmul<E: Float>(
             });
         }
     } else {
-        let tiles = tiles(batch, m, n, threads);
+        // The dot kernel works on 2×2 blocks of C, so its tiles may be that narrow.
+        let dot = dot::dot_shaped(
+            (m, k, n),
+            (la.strides()[1], la.strides()[2]),
+            (lb.strides()[1], lb.strides()[2]),
+        );
+        let tiles = tiles(batch, m, n, threads, if dot { 2 } else { MIN_TILE });
         crate::parallel::par_for(tiles.len(), |i| run_tile(tiles[i]));
     }
     // SAFETY: the tiles cover every batch's m·n outputs (k > 0 here).
@@ -205,6 +219,15 @@ unsafe fn gemm<E: Float>(
     c: *mut E,
     ldc: usize,
 ) {
+    if dot::dot_shaped((m, k, n), (rsa, csa), (rsb, csb)) && use_own_kernels() {
+        return if E::DTYPE == DType::F32 {
+            let (a, b, c) = (a as *const f32, b as *const f32, c as *mut f32);
+            dot::dot_gemm((m, k, n), (a, (rsa, csa)), (b, (rsb, csb)), c, ldc)
+        } else {
+            let (a, b, c) = (a as *const f64, b as *const f64, c as *mut f64);
+            dot::dot_gemm((m, k, n), (a, (rsa, csa)), (b, (rsb, csb)), c, ldc)
+        };
+    }
     #[cfg(target_arch = "x86_64")]
     if use_avx512() {
         if E::DTYPE == DType::F32 {

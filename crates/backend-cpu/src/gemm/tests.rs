@@ -1,5 +1,6 @@
 //! The GEMM paths against a naive triple loop in f64, over shapes that cross every block edge
-//! (`MR`, `NR`, `KC`, `MC`, `NC` and the direct-B row limit) and every operand orientation.
+//! (`MR`, `NR`, `KC`, `MC`, `NC`, the direct-B row limit and the dot kernel's blocks) and every
+//! operand orientation.
 
 use super::{gemm, portable_gemm};
 use nanotorch_ndarray_core::Float;
@@ -102,6 +103,10 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (65, 7, 65),
     (130, 257, 100),
     (7, 600, 1100),
+    // short k over several column blocks; the dot kernel over several k
+    // blocks with a tail, odd rows and columns
+    (3, 9, 1100),
+    (5, 2100, 3),
 ];
 
 #[test]

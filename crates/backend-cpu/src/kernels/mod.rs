@@ -18,6 +18,7 @@ pub(crate) use elementwise::{
     binary, binary_inplace, binary_scalar, scalar_inplace, unary, where_cond, TRANSCENDENTAL_COST,
 };
 pub(crate) use index::{gather, index_select, scatter_add};
+pub(crate) use isa::{run_loop, Isa, Loop};
 pub(crate) use map::{generate, map1, map_contiguous, update};
 pub(crate) use reduce::{arg_reduce, reduce};
 pub(crate) use softmax::{softmax_last, softmax_last_backward};
