@@ -453,15 +453,7 @@ impl Backend for Cpu {
         layout: &Layout,
         window: &Window2d,
     ) -> Result<CpuStorage<E>> {
-        check_fits("im2col", layout, x.len())?;
-        let geometry = checks::im2col(layout, window)?;
-        Ok(kernels::im2col(
-            x.as_slice(),
-            layout,
-            window,
-            &geometry,
-            ColumnOrder::BatchOuter,
-        ))
+        checked_im2col(x, layout, window, ColumnOrder::BatchOuter)
     }
 
     fn im2col_tap_major<E: Float>(
@@ -470,18 +462,7 @@ impl Backend for Cpu {
         layout: &Layout,
         window: &Window2d,
     ) -> Option<Result<CpuStorage<E>>> {
-        let columns = || {
-            check_fits("im2col", layout, x.len())?;
-            let geometry = checks::im2col(layout, window)?;
-            Ok(kernels::im2col(
-                x.as_slice(),
-                layout,
-                window,
-                &geometry,
-                ColumnOrder::TapMajor,
-            ))
-        };
-        Some(columns())
+        Some(checked_im2col(x, layout, window, ColumnOrder::TapMajor))
     }
 
     fn window_argmax<E: Float>(
@@ -576,4 +557,22 @@ impl Backend for Cpu {
             &geometry,
         ))
     }
+}
+
+/// im2col's columns in `order`, after the checks both `Backend` methods share.
+fn checked_im2col<E: Float>(
+    x: &CpuStorage<E>,
+    layout: &Layout,
+    window: &Window2d,
+    order: ColumnOrder,
+) -> Result<CpuStorage<E>> {
+    check_fits("im2col", layout, x.len())?;
+    let geometry = checks::im2col(layout, window)?;
+    Ok(kernels::im2col(
+        x.as_slice(),
+        layout,
+        window,
+        &geometry,
+        order,
+    ))
 }
