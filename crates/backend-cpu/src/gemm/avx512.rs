@@ -14,47 +14,14 @@
 //! were zero-padded by the packing of A and are simply not stored. The f32 and f64 kernels are
 //! one macro over the element type's intrinsics.
 
+use super::blocked::Micro;
 use std::arch::x86_64::*;
 
 /// Rows of C per micro-kernel call.
-pub(super) const MR: usize = 8;
+const MR: usize = 8;
 
-/// One micro-kernel: the element type's vector width and its kernel.
-pub(super) trait Micro: Copy + 'static {
-    /// Columns of C per micro-kernel call.
-    const NR: usize;
-    /// The zero the packing pads with.
-    const ZERO: Self;
-
-    /// `C[r][j] (+)= Σ_p a[p·MR + r] · b[p·rsb + j]` for `r < rows`, `j < cols`, where
-    /// `tile = (rows, cols)`; C is overwritten when `accumulate` is false (it may then be uninitialised) and added to
-    /// otherwise.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F; `a` holds `kc·MR` elements; `b` addresses `kc` rows of `cols`
-    /// elements at row stride `rsb`; `c` addresses `rows` rows of `cols` elements at row stride
-    /// `ldc` that no other thread touches; `rows ≤ MR`, `cols ≤ NR`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn kernel(
-        kc: usize,
-        a: *const Self,
-        b: *const Self,
-        rsb: usize,
-        c: *mut Self,
-        ldc: usize,
-        tile: (usize, usize),
-        accumulate: bool,
-    );
-
-    /// Packs `MR` rows of a row-major A (`kc` elements each, row stride `rsa`) into a sliver
-    /// (`MR` elements per step of k) with vector transposes; false when this type has no such
-    /// path (the caller then copies element by element).
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F; `a` addresses `MR` rows of `kc` elements at stride `rsa`; `out`
-    /// has room for `kc·MR` elements.
-    unsafe fn transpose_rows(kc: usize, a: *const Self, rsa: usize, out: *mut Self) -> bool;
-}
+/// The AVX-512 kernels (f32 and f64), as a [`Micro`] implementation.
+pub(super) struct Avx512;
 
 /// The lanes `from..from + W` of a row of `cols` elements that exist, as a load/store mask of
 /// `W` ≤ 16 lanes.
@@ -68,7 +35,8 @@ fn mask<const W: usize>(cols: usize, from: usize) -> u16 {
 macro_rules! micro {
     ($t:ty, $lanes:literal, $kernel:ident, $transpose:expr, $mask:ty, $zero:ident, $set1:ident,
      $load:ident, $maskz_load:ident, $fmadd:ident, $add:ident, $store:ident, $mask_store:ident) => {
-        impl Micro for $t {
+        impl Micro<$t> for Avx512 {
+            const MR: usize = MR;
             const NR: usize = 2 * $lanes;
             const ZERO: $t = 0.0;
 
@@ -160,7 +128,7 @@ micro!(
     16,
     kernel_f32,
     |kc, a, rsa, out| {
-        transpose_rows_f32(kc, a, rsa, out);
+        super::transpose::rows_f32::<MR>(kc, a, rsa, out);
         true
     },
     __mmask16,
@@ -189,44 +157,3 @@ micro!(
     _mm512_storeu_pd,
     _mm512_mask_storeu_pd
 );
-
-/// [`Micro::transpose_rows`] for f32: 8×8 blocks through the classic AVX transpose (unpack
-/// pairs, then quads, then 128-bit halves), the `kc % 8` leftover columns one by one. Packing a
-/// row-major A element by element reads eight rows in parallel one scalar at a time; in a GPT
-/// step that was a tenth of the time spent in GEMMs.
-#[target_feature(enable = "avx2")]
-unsafe fn transpose_rows_f32(kc: usize, a: *const f32, rsa: usize, out: *mut f32) {
-    const { assert!(MR == 8, "the transpose is written for 8-row slivers") };
-    let full = kc - kc % 8;
-    for p in (0..full).step_by(8) {
-        let row = |r: usize| _mm256_loadu_ps(a.add(r * rsa + p));
-        let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-        let (r4, r5, r6, r7) = (row(4), row(5), row(6), row(7));
-        let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
-        let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
-        let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
-        let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
-        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-        let dst = out.add(p * MR);
-        _mm256_storeu_ps(dst, _mm256_permute2f128_ps::<0x20>(u0, u4));
-        _mm256_storeu_ps(dst.add(8), _mm256_permute2f128_ps::<0x20>(u1, u5));
-        _mm256_storeu_ps(dst.add(16), _mm256_permute2f128_ps::<0x20>(u2, u6));
-        _mm256_storeu_ps(dst.add(24), _mm256_permute2f128_ps::<0x20>(u3, u7));
-        _mm256_storeu_ps(dst.add(32), _mm256_permute2f128_ps::<0x31>(u0, u4));
-        _mm256_storeu_ps(dst.add(40), _mm256_permute2f128_ps::<0x31>(u1, u5));
-        _mm256_storeu_ps(dst.add(48), _mm256_permute2f128_ps::<0x31>(u2, u6));
-        _mm256_storeu_ps(dst.add(56), _mm256_permute2f128_ps::<0x31>(u3, u7));
-    }
-    for p in full..kc {
-        for r in 0..MR {
-            *out.add(p * MR + r) = *a.add(r * rsa + p);
-        }
-    }
-}

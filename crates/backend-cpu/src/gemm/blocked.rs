@@ -13,8 +13,47 @@
 //! The k-blocks are the same whatever part of C a thread computes, and each is added to C in
 //! order, so every element is the same bits on any number of threads.
 
-use super::avx512::{Micro, MR};
 use std::cell::RefCell;
+
+/// A micro-kernel for element type `T`: its tile width and its code (one implementation per
+/// instruction set, see `avx512.rs` and `avx2.rs`).
+pub(super) trait Micro<T: Copy + 'static> {
+    /// Rows of C per micro-kernel call (the packing of A lays A out in slivers this tall).
+    const MR: usize;
+    /// Columns of C per micro-kernel call.
+    const NR: usize;
+    /// The zero the packing pads with.
+    const ZERO: T;
+
+    /// `C[r][j] (+)= Σ_p a[p·MR + r] · b[p·rsb + j]` for `r < rows`, `j < cols`, where
+    /// `tile = (rows, cols)`; C is overwritten when `accumulate` is false (it may then be
+    /// uninitialised) and added to otherwise.
+    ///
+    /// # Safety
+    /// The CPU has the kernel's instruction set; `a` holds `kc·MR` elements; `b` addresses `kc`
+    /// rows of `cols` elements at row stride `rsb`; `c` addresses `rows` rows of `cols`
+    /// elements at row stride `ldc` that no other thread touches; `rows ≤ MR`, `cols ≤ NR`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel(
+        kc: usize,
+        a: *const T,
+        b: *const T,
+        rsb: usize,
+        c: *mut T,
+        ldc: usize,
+        tile: (usize, usize),
+        accumulate: bool,
+    );
+
+    /// Packs `MR` rows of a row-major A (`kc` elements each, row stride `rsa`) into a sliver
+    /// (`MR` elements per step of k) with vector transposes; false when this type has no such
+    /// path (the caller then copies element by element).
+    ///
+    /// # Safety
+    /// The CPU has AVX2; `a` addresses `MR` rows of `kc` elements at stride `rsa`; `out` has
+    /// room for `kc·MR` elements.
+    unsafe fn transpose_rows(kc: usize, a: *const T, rsa: usize, out: *mut T) -> bool;
+}
 
 /// Steps of k per block: a 32-wide f32 sliver of B is then 32 KiB, an 8-row sliver of A 8 KiB.
 const KC: usize = 256;
@@ -31,7 +70,7 @@ thread_local! {
 }
 
 /// A buffer of at least `len` elements of `T`, reusing `buf`'s allocation.
-fn room<T: Micro>(buf: &mut Vec<u64>, len: usize) -> *mut T {
+fn room<T>(buf: &mut Vec<u64>, len: usize) -> *mut T {
     let words = (len * std::mem::size_of::<T>()).div_ceil(8);
     if buf.len() < words {
         buf.resize(words, 0);
@@ -43,9 +82,9 @@ fn room<T: Micro>(buf: &mut Vec<u64>, len: usize) -> *mut T {
 /// with row stride `ldc`.
 ///
 /// # Safety
-/// The CPU has AVX-512F; the pointers address blocks that are in bounds at the given strides;
-/// no other thread writes the C block; `k > 0`.
-pub(super) unsafe fn gemm<T: Micro>(
+/// The CPU has `K`'s instruction set; the pointers address blocks that are in bounds at the
+/// given strides; no other thread writes the C block; `k > 0`.
+pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
     (m, k, n): (usize, usize, usize),
     a: *const T,
     (rsa, csa): (usize, usize),
@@ -54,11 +93,13 @@ pub(super) unsafe fn gemm<T: Micro>(
     c: *mut T,
     ldc: usize,
 ) {
-    let nr = T::NR;
+    let nr = K::NR;
     let pack_b = csb != 1 || m > DIRECT_B_MAX_ROWS;
     PACK.with(|cell| {
         let (buf_a, buf_b) = &mut *cell.borrow_mut();
-        let pa = room::<T>(buf_a, MC.min(m.next_multiple_of(MR)) * KC.min(k));
+        // Blocks of A hold whole slivers.
+        let mc_max = MC - MC % K::MR;
+        let pa = room::<T>(buf_a, mc_max.min(m.next_multiple_of(K::MR)) * KC.min(k));
         let pb = if pack_b {
             room::<T>(buf_b, KC.min(k) * NC.min(n.next_multiple_of(nr)))
         } else {
@@ -70,11 +111,11 @@ pub(super) unsafe fn gemm<T: Micro>(
                 let kc = KC.min(k - pc);
                 let b_block = b.add(pc * rsb + jc * csb);
                 if pack_b {
-                    pack_b_block::<T>(kc, nc, b_block, (rsb, csb), pb);
+                    pack_b_block::<T, K>(kc, nc, b_block, (rsb, csb), pb);
                 }
-                for ic in (0..m).step_by(MC) {
-                    let mc = MC.min(m - ic);
-                    pack_a_block::<T>(mc, kc, a.add(ic * rsa + pc * csa), (rsa, csa), pa);
+                for ic in (0..m).step_by(mc_max) {
+                    let mc = mc_max.min(m - ic);
+                    pack_a_block::<T, K>(mc, kc, a.add(ic * rsa + pc * csa), (rsa, csa), pa);
                     for jr in (0..nc).step_by(nr) {
                         let cols = nr.min(nc - jr);
                         let (sliver_b, row_stride) = if pack_b {
@@ -82,15 +123,15 @@ pub(super) unsafe fn gemm<T: Micro>(
                         } else {
                             (b_block.add(jr), rsb)
                         };
-                        for ir in (0..mc).step_by(MR) {
-                            T::kernel(
+                        for ir in (0..mc).step_by(K::MR) {
+                            K::kernel(
                                 kc,
                                 pa.add(ir * kc),
                                 sliver_b,
                                 row_stride,
                                 c.add((ic + ir) * ldc + jc + jr),
                                 ldc,
-                                (MR.min(mc - ir), cols),
+                                (K::MR.min(mc - ir), cols),
                                 pc > 0,
                             );
                         }
@@ -103,31 +144,32 @@ pub(super) unsafe fn gemm<T: Micro>(
 
 /// Packs the `mc × kc` block of A into slivers of `MR` rows, each stored column by column
 /// (`MR` elements per step of k), the last one zero-padded.
-unsafe fn pack_a_block<T: Micro>(
+unsafe fn pack_a_block<T: Copy + 'static, K: Micro<T>>(
     mc: usize,
     kc: usize,
     a: *const T,
     (rsa, csa): (usize, usize),
     out: *mut T,
 ) {
-    for ir in (0..mc).step_by(MR) {
-        let rows = MR.min(mc - ir);
+    let mr = K::MR;
+    for ir in (0..mc).step_by(mr) {
+        let rows = mr.min(mc - ir);
         let (src, sliver) = (a.add(ir * rsa), out.add(ir * kc));
-        if rows == MR && csa == 1 && T::transpose_rows(kc, src, rsa, sliver) {
+        if rows == mr && csa == 1 && K::transpose_rows(kc, src, rsa, sliver) {
             continue;
         }
         for p in 0..kc {
-            let (src, dst) = (src.add(p * csa), sliver.add(p * MR));
-            if rows == MR && rsa == 1 {
+            let (src, dst) = (src.add(p * csa), sliver.add(p * mr));
+            if rows == mr && rsa == 1 {
                 // A column of A is contiguous (A is a transposed view): one copy.
-                std::ptr::copy_nonoverlapping(src, dst, MR);
+                std::ptr::copy_nonoverlapping(src, dst, mr);
                 continue;
             }
             for r in 0..rows {
                 *dst.add(r) = *src.add(r * rsa);
             }
-            for r in rows..MR {
-                *dst.add(r) = T::ZERO;
+            for r in rows..mr {
+                *dst.add(r) = K::ZERO;
             }
         }
     }
@@ -135,14 +177,14 @@ unsafe fn pack_a_block<T: Micro>(
 
 /// Packs the `kc × nc` block of B into slivers of `NR` columns, each stored row by row (`NR`
 /// elements per step of k), the last one zero-padded.
-unsafe fn pack_b_block<T: Micro>(
+unsafe fn pack_b_block<T: Copy + 'static, K: Micro<T>>(
     kc: usize,
     nc: usize,
     b: *const T,
     (rsb, csb): (usize, usize),
     out: *mut T,
 ) {
-    let nr = T::NR;
+    let nr = K::NR;
     for jr in (0..nc).step_by(nr) {
         let cols = nr.min(nc - jr);
         let sliver = out.add(jr * kc);
@@ -157,7 +199,7 @@ unsafe fn pack_b_block<T: Micro>(
                 *dst.add(j) = *src.add(j * csb);
             }
             for j in cols..nr {
-                *dst.add(j) = T::ZERO;
+                *dst.add(j) = K::ZERO;
             }
         }
     }

@@ -1,4 +1,5 @@
-//! Batched matmul: `matrixmultiply`'s single-threaded GEMM, split into tiles that the threads of
+//! Batched matmul: a single-threaded GEMM (our blocked one with the AVX-512 or AVX2 micro-kernel,
+//! the dot-product kernel, or `matrixmultiply`'s), split into tiles that the threads of
 //! `crate::parallel` share.
 //!
 //! Why not matrixmultiply's own threading: measured on the 2-core dev machine it *slowed* the
@@ -15,10 +16,14 @@ use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{DType, Error, Float, Layout, Result};
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod blocked;
 mod dot;
+#[cfg(target_arch = "x86_64")]
+mod transpose;
 
 /// Whether our own kernels run at all: `NANOTORCH_GEMM=matrixmultiply` sends every product
 /// to matrixmultiply (read once), to compare against it.
@@ -27,24 +32,55 @@ fn use_own_kernels() -> bool {
     *OWN.get_or_init(|| std::env::var_os("NANOTORCH_GEMM").is_none_or(|v| v != "matrixmultiply"))
 }
 
-/// Whether this CPU runs our AVX-512 kernels (checked once; elsewhere matrixmultiply, which
-/// picks its own AVX2/FMA/SSE kernel, is the portable path and the reference in tests).
-fn use_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *HAS.get_or_init(|| std::is_x86_feature_detected!("avx512f") && use_own_kernels())
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+/// Which of our packed-GEMM micro-kernels this CPU runs (checked once).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Packed {
+    /// `avx512.rs`: 8 × 32 f32 and 8 × 16 f64 tiles.
+    Avx512,
+    /// `avx2.rs` (AVX2 with FMA): 8 × 8 f32 and 8 × 4 f64 tiles.
+    Avx2,
+    /// None: matrixmultiply, which picks its own kernel, is the portable path (and the
+    /// reference in tests).
+    Portable,
 }
 
-/// Below this many multiply-adds a GEMM runs on one thread. Measured with the helper threads of
+/// The packed kernel to use: the widest this CPU has, unless our kernels are turned off.
+fn packed() -> Packed {
+    static WHICH: std::sync::OnceLock<Packed> = std::sync::OnceLock::new();
+    *WHICH.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        if use_own_kernels() {
+            use crate::kernels::Isa;
+            match Isa::best() {
+                Isa::Avx512 => return Packed::Avx512,
+                Isa::Avx2 => return Packed::Avx2,
+                Isa::Baseline => {}
+            }
+        }
+        Packed::Portable
+    })
+}
+
+/// Below this many multiply-adds a GEMM runs on one thread (with the AVX-512 kernels; see
+/// [`par_macs`]). Measured with the helper threads of
 /// `crate::workers` (2 cores, medians, noisy):
 /// 128³ (2M) took 0.034 ms on one thread and 0.05-0.10 ms split in two (the tiles are too short
 /// to hide a helper's wake-up); 256³ (16M) 0.23 ms on one, 0.13-0.19 ms split; 128×784×256 (26M)
 /// 0.39 ms on one, 0.22-0.28 ms split.
 const PAR_MACS: usize = 1 << 22;
+
+/// The threshold for splitting a GEMM across threads, for the kernel this CPU runs. The AVX2
+/// kernels do half the multiply-adds per cycle of the AVX-512 ones (and matrixmultiply fewer
+/// still), so the same wake-up cost is repaid by smaller products: on Zen 1 (2 cores) splitting
+/// the 2M-multiply-add steps of an LSTM (`[32, 128] @ [128, 512]`, 65 µs on one core) cut the
+/// LSTM benchmark from 21 to 17 ms.
+fn par_macs() -> usize {
+    if packed() == Packed::Avx512 {
+        PAR_MACS
+    } else {
+        PAR_MACS / 4
+    }
+}
 
 /// Output rows or columns per tile at least: narrower tiles waste the 8-to-16-wide micro-kernel.
 const MIN_TILE: usize = 16;
@@ -180,7 +216,7 @@ pub(crate) fn matmul<E: Float>(
     // A short-k product is memory-bound: count its work by the output it writes.
     let short = dot::short_k(k, n, (lb.strides()[1], lb.strides()[2]));
     let work = if short { len * dot::SHORT_K } else { macs };
-    if threads <= 1 || work < PAR_MACS {
+    if threads <= 1 || work < par_macs() {
         for batch_index in 0..batch {
             run_tile(Tile {
                 batch: batch_index,
@@ -229,15 +265,47 @@ unsafe fn gemm<E: Float>(
         };
     }
     #[cfg(target_arch = "x86_64")]
-    if use_avx512() {
-        if E::DTYPE == DType::F32 {
-            let (a, b, c) = (a as *const f32, b as *const f32, c as *mut f32);
-            return blocked::gemm((m, k, n), a, (rsa, csa), b, (rsb, csb), c, ldc);
+    match packed() {
+        Packed::Avx512 => {
+            return blocked_gemm::<E, avx512::Avx512>(
+                (m, k, n),
+                a,
+                (rsa, csa),
+                b,
+                (rsb, csb),
+                c,
+                ldc,
+            )
         }
-        let (a, b, c) = (a as *const f64, b as *const f64, c as *mut f64);
-        return blocked::gemm((m, k, n), a, (rsa, csa), b, (rsb, csb), c, ldc);
+        Packed::Avx2 => {
+            return blocked_gemm::<E, avx2::Avx2>((m, k, n), a, (rsa, csa), b, (rsb, csb), c, ldc)
+        }
+        Packed::Portable => {}
     }
     portable_gemm((m, k, n), a, (rsa, csa), b, (rsb, csb), c, ldc)
+}
+
+/// [`gemm`] through our loop nest (`blocked.rs`) and the micro-kernels `K`.
+///
+/// # Safety
+/// As [`gemm`], and the CPU has `K`'s instruction set.
+#[cfg(target_arch = "x86_64")]
+unsafe fn blocked_gemm<E: Float, K: blocked::Micro<f32> + blocked::Micro<f64>>(
+    shape: (usize, usize, usize),
+    a: *const E,
+    sa: (usize, usize),
+    b: *const E,
+    sb: (usize, usize),
+    c: *mut E,
+    ldc: usize,
+) {
+    if E::DTYPE == DType::F32 {
+        let (a, b, c) = (a as *const f32, b as *const f32, c as *mut f32);
+        blocked::gemm::<f32, K>(shape, a, sa, b, sb, c, ldc)
+    } else {
+        let (a, b, c) = (a as *const f64, b as *const f64, c as *mut f64);
+        blocked::gemm::<f64, K>(shape, a, sa, b, sb, c, ldc)
+    }
 }
 
 /// [`gemm`] through `matrixmultiply`.

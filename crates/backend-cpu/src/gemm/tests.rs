@@ -2,7 +2,11 @@
 //! (`MR`, `NR`, `KC`, `MC`, `NC`, the direct-B row limit and the dot kernel's blocks) and every
 //! operand orientation.
 
+#[cfg(target_arch = "x86_64")]
+use super::{avx2::Avx2, avx512::Avx512, blocked_gemm};
 use super::{gemm, portable_gemm};
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::Isa;
 use nanotorch_ndarray_core::Float;
 
 /// Small integers scaled so f32 products and sums of a few hundred terms are exact.
@@ -116,4 +120,62 @@ fn every_path_matches_the_naive_product_exactly() {
         check::<f64>(gemm::<f64>, shape);
         check::<f32>(portable_gemm::<f32>, shape);
     }
+}
+
+/// Every packed micro-kernel this CPU has, called directly (the dispatch picks only the widest,
+/// and sends some shapes to the dot kernel).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn each_packed_kernel_this_cpu_has_matches_the_naive_product_exactly() {
+    let isa = Isa::best();
+    for &shape in SHAPES {
+        if isa <= Isa::Avx2 {
+            check::<f32>(blocked_gemm::<f32, Avx2>, shape);
+            check::<f64>(blocked_gemm::<f64, Avx2>, shape);
+        }
+        if isa == Isa::Avx512 {
+            check::<f32>(blocked_gemm::<f32, Avx512>, shape);
+            check::<f64>(blocked_gemm::<f64, Avx512>, shape);
+        }
+    }
+}
+
+/// The AVX2 and AVX-512 kernels run the same FMAs in the same order for each element, so on
+/// inputs whose sums round they still agree bit for bit (runs only where AVX-512 is present).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_and_avx512_kernels_give_the_same_bits() {
+    if Isa::best() != Isa::Avx512 {
+        return;
+    }
+    let (m, k, n) = (37, 700, 90);
+    let a: Vec<f32> = (0..m * k)
+        .map(|i| ((i * 7919) % 1013) as f32 / 97.3 - 5.0)
+        .collect();
+    let b: Vec<f32> = (0..k * n)
+        .map(|i| ((i * 6007) % 1031) as f32 / 89.1 - 5.5)
+        .collect();
+    let run = |f: Gemm<f32>| {
+        let mut c = vec![0.0f32; m * n];
+        unsafe {
+            f(
+                (m, k, n),
+                a.as_ptr(),
+                (k, 1),
+                b.as_ptr(),
+                (n, 1),
+                c.as_mut_ptr(),
+                n,
+            )
+        };
+        c
+    };
+    let (wide, narrow) = (
+        run(blocked_gemm::<f32, Avx512>),
+        run(blocked_gemm::<f32, Avx2>),
+    );
+    assert!(wide
+        .iter()
+        .zip(&narrow)
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
 }
