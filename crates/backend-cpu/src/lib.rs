@@ -301,6 +301,22 @@ impl Backend for Cpu {
         kernels::softmax_last_backward(y.as_slice(), y_layout, g.as_slice(), g_layout, op).map(Ok)
     }
 
+    fn lstm_cell<E: Float>(
+        &self,
+        pre: &CpuStorage<E>,
+        pre_layout: &Layout,
+        c: &CpuStorage<E>,
+        c_layout: &Layout,
+        save: bool,
+    ) -> Option<Result<Vec<CpuStorage<E>>>> {
+        let fits = check_fits("lstm_cell", pre_layout, pre.len())
+            .and_then(|()| check_fits("lstm_cell", c_layout, c.len()));
+        if let Err(e) = fits {
+            return Some(Err(e));
+        }
+        kernels::lstm_cell(pre.as_slice(), pre_layout, c.as_slice(), c_layout, save).map(Ok)
+    }
+
     #[allow(clippy::type_complexity)] // (loss, lse), as the trait says
     fn cross_entropy_rows<E: Float>(
         &self,

@@ -21,6 +21,10 @@ fn unary() {
     c::check_unary(&Cpu);
 }
 #[test]
+fn lstm_cell() {
+    c::check_lstm_cell(&Cpu);
+}
+#[test]
 fn binary() {
     c::check_binary(&Cpu);
 }

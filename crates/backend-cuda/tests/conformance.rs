@@ -33,6 +33,7 @@ family! {
     inplace => c::check_inplace,
     axpby => c::check_axpby,
     where_cond => c::check_where,
+    lstm_cell => c::check_lstm_cell,
     reduce => c::check_reduce,
     arg_reduce => c::check_arg_reduce,
     matmul => c::check_matmul,

@@ -347,6 +347,22 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// One LSTM step's element-wise part, [`LstmUnit`](crate::op::LstmUnit) for every element, from the gate
+    /// pre-activations `pre` (`[n, 4·hidden]`) and the cell state `c` (`[n, hidden]`), shapes
+    /// checked by the caller: contiguous `[h', c']`, and with `save` also the backward pass's
+    /// factors `[qd ([n, 4·hidden]), s_c, f]`. `None`, the default, when the backend has no
+    /// fused kernel for these layouts (the caller composes the step from element-wise ops).
+    fn lstm_cell<E: Float>(
+        &self,
+        _pre: &Self::Storage<E>,
+        _pre_layout: &Layout,
+        _c: &Self::Storage<E>,
+        _c_layout: &Layout,
+        _save: bool,
+    ) -> Option<Result<Vec<Self::Storage<E>>>> {
+        None
+    }
+
     /// One optimizer step of one parameter in a single pass (see [`FusedStep`]): `param`, `grad`
     /// and each of `state` are the elements at the given contiguous range of their storage, all
     /// ranges of one length, in the order [`FusedStep::run`] lists. Returns `Ok(false)`, the

@@ -23,15 +23,15 @@ mod strided_index;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use array::NDArray;
+pub use array::{LstmSaved, LstmStep, NDArray};
 pub use backend::{Backend, StorageOf};
 pub use dtype::{Bool, DType, Element, Float};
 pub use error::{Error, IoError, Result};
 pub use layout::Layout;
 pub use op::{
     binary_kernels, math, unary_kernels, ArgReduceOp, BinaryKernel, BinaryKind, BinaryOp,
-    BinaryVisitor, Domain, FusedStep, RandomDist, ReduceOp, ScalarSide, SgdMomentum, StepDirection,
-    UnaryKernel, UnaryOp, UnaryVisitor, Window2d,
+    BinaryVisitor, Domain, FusedStep, LstmUnit, RandomDist, ReduceOp, ScalarSide, SgdMomentum,
+    StepDirection, UnaryKernel, UnaryOp, UnaryVisitor, Window2d,
 };
 pub use random::Generator;
 pub use shape::{Dims, MatmulShapes, Shape};

@@ -7,6 +7,7 @@ mod cross_entropy;
 mod elementwise;
 mod index;
 mod isa;
+mod lstm;
 mod map;
 mod reduce;
 mod softmax;
@@ -19,6 +20,7 @@ pub(crate) use elementwise::{
 };
 pub(crate) use index::{gather, index_select, scatter_add};
 pub(crate) use isa::{run_loop, Isa, Loop};
+pub(crate) use lstm::lstm_cell;
 pub(crate) use map::{generate, map1, map_contiguous, update};
 pub(crate) use reduce::{arg_reduce, reduce};
 pub(crate) use softmax::{softmax_last, softmax_last_backward};

@@ -2,11 +2,14 @@
 //! (see `views.rs`) share storage; operations (see `ops.rs`) return fresh arrays.
 
 mod display;
+mod lstm;
 mod ops;
 mod serde_impl;
 mod softmax;
 mod step;
 mod views;
+
+pub use lstm::{LstmSaved, LstmStep};
 
 use crate::{size, Backend, DType, Element, Error, Float, Layout, RandomDist, Result, Shape};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};

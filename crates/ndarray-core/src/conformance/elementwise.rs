@@ -328,3 +328,75 @@ pub fn check_where<B: Backend>(b: &B) {
     run("where f32", |s| one::<f32, B>(b, s));
     run("where i64", |s| one::<i64, B>(b, s));
 }
+
+/// `lstm_cell`: the backend's fused kernel (if it has one) against the composed form (the same
+/// bits, as `LstmUnit` promises) and both against PyTorch's LSTM equations in f64 on the host.
+pub fn check_lstm_cell<B: Backend>(b: &B) {
+    fn one<E: Float, B: Backend>(b: &B, seed: u64) -> CaseResult {
+        let mut rng = Rng(seed);
+        // Hidden sizes past a vector's width too, so the kernels' vector loops run.
+        let n = rng.dim();
+        let hidden = if rng.chance(50) {
+            rng.dim()
+        } else {
+            5 + rng.below(40)
+        };
+        let (pre, hp) = make_view::<E, B>(b, &mut rng, &[n, 4 * hidden], false, &mut |r| r.grid())?;
+        let (c, hc) = make_view::<E, B>(b, &mut rng, &[n, hidden], false, &mut |r| r.grid())?;
+        let save = rng.chance(70);
+        let fused = ok("lstm_cell", NDArray::lstm_cell(&pre, &c, save))?;
+        let composed = ok("lstm_cell", NDArray::lstm_cell_composed(&pre, &c, save))?;
+        ensure(fused.saved.is_some() == save, || {
+            "lstm_cell: factors returned exactly when asked for".into()
+        })?;
+        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let mut want: [Vec<f64>; 5] = Default::default();
+        for r in 0..n {
+            for j in 0..hidden {
+                let p = |k: usize| hp.vals[r * 4 * hidden + k * hidden + j];
+                let (i, f, g, o) = (sig(p(0)), sig(p(1)), p(2).tanh(), sig(p(3)));
+                let c0 = hc.vals[r * hidden + j];
+                let c1 = f * c0 + i * g;
+                let tc = c1.tanh();
+                want[0].push(o * tc);
+                want[1].push(c1);
+                want[3].push(o * (1.0 - tc * tc));
+                want[4].push(f);
+            }
+            for slot in 0..4 {
+                for j in 0..hidden {
+                    let p = |k: usize| hp.vals[r * 4 * hidden + k * hidden + j];
+                    let (i, f, g, o) = (sig(p(0)), sig(p(1)), p(2).tanh(), sig(p(3)));
+                    let c0 = hc.vals[r * hidden + j];
+                    let tc = (f * c0 + i * g).tanh();
+                    want[2].push(match slot {
+                        0 => g * i * (1.0 - i),
+                        1 => c0 * f * (1.0 - f),
+                        2 => i * (1.0 - g * g),
+                        _ => tc * o * (1.0 - o),
+                    });
+                }
+            }
+        }
+        let mut outputs = vec![
+            ("h", &fused.h, &composed.h, vec![n, hidden], &want[0]),
+            ("c", &fused.c, &composed.c, vec![n, hidden], &want[1]),
+        ];
+        if let (Some(fs), Some(cs)) = (&fused.saved, &composed.saved) {
+            outputs.push(("qd", &fs.qd, &cs.qd, vec![n, 4 * hidden], &want[2]));
+            outputs.push(("s_c", &fs.s_c, &cs.s_c, vec![n, hidden], &want[3]));
+            outputs.push(("f", &fs.f, &cs.f, vec![n, hidden], &want[4]));
+        }
+        for (what, got, composed, dims, want) in outputs {
+            let (g, w) = (to_f64(got)?, to_f64(composed)?);
+            ensure(
+                g.iter().zip(&w).all(|(a, b)| a.to_bits() == b.to_bits()),
+                || format!("lstm_cell {what}: fused {g:?} differs from composed {w:?}"),
+            )?;
+            check_result(&format!("lstm_cell {what}"), got, &dims, want)?;
+        }
+        Ok(())
+    }
+    run("lstm_cell f32", |s| one::<f32, B>(b, s));
+    run("lstm_cell f64", |s| one::<f64, B>(b, s));
+}

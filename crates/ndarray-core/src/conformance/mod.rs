@@ -316,8 +316,8 @@ mod index_window;
 mod reduce_matmul;
 
 pub use elementwise::{
-    check_axpby, check_binary, check_cast, check_copy, check_creation, check_inplace, check_scalar,
-    check_unary, check_where,
+    check_axpby, check_binary, check_cast, check_copy, check_creation, check_inplace,
+    check_lstm_cell, check_scalar, check_unary, check_where,
 };
 pub use errors::check_errors;
 pub use index_window::{
@@ -339,6 +339,7 @@ pub fn check_all<B: Backend>(backend: &B) {
     check_inplace(backend);
     check_axpby(backend);
     check_where(backend);
+    check_lstm_cell(backend);
     check_reduce(backend);
     check_arg_reduce(backend);
     check_matmul(backend);

@@ -5,6 +5,7 @@
 //! `table.rs`; reductions, random fills and window geometry are small enough to be written out.
 
 mod binary;
+mod lstm;
 pub mod math;
 mod softmax;
 mod step;
@@ -13,6 +14,7 @@ mod unary;
 mod window;
 
 pub use binary::{binary_kernels, BinaryKernel, BinaryKind, BinaryOp, BinaryVisitor};
+pub use lstm::LstmUnit;
 pub use softmax::Softmax;
 pub use step::{FusedStep, SgdMomentum, StepDirection};
 pub use unary::{unary_kernels, UnaryKernel, UnaryOp, UnaryVisitor};

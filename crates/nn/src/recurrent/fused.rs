@@ -5,8 +5,9 @@
 //! own node, allocation and kernel forward and about twice that backward, and `chunk`'s backward
 //! writes each gate's gradient into its own zero tensor of all four. At the sizes recurrent
 //! layers run (a batch of tens, a hidden state of hundreds) that bookkeeping, not arithmetic,
-//! is the cost. Here the forward runs on arrays (nothing recorded) and also prepares the factors
-//! of the backward pass (see [`Saved`]), so the two backward rules are four kernels in all.
+//! is the cost. Here the forward is one array op, `NDArray::lstm_cell` (one pass of the backend's
+//! fused kernel, or composed), which also prepares the factors of the backward pass
+//! (`LstmUnit` says what they are), so the two backward rules are four kernels in all.
 //!
 //! Two recorded ops, because a node has one output: `c' = f ⊙ c + i ⊙ g` from `(pre, c)`, then
 //! `h' = o ⊙ tanh(c')` recorded from `c'` alone. `h'` also depends on `pre` through the output
@@ -25,9 +26,7 @@
 //! themselves differentiable.
 
 use nanotorch_autograd::{is_grad_enabled, Tensor};
-use nanotorch_ndarray_core::{
-    Backend, BinaryOp, Error, Float, NDArray, Result, ScalarSide, UnaryOp,
-};
+use nanotorch_ndarray_core::{Backend, Float, NDArray, Result};
 use std::sync::{Arc, Mutex};
 
 /// The new `(h, c)` of an LSTM step from the summed gate pre-activations `pre` `[n, 4·hidden]`
@@ -36,35 +35,22 @@ pub(super) fn lstm_pointwise<E: Float, B: Backend>(
     pre: &Tensor<E, B>,
     c: &Tensor<E, B>,
 ) -> Result<(Tensor<E, B>, Tensor<E, B>)> {
-    let (n, hidden) = (c.dims().first().copied().unwrap_or(0), c.dims().get(1));
-    let hidden = hidden.copied().unwrap_or(0);
-    if c.rank() != 2 || pre.dims() != [n, 4 * hidden] {
-        return Err(Error::ShapeMismatch {
-            op: "LSTM step",
-            what: "gate pre-activations must be [batch, 4*hidden] for a cell state [batch, hidden]",
-            lhs: pre.shape().clone(),
-            rhs: c.shape().clone(),
-        });
-    }
-    let gate = |a: &NDArray<E, B>, k: usize| a.narrow(1, k * hidden, hidden);
-    let sig = pre.array().unary(UnaryOp::Sigmoid)?;
-    let (i, f, o) = (gate(&sig, 0)?, gate(&sig, 1)?, gate(&sig, 3)?);
-    let g = gate(pre.array(), 2)?.unary(UnaryOp::Tanh)?;
-    let c_new = f
-        .binary(BinaryOp::Mul, c.array())?
-        .binary(BinaryOp::Add, &i.binary(BinaryOp::Mul, &g)?)?;
-    let tc = c_new.unary(UnaryOp::Tanh)?;
-    let h_new = o.binary(BinaryOp::Mul, &tc)?;
-    if !is_grad_enabled() || !(pre.requires_grad() || c.requires_grad()) {
-        // Nothing will be recorded: skip the factors only the backward pass needs.
+    let save = is_grad_enabled() && (pre.requires_grad() || c.requires_grad());
+    let step = NDArray::lstm_cell(pre.array(), c.array(), save)?;
+    let hidden = c.dims()[1]; // `lstm_cell` checked that `c` is [batch, hidden]
+    let (h_new, c_new) = (step.h, step.c);
+    let Some(saved) = step.saved else {
+        // Nothing will be recorded: the factors only the backward pass needs were skipped.
         return Ok((Tensor::from_ndarray(h_new), Tensor::from_ndarray(c_new)));
-    }
-    let saved = Saved::new(&sig, &g, c.array(), &tc, hidden)?;
+    };
 
     // `h'`'s incoming gradient, parked by `h'`'s rule for `c'`'s rule (see the module docs).
     let parked: Arc<Mutex<Option<Tensor<E, B>>>> = Arc::new(Mutex::new(None));
     let from_h = Arc::clone(&parked);
-    let (f, qd) = (Tensor::from_ndarray(f), saved.qd);
+    let (f, qd) = (
+        Tensor::from_ndarray(saved.f),
+        Tensor::from_ndarray(saved.qd),
+    );
     let c_out = Tensor::from_op(c_new, "lstm_cell", &[pre, c], move |inputs, c_out, dc| {
         let dh = from_h.lock().unwrap_or_else(|p| p.into_inner()).take();
         let dh = match dh {
@@ -77,7 +63,7 @@ pub(super) fn lstm_pointwise<E: Float, B: Backend>(
         let d_pre = Tensor::cat(&[dc.clone(), dc.clone(), dc.clone(), dh], 1)?.mul(&qd)?;
         Ok(vec![Some(d_pre), Some(dc.mul(&f)?)])
     });
-    let (s_c, pre_for_h) = (saved.s_c, pre.clone());
+    let (s_c, pre_for_h) = (Tensor::from_ndarray(saved.s_c), pre.clone());
     let h_out = Tensor::from_op(h_new, "lstm_cell", &[&c_out], move |inputs, _, dh| {
         *parked.lock().unwrap_or_else(|p| p.into_inner()) = Some(dh.clone());
         let s_c = if is_grad_enabled() {
@@ -89,42 +75,6 @@ pub(super) fn lstm_pointwise<E: Float, B: Backend>(
         Ok(vec![Some(dh.mul(&s_c)?)])
     });
     Ok((h_out, c_out))
-}
-
-/// What the backward rules need, computed in the forward pass while its values are at hand, so
-/// that a rule is a few full-width products: for `pre`'s gradient, each gate's `∂c'/∂gate`
-/// times the gate's slope, side by side as `pre` is laid out (`qd`:
-/// `[g·σ'(i), c·σ'(f), i·tanh'(g), tanh(c')·σ'(o)]`, the last slot multiplied by `h'`'s gradient
-/// rather than `c'`'s), and `∂h'/∂c' = o·tanh'(c')` (`s_c`).
-struct Saved<E: Float, B: Backend> {
-    qd: Tensor<E, B>,
-    s_c: Tensor<E, B>,
-}
-
-impl<E: Float, B: Backend> Saved<E, B> {
-    fn new(
-        sig: &NDArray<E, B>,
-        g: &NDArray<E, B>,
-        c: &NDArray<E, B>,
-        tc: &NDArray<E, B>,
-        hidden: usize,
-    ) -> Result<Self> {
-        let gate = |k: usize| sig.narrow(1, k * hidden, hidden);
-        let one_minus =
-            |a: &NDArray<E, B>| a.binary_scalar(BinaryOp::Sub, E::ONE, ScalarSide::Left);
-        // σ' = σ(1 − σ) for every slot, then the g slot overwritten with tanh' = 1 − g².
-        let slopes = sig.binary(BinaryOp::Mul, &one_minus(sig)?)?;
-        slopes
-            .narrow(1, 2 * hidden, hidden)?
-            .assign(&one_minus(&g.binary(BinaryOp::Mul, g)?)?)?;
-        let factors = NDArray::cat(&[g.clone(), c.clone(), gate(0)?, tc.clone()], 1)?;
-        let qd = factors.binary(BinaryOp::Mul, &slopes)?;
-        let s_c = gate(3)?.binary(BinaryOp::Mul, &one_minus(&tc.binary(BinaryOp::Mul, tc)?)?)?;
-        Ok(Saved {
-            qd: Tensor::from_ndarray(qd),
-            s_c: Tensor::from_ndarray(s_c),
-        })
-    }
 }
 
 /// `c'`'s rule with recorded ops (under `create_graph`), the gates recomputed from `pre` so that
