@@ -163,7 +163,15 @@ fn helper_loop(w: &'static Workers) {
                 spun = true;
                 st = w.lock();
             }
-            _ => st = w.posted.wait(st).unwrap_or_else(PoisonError::into_inner),
+            _ => {
+                st = w.posted.wait(st).unwrap_or_else(PoisonError::into_inner);
+                // Woken by a post, perhaps too late for it (a sleeping helper takes 50-100 µs
+                // to run again, and a short job is over by then): spin again, so the next job,
+                // a few µs away in a busy stretch, is joined at once. Without this a helper
+                // that once fell asleep kept waking for jobs that were already done and
+                // sleeping again (the LSTM benchmark's helper sat idle half the time).
+                spun = false;
+            }
         }
     }
 }
