@@ -37,7 +37,7 @@ fn use_own_kernels() -> bool {
 enum Packed {
     /// `avx512.rs`: 8 × 32 f32 and 8 × 16 f64 tiles.
     Avx512,
-    /// `avx2.rs` (AVX2 with FMA): 8 × 8 f32 and 8 × 4 f64 tiles.
+    /// `avx2.rs` (AVX2 with FMA): 6 × 16 f32 and 6 × 8 f64 tiles.
     Avx2,
     /// None: matrixmultiply, which picks its own kernel, is the portable path (and the
     /// reference in tests).

@@ -29,7 +29,8 @@ pub(crate) fn lstm_cell<E: Float>(
     let &[n, hidden] = c_layout.dims() else {
         return None;
     };
-    if c.len().checked_mul(4) != Some(pre.len()) || c.len() != n * hidden {
+    // `c` holds `n·hidden` elements (its layout's range); `pre` must hold four per unit.
+    if c.len().checked_mul(4) != Some(pre.len()) {
         return None;
     }
     let len = c.len();

@@ -1,9 +1,8 @@
-//! `lstm_cell`: one LSTM step's element-wise part ([`LstmUnit`] per element) on arrays, through
-//! the backend's fused kernel where it has one, else composed from element-wise ops.
+//! `lstm_cell`: one LSTM step's element-wise part ([`LstmUnit`](crate::op::LstmUnit) per
+//! element) on arrays, through the backend's fused kernel where it has one, else composed from
+//! element-wise ops.
 
 use super::NDArray;
-#[allow(unused_imports)] // named by the docs
-use crate::op::LstmUnit;
 use crate::{Backend, BinaryOp, Error, Float, Result, ScalarSide, UnaryOp};
 
 /// One LSTM step's outputs on arrays (see [`NDArray::lstm_cell`]).
@@ -17,7 +16,8 @@ pub struct LstmStep<E: Float, B: Backend> {
     pub saved: Option<LstmSaved<E, B>>,
 }
 
-/// The factors of an LSTM step's backward pass ([`LstmUnit`]'s `qd`, `s_c` and `f`).
+/// The factors of an LSTM step's backward pass ([`LstmUnit`](crate::op::LstmUnit)'s `qd`,
+/// `s_c` and `f`).
 #[derive(Debug, Clone)]
 pub struct LstmSaved<E: Float, B: Backend> {
     /// `[n, 4·hidden]`: per gate, what its pre-activation's gradient is `c'`'s gradient times
@@ -60,9 +60,9 @@ impl<E: Float, B: Backend> NDArray<E, B> {
         Self::lstm_cell_composed(pre, c, save)
     }
 
-    /// [`NDArray::lstm_cell`] composed from element-wise ops, on any backend: [`LstmUnit`]'s
-    /// functions applied in its order to whole arrays, so the values are the fused kernels'
-    /// bit for bit (the conformance suite checks them against each other).
+    /// [`NDArray::lstm_cell`] composed from element-wise ops, on any backend:
+    /// [`LstmUnit`](crate::op::LstmUnit)'s functions applied in its order to whole arrays, so
+    /// the values are the fused kernels' bit for bit (the conformance suite checks them against each other).
     pub fn lstm_cell_composed(pre: &Self, c: &Self, save: bool) -> Result<LstmStep<E, B>> {
         let hidden = check_shapes(pre, c)?;
         let gate = |a: &Self, k: usize| a.narrow(1, k * hidden, hidden);

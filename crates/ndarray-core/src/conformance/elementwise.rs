@@ -350,32 +350,25 @@ pub fn check_lstm_cell<B: Backend>(b: &B) {
             "lstm_cell: factors returned exactly when asked for".into()
         })?;
         let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+        // h, c, qd ([n, 4·hidden], gates side by side), s_c, f: each unit's values computed once.
         let mut want: [Vec<f64>; 5] = Default::default();
+        want[2] = vec![0.0; n * 4 * hidden];
         for r in 0..n {
             for j in 0..hidden {
-                let p = |k: usize| hp.vals[r * 4 * hidden + k * hidden + j];
+                let slot = |k: usize| r * 4 * hidden + k * hidden + j;
+                let p = |k: usize| hp.vals[slot(k)];
                 let (i, f, g, o) = (sig(p(0)), sig(p(1)), p(2).tanh(), sig(p(3)));
                 let c0 = hc.vals[r * hidden + j];
                 let c1 = f * c0 + i * g;
                 let tc = c1.tanh();
                 want[0].push(o * tc);
                 want[1].push(c1);
+                want[2][slot(0)] = g * i * (1.0 - i);
+                want[2][slot(1)] = c0 * f * (1.0 - f);
+                want[2][slot(2)] = i * (1.0 - g * g);
+                want[2][slot(3)] = tc * o * (1.0 - o);
                 want[3].push(o * (1.0 - tc * tc));
                 want[4].push(f);
-            }
-            for slot in 0..4 {
-                for j in 0..hidden {
-                    let p = |k: usize| hp.vals[r * 4 * hidden + k * hidden + j];
-                    let (i, f, g, o) = (sig(p(0)), sig(p(1)), p(2).tanh(), sig(p(3)));
-                    let c0 = hc.vals[r * hidden + j];
-                    let tc = (f * c0 + i * g).tanh();
-                    want[2].push(match slot {
-                        0 => g * i * (1.0 - i),
-                        1 => c0 * f * (1.0 - f),
-                        2 => i * (1.0 - g * g),
-                        _ => tc * o * (1.0 - o),
-                    });
-                }
             }
         }
         let mut outputs = vec![
