@@ -5,7 +5,7 @@
 //! between two tensors by a mask (where, masked_fill) in `select.rs`.
 
 use crate::Tensor;
-use nanotorch_ndarray_core::{Backend, Element, NDArray, Result};
+use nanotorch_ndarray_core::{Backend, Element, NDArray, Result, Shape};
 
 impl<E: Element, B: Backend> Tensor<E, B> {
     /// Picks values along `axis` at `index` (same rank as `self`), as `torch.gather`.
@@ -14,26 +14,42 @@ impl<E: Element, B: Backend> Tensor<E, B> {
         let out = self.array().gather(axis, index.array())?;
         let index = index.array().clone();
         Tensor::try_from_op(out, "gather", &[self], move |inputs, _, g| {
-            let zeros = Tensor::zeros_like(&inputs[0])?;
-            Ok(vec![Some(zeros.scatter_add_array(axis, &index, g)?)])
+            Ok(vec![Some(g.scatter_into_zeros(
+                inputs[0].shape(),
+                axis,
+                &index,
+            )?)])
         })
     }
 
     /// `self` with `src` added at `index` along `axis`, as `torch.scatter_add`.
     #[track_caller]
     pub fn scatter_add(&self, axis: isize, index: &Tensor<i64, B>, src: &Self) -> Result<Self> {
-        self.scatter_add_array(axis, index.array(), src)
-    }
-
-    #[track_caller]
-    fn scatter_add_array(&self, axis: isize, index: &NDArray<i64, B>, src: &Self) -> Result<Self> {
-        let out = self.array().scatter_add(axis, index, src.array())?;
-        let index = index.clone();
+        let out = self.array().scatter_add(axis, index.array(), src.array())?;
+        let index = index.array().clone();
         Tensor::try_from_op(out, "scatter_add", &[self, src], move |_, _, g| {
             Ok(vec![
                 Some(g.clone()),
                 Some(g.gather(axis, &Tensor::from_ndarray(index.clone()))?),
             ])
+        })
+    }
+
+    /// Zeros of `shape` with `self` added at `index` along `axis`: gather's backward pass, with
+    /// a backward pass of its own (a gather) for higher derivatives.
+    #[track_caller]
+    fn scatter_into_zeros(
+        &self,
+        shape: &Shape,
+        axis: isize,
+        index: &NDArray<i64, B>,
+    ) -> Result<Self> {
+        let out = NDArray::scatter_add_zeros(shape.clone(), axis, index, self.array())?;
+        let index = index.clone();
+        Tensor::try_from_op(out, "scatter_add", &[self], move |_, _, g| {
+            Ok(vec![Some(
+                g.gather(axis, &Tensor::from_ndarray(index.clone()))?,
+            )])
         })
     }
 
@@ -51,9 +67,11 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             let spread = index
                 .reshape(index_shape)?
                 .broadcast_to(g.shape().clone())?;
-            Ok(vec![Some(
-                Tensor::zeros_like(input)?.scatter_add_array(axis, &spread, g)?,
-            )])
+            Ok(vec![Some(g.scatter_into_zeros(
+                input.shape(),
+                axis,
+                &spread,
+            )?)])
         })
     }
 }

@@ -15,6 +15,16 @@ fn last_axis_rows(data: &Layout, il: &Layout, axis: usize) -> Option<(usize, usi
         .then(|| (data.dims()[axis], il.dims()[axis]))
 }
 
+/// Checks a plain run of index values, for an error before any work starts (the first value
+/// outside `0..size` names itself).
+fn check_all(op: &'static str, index: &[i64], axis: usize, size: usize) -> Result<()> {
+    if index.iter().all(|&i| (0..size as i64).contains(&i)) {
+        return Ok(());
+    }
+    let bad = index.iter().find(|&&i| !(0..size as i64).contains(&i));
+    checks::index_value(op, *bad.unwrap_or(&-1), axis, size).map(|_| ())
+}
+
 pub(crate) fn gather<E: Element>(
     src: &[E],
     sl: &Layout,
@@ -25,19 +35,24 @@ pub(crate) fn gather<E: Element>(
     let view = sl.index_companion("gather", il, axis)?;
     let size = sl.dims()[axis];
     let stride = sl.strides()[axis];
-    let mut out = Vec::with_capacity(il.numel());
     if let Some((row_len, picks)) = last_axis_rows(sl, il, axis) {
-        let (src, index) = (
-            &src[sl.offset()..],
-            &index[il.offset()..il.offset() + il.numel()],
-        );
-        for (row, wanted) in src.chunks(row_len.max(1)).zip(index.chunks(picks.max(1))) {
-            for &i in wanted {
-                out.push(row[checks::index_value("gather", i, axis, size)?]);
-            }
-        }
-        return Ok(CpuStorage::from_vec(out));
+        let src = &src[sl.offset()..];
+        let index = &index[il.offset()..il.offset() + il.numel()];
+        check_all("gather", index, axis, size)?;
+        return Ok(CpuStorage::build(index.len(), |out| {
+            // A pick costs a load and a store; rows are independent, so threads take whole rows.
+            par_chunks(out, picks, index.len() * 2, |start, chunk| {
+                let rows = chunk.chunks_mut(picks).zip(index[start..].chunks(picks));
+                for (r, (out, wanted)) in (start / picks..).zip(rows) {
+                    let row = &src[r * row_len..(r + 1) * row_len];
+                    for (o, &i) in out.iter_mut().zip(wanted) {
+                        o.write(row[i as usize]);
+                    }
+                }
+            })
+        }));
     }
+    let mut out = Vec::with_capacity(il.numel());
     for (io, so) in il.strided_index().zip(view.strided_index()) {
         let i = checks::index_value("gather", index[io], axis, size)?;
         out.push(src[so + i * stride]);
@@ -58,22 +73,28 @@ pub(crate) fn scatter_add<E: Element>(
     let size = dl.dims()[axis];
     let stride = dl.strides()[axis];
     // Validate every index first, so an error leaves `dst` untouched.
-    for io in il.strided_index() {
-        checks::index_value("scatter_add", index[io], axis, size)?;
+    if let Some(run) = il.contiguous_range() {
+        check_all("scatter_add", &index[run], axis, size)?;
+    } else {
+        for io in il.strided_index() {
+            checks::index_value("scatter_add", index[io], axis, size)?;
+        }
     }
     if let (Some((row_len, picks)), true) = (last_axis_rows(dl, il, axis), sl == il) {
         let index = &index[il.offset()..il.offset() + il.numel()];
         let src = &src[sl.offset()..sl.offset() + sl.numel()];
-        let dst = &mut dst[dl.offset()..];
-        let rows = dst.chunks_mut(row_len.max(1));
-        for ((row, at), from) in rows
-            .zip(index.chunks(picks.max(1)))
-            .zip(src.chunks(picks.max(1)))
-        {
-            for (&i, &x) in at.iter().zip(from) {
-                row[i as usize] = ReduceOp::Sum.combine(row[i as usize], x);
+        let rows = index.len() / picks;
+        let dst = &mut dst[dl.offset()..dl.offset() + rows * row_len];
+        // Each row of `index` writes only its own row of `dst`: threads take whole rows.
+        par_chunks(dst, row_len, index.len() * 2, |start, chunk| {
+            let first = start / row_len;
+            let picks_of = |r: usize| r * picks..(r + 1) * picks;
+            for (r, row) in (first..).zip(chunk.chunks_mut(row_len)) {
+                for (&i, &x) in index[picks_of(r)].iter().zip(&src[picks_of(r)]) {
+                    row[i as usize] = ReduceOp::Sum.combine(row[i as usize], x);
+                }
             }
-        }
+        });
         return Ok(());
     }
     // The index is the same along every axis after `axis` (an expanded index, as index_select's

@@ -1,5 +1,6 @@
 //! Sliding windows: im2col and col2im, the basis of convolution and pooling.
 
+use super::isa::{run_loop, Isa, Loop};
 use crate::parallel::par_chunks;
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::checks::WindowGeometry;
@@ -207,9 +208,7 @@ pub(crate) fn col2im<E: Float>(
 ///
 /// Each plane is copied with a −∞ after it, at index `plane`: padding slots read it, and so
 /// does the running pick before anything has won (it starts there and becomes `fallback` if
-/// it never moves, since −∞ never wins). The best value so far is then the value at the pick,
-/// so the loop keeps only the index and moves it with an integer select: no branch on the
-/// data (random data would mispredict every other compare).
+/// it never moves, since −∞ never wins).
 pub(crate) fn window_argmax<E: Float>(
     x: &[E],
     plane: usize,
@@ -217,32 +216,83 @@ pub(crate) fn window_argmax<E: Float>(
     fallback: &[i64],
 ) -> CpuStorage<i64> {
     let outputs = fallback.len();
-    let window = slots.len() / outputs.max(1);
     let planes = x.len() / plane.max(1);
     let mut out = vec![0i64; planes * outputs];
+    let isa = Isa::best();
     // A compare costs several simple element operations: count it so, to split sooner.
     par_chunks(
         &mut out,
         outputs,
         planes * slots.len() * 8,
         |start, chunk| {
-            let mut padded = vec![E::MIN; plane + 1];
-            for (p, picks) in (start / outputs..).zip(chunk.chunks_mut(outputs)) {
-                padded[..plane].copy_from_slice(&x[p * plane..(p + 1) * plane]);
-                picks.fill(plane as i64);
-                for row in slots.chunks_exact(outputs).take(window) {
-                    for (&s, at) in row.iter().zip(picks.iter_mut()) {
-                        let v = padded[s as usize];
-                        let best = padded[*at as usize];
-                        let wins = ((v > best) as u8 | v.is_nan() as u8) != 0;
-                        *at = select_unpredictable(wins, s, *at);
-                    }
-                }
-                for (at, &f) in picks.iter_mut().zip(fallback) {
-                    *at = select_unpredictable(*at == plane as i64, f, *at);
-                }
-            }
+            let pick = PickPlanes {
+                x,
+                plane,
+                slots,
+                fallback,
+                first: start / outputs.max(1),
+                picks: chunk,
+            };
+            run_loop(isa, pick);
         },
     );
     CpuStorage::from_vec(out)
+}
+
+/// [`window_argmax`] over a run of planes, as a [`Loop`] so that the compare-and-select pass
+/// is compiled with AVX2 or AVX-512 blends.
+struct PickPlanes<'a, E> {
+    x: &'a [E],
+    plane: usize,
+    slots: &'a [i64],
+    fallback: &'a [i64],
+    /// The plane `picks` starts at.
+    first: usize,
+    /// `outputs` picks per plane.
+    picks: &'a mut [i64],
+}
+
+/// Outputs handled together by [`PickPlanes`]: their running picks and values live in
+/// registers across the window's slots.
+const PICK_LANES: usize = 8;
+
+impl<E: Float> Loop for PickPlanes<'_, E> {
+    /// Per block of [`PICK_LANES`] outputs, one slot at a time: the slot's values are read
+    /// (loads at table positions), then each running pick and its value move by a select where
+    /// the new value wins. Nothing branches on the data (random data would mispredict every
+    /// other compare), and the picks are stored once per block: a select written back to
+    /// memory each slot becomes a masked store, which AMD CPUs run many times slower.
+    #[inline(always)]
+    fn run(self) {
+        let outputs = self.fallback.len();
+        let plane = self.plane;
+        let window = self.slots.len() / outputs.max(1);
+        let mut padded = vec![E::MIN; plane + 1];
+        let planes = self.picks.chunks_mut(outputs.max(1));
+        for (p, picks) in (self.first..).zip(planes) {
+            padded[..plane].copy_from_slice(&self.x[p * plane..(p + 1) * plane]);
+            for (b, out) in picks.chunks_mut(PICK_LANES).enumerate() {
+                let first = b * PICK_LANES;
+                let lanes = out.len();
+                let mut at = [plane as i64; PICK_LANES];
+                let mut top = [E::MIN; PICK_LANES];
+                for k in 0..window {
+                    let row = &self.slots[k * outputs + first..][..lanes];
+                    // Lanes past the last output read the −∞ slot, which never wins.
+                    let mut slot = [plane as i64; PICK_LANES];
+                    slot[..lanes].copy_from_slice(row);
+                    let v = slot.map(|s| padded[s as usize]);
+                    for j in 0..PICK_LANES {
+                        let wins = (v[j] > top[j]) | v[j].is_nan();
+                        at[j] = if wins { slot[j] } else { at[j] };
+                        top[j] = if wins { v[j] } else { top[j] };
+                    }
+                }
+                let fallback = &self.fallback[first..first + lanes];
+                for ((o, &a), &f) in out.iter_mut().zip(&at).zip(fallback) {
+                    *o = select_unpredictable(a == plane as i64, f, a);
+                }
+            }
+        }
+    }
 }

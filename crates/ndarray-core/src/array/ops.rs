@@ -145,6 +145,23 @@ impl<E: Element, B: Backend> NDArray<E, B> {
 
     /// A copy of `self` with `src` added at `index` along `axis`, as `torch.scatter_add`.
     pub fn scatter_add(&self, axis: isize, index: &NDArray<i64, B>, src: &Self) -> Result<Self> {
+        self.copy()?.scatter_add_owned(axis, index, src)
+    }
+
+    /// Zeros of `shape` with `src` added at `index` along `axis`, as
+    /// `torch.zeros(shape).scatter_add_(axis, index, src)`: gather's adjoint (its backward
+    /// pass), written into the fresh zeros instead of into a copy of them.
+    pub fn scatter_add_zeros(
+        shape: impl Into<Shape>,
+        axis: isize,
+        index: &NDArray<i64, B>,
+        src: &Self,
+    ) -> Result<Self> {
+        Self::zeros(shape, &src.backend)?.scatter_add_owned(axis, index, src)
+    }
+
+    /// `self`, which nothing else shares, with `src` added at `index` in place.
+    fn scatter_add_owned(self, axis: isize, index: &NDArray<i64, B>, src: &Self) -> Result<Self> {
         let axis = self.shape().axis("scatter_add", axis)?;
         self.check_index_shape("scatter_add", axis, index.shape())?;
         if index.shape() != src.shape() {
@@ -155,17 +172,16 @@ impl<E: Element, B: Backend> NDArray<E, B> {
                 rhs: src.shape().clone(),
             });
         }
-        let out = self.copy()?;
         self.backend.scatter_add(
-            &mut out.storage_mut(),
-            &out.layout,
+            &mut self.storage_mut(),
+            &self.layout,
             &index.storage(),
             &index.layout,
             &src.storage(),
             &src.layout,
             axis,
         )?;
-        Ok(out)
+        Ok(self)
     }
 
     fn check_index_shape(&self, op: &'static str, axis: usize, index: &Shape) -> Result<()> {
