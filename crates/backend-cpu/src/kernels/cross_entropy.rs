@@ -5,14 +5,12 @@
 //! size four times more and checks the targets with seven small ops.
 
 use super::isa::{run_loop, Isa, Loop};
+use super::lanes::fold_lanes;
 use crate::parallel::{par_chunks, SharedMut};
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::op::math::fast_exp;
 use nanotorch_ndarray_core::{Error, Float, Layout, Result};
 use std::mem::MaybeUninit;
-
-/// Lanes of the partial maxima and sums, so the row reductions vectorise.
-const LANES: usize = 16;
 
 /// Work per logit against a copy, for the threading threshold (an `exp` each).
 const COST: usize = 16;
@@ -61,21 +59,13 @@ fn check_targets(t: &[i64], tl: &Layout, classes: usize, ignore_index: i64) -> R
 /// `ln Σ eˣ` of one row, stable (its maximum is taken out first).
 #[inline(always)]
 fn log_sum_exp<E: Float>(row: &[E]) -> E {
-    let mut lanes = [E::from_f64(f64::NEG_INFINITY); LANES];
-    for chunk in row.chunks(LANES) {
-        for (m, &v) in lanes.iter_mut().zip(chunk) {
-            *m = if v > *m { v } else { *m };
-        }
-    }
+    let neg_inf = E::from_f64(f64::NEG_INFINITY);
+    let lanes = fold_lanes(row, neg_inf, neg_inf, |m, v| if v > m { v } else { m });
     let max = lanes
         .iter()
         .fold(lanes[0], |a, &b| if b > a { b } else { a });
-    let mut sums = [E::ZERO; LANES];
-    for chunk in row.chunks(LANES) {
-        for (s, &v) in sums.iter_mut().zip(chunk) {
-            *s = *s + fast_exp(v - max);
-        }
-    }
+    // e^(−∞ − max) = 0 pads the last chunk.
+    let sums = fold_lanes(row, E::ZERO, neg_inf, |s, v| s + fast_exp(v - max));
     max + sums.iter().fold(E::ZERO, |a, &b| a + b).ln()
 }
 

@@ -7,6 +7,7 @@ mod cross_entropy;
 mod elementwise;
 mod index;
 mod isa;
+mod lanes;
 mod lstm;
 mod map;
 mod reduce;

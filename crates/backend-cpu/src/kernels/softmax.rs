@@ -5,16 +5,13 @@
 //! about 9% of the time).
 
 use super::isa::{run_loop, Isa, Loop};
+use super::lanes::{fold_lanes, fold_lanes2, padded, LANES};
 use crate::parallel::par_chunks;
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::op::math::fast_exp;
 use nanotorch_ndarray_core::op::Softmax;
 use nanotorch_ndarray_core::{Float, Layout};
 use std::mem::MaybeUninit;
-
-/// Lanes of the partial sums and maxima, so the reductions vectorise (16 f32 in one AVX-512
-/// register); every row is reduced in the same order whatever the thread count.
-const LANES: usize = 16;
 
 /// Work per element against a copy, for the threading threshold (an `exp` per element).
 const COST: usize = 16;
@@ -108,22 +105,45 @@ impl<E: Float> Loop for Backward<'_, E> {
 #[inline(always)]
 fn forward_row<E: Float>(x: &[E], out: &mut [MaybeUninit<E>], visible: usize, scale: E, log: bool) {
     let (x_vis, out_rest) = (&x[..visible], visible);
-    let mut lanes = [E::from_f64(f64::NEG_INFINITY); LANES];
-    for chunk in x_vis.chunks(LANES) {
-        for (m, &v) in lanes.iter_mut().zip(chunk) {
-            let v = v * scale;
-            *m = if v > *m { v } else { *m };
+    let neg_inf = E::from_f64(f64::NEG_INFINITY);
+    let lanes = fold_lanes(x_vis, neg_inf, neg_inf, |m, v| {
+        let v = v * scale;
+        if v > m {
+            v
+        } else {
+            m
         }
-    }
+    });
     let max = lanes
         .iter()
         .fold(lanes[0], |a, &b| if b > a { b } else { a });
+    // The exponentials are written and summed in one pass, in `fold_lanes`'s lane order.
     let mut sums = [E::ZERO; LANES];
-    for (xc, oc) in x_vis.chunks(LANES).zip(out.chunks_mut(LANES)) {
-        for ((s, &v), o) in sums.iter_mut().zip(xc).zip(oc.iter_mut()) {
+    let mut x_chunks = x_vis.chunks_exact(LANES);
+    let mut out_chunks = out[..visible].chunks_exact_mut(LANES);
+    for (xc, oc) in (&mut x_chunks).zip(&mut out_chunks) {
+        let xc: &[E; LANES] = xc.try_into().expect("chunks_exact yields LANES");
+        let oc: &mut [MaybeUninit<E>; LANES] = oc.try_into().expect("chunks_exact yields LANES");
+        for ((s, &v), o) in sums.iter_mut().zip(xc).zip(oc) {
             let e = fast_exp(v * scale - max);
             o.write(e);
             *s = *s + e;
+        }
+    }
+    let rest = x_chunks.remainder();
+    if let Some(last) = padded(rest, E::ZERO) {
+        // Every lane is computed and the padding's are zeroed by a select, so the partial
+        // sums stay in registers (see `lanes`).
+        let mut e = [E::ZERO; LANES];
+        for (j, (ej, &v)) in e.iter_mut().zip(&last).enumerate() {
+            let x = fast_exp(v * scale - max);
+            *ej = if j < rest.len() { x } else { E::ZERO };
+        }
+        for (s, &x) in sums.iter_mut().zip(&e) {
+            *s = *s + x;
+        }
+        for (o, &x) in out_chunks.into_remainder().iter_mut().zip(&e) {
+            o.write(x);
         }
     }
     let sum = sums.iter().fold(E::ZERO, |a, &b| a + b);
@@ -164,12 +184,10 @@ fn backward_row<E: Float>(
     // The sums run over the whole row, as the composed form's do: a hidden entry's `y` is 0
     // (softmax) and its `g` still counts for log, whose hidden outputs `−∞ − lse` depend on the
     // normaliser too (PyTorch's masked_fill + log_softmax gives the same).
-    let mut sums = [E::ZERO; LANES];
-    for (yc, gc) in y.chunks(LANES).zip(g.chunks(LANES)) {
-        for ((s, &yv), &gv) in sums.iter_mut().zip(yc).zip(gc) {
-            *s = *s + if log { gv } else { gv * yv };
-        }
-    }
+    let zero = E::ZERO;
+    let sums = fold_lanes2((y, zero), (g, zero), zero, |s, yv, gv| {
+        s + if log { gv } else { gv * yv }
+    });
     let total = sums.iter().fold(E::ZERO, |a, &b| a + b);
     let (y, g) = (&y[..visible], &g[..visible]);
     for ((o, &yv), &gv) in out.iter_mut().zip(y).zip(g) {
