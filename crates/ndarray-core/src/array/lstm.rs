@@ -100,6 +100,31 @@ impl<E: Float, B: Backend> NDArray<E, B> {
     }
 }
 
+impl<E: Float, B: Backend> LstmSaved<E, B> {
+    /// The gradients of a step's inputs from those of its outputs: `dh` and `dc` are the
+    /// gradients of `h'` and `c'` (`[n, hidden]`); returns `(d_pre, dc_prev)`, the gradients of
+    /// the gate pre-activations `[n, 4·hidden]` and of the cell state the step started from.
+    /// `c'` reaches the loss directly and through `h' = o·tanh(c')`, so its whole gradient is
+    /// `dc_all = dc + dh·s_c`; then `d_pre = [dc_all·qd_i, dc_all·qd_f, dc_all·qd_g, dh·qd_o]`
+    /// and `dc_prev = dc_all·f`.
+    pub fn backward(
+        &self,
+        dh: &NDArray<E, B>,
+        dc: &NDArray<E, B>,
+    ) -> Result<(NDArray<E, B>, NDArray<E, B>)> {
+        let dc_all = dh
+            .binary(BinaryOp::Mul, &self.s_c)?
+            .binary(BinaryOp::Add, dc)?;
+        let per_gate = NDArray::cat(
+            &[dc_all.clone(), dc_all.clone(), dc_all.clone(), dh.clone()],
+            1,
+        )?;
+        let d_pre = per_gate.binary(BinaryOp::Mul, &self.qd)?;
+        let dc_prev = dc_all.binary(BinaryOp::Mul, &self.f)?;
+        Ok((d_pre, dc_prev))
+    }
+}
+
 /// `hidden` for a `pre` of `[n, 4·hidden]` and a `c` of `[n, hidden]` on one device.
 fn check_shapes<E: Float, B: Backend>(pre: &NDArray<E, B>, c: &NDArray<E, B>) -> Result<usize> {
     pre.check_device("lstm_cell", c)?;

@@ -2,6 +2,7 @@
 //! bidirectional, backward) over time, with optional initial states and per-sequence lengths.
 
 use super::cell::{step, Kind, LstmStateRef, RnnWeights};
+use super::sequence::lstm_direction;
 use super::step_weight::StepWeight;
 use super::{Nonlinearity, RnnOptions};
 use crate::module::{repr, Training};
@@ -27,7 +28,7 @@ struct RnnBase<E: Float, B: Backend> {
 type States<E, B> = Vec<Tensor<E, B>>;
 
 /// What a run returns: the output, `h`, and `c` for LSTM.
-type Ran<E, B> = (Tensor<E, B>, Tensor<E, B>, Option<Tensor<E, B>>);
+pub(super) type Ran<E, B> = (Tensor<E, B>, Tensor<E, B>, Option<Tensor<E, B>>);
 
 impl<E: Float, B: Backend> RnnBase<E, B> {
     fn new(
@@ -225,14 +226,28 @@ impl<E: Float, B: Backend> RnnBase<E, B> {
             for d in 0..directions {
                 let i = layer * directions + d;
                 let c = cs.as_ref().map(|cs| &cs[i]);
-                let (out, h, c) = self.direction(
-                    &self.weights[i],
-                    &input,
-                    (&hs[i], c),
-                    d == 1,
-                    &masks,
-                    if last { out_axis } else { 0 },
-                )?;
+                let (out, h, c) = match (self.kind, c) {
+                    (Kind::Lstm, Some(c)) => {
+                        let (out, h, c) =
+                            lstm_direction(&self.weights[i], &input, (&hs[i], c), d == 1, &masks)?;
+                        // Batch first: the layout stacking along axis 1 gave the step-by-step path.
+                        let out = if last && out_axis == 1 {
+                            out.transpose(0, 1)?.contiguous()?
+                        } else {
+                            out
+                        };
+                        (out, h, Some(c))
+                    }
+                    _ => composed_direction(
+                        self.kind,
+                        &self.weights[i],
+                        &input,
+                        (&hs[i], c),
+                        d == 1,
+                        &masks,
+                        if last { out_axis } else { 0 },
+                    )?,
+                };
                 outputs.push(out);
                 h_n.push(h);
                 c_n.extend(c);
@@ -293,63 +308,65 @@ impl<E: Float, B: Backend> RnnBase<E, B> {
             })
             .collect()
     }
+}
 
-    /// One layer in one direction over `input` `[seq, batch, features]`, from state
-    /// `(h, c)`: the outputs stacked along `out_axis`, and the final `h` and `c`.
-    ///
-    /// A sequence that has ended (mask 0) keeps its state and outputs zeros, so its final state
-    /// is the state at its last real step. Going backward, steps past a sequence's end come
-    /// first and leave its initial state untouched, so it starts at its own last real step:
-    /// what `pack_padded_sequence` gives PyTorch.
-    fn direction(
-        &self,
-        weights: &RnnWeights<E, B>,
-        input: &Tensor<E, B>,
-        state: (&Tensor<E, B>, Option<&Tensor<E, B>>),
-        reverse: bool,
-        masks: &[Option<Tensor<E, B>>],
-        out_axis: isize,
-    ) -> Result<Ran<E, B>> {
-        let (steps, batch, features) = (input.dims()[0], input.dims()[1], input.dims()[2]);
-        let width = self.kind.gates() * self.hidden_size;
-        // The input's share of every gate at every step: one product before the loop.
-        let projected = weights
-            .project(self.kind, &input.reshape([steps * batch, features])?)?
-            .reshape([steps, batch, width])?;
-        // One view per step; `unbind`'s backward assembles their gradients once.
-        let per_step = projected.unbind(0)?;
-        let w_hh = StepWeight::new(&weights.weight_hh)?;
-        let b_hh = weights.step_bias(self.kind);
-        let (mut h, mut c) = (state.0.clone(), state.1.cloned());
-        let mut outputs: Vec<Option<Tensor<E, B>>> = vec![None; steps];
-        let order: Box<dyn Iterator<Item = usize>> = if reverse {
-            Box::new((0..steps).rev())
-        } else {
-            Box::new(0..steps)
-        };
-        for t in order {
-            let xp = &per_step[t];
-            let hp = w_hh.apply(&h)?;
-            let (h_new, c_new) = step(self.kind, xp, hp, &h, c.as_ref(), b_hh)?;
-            match &masks[t] {
-                None => {
-                    outputs[t] = Some(h_new.clone());
-                    h = h_new;
-                    c = c_new;
-                }
-                Some(mask) => {
-                    outputs[t] = Some(h_new.mul(mask)?);
-                    h = Tensor::where_cond(mask, &h_new, &h)?;
-                    c = match (c_new, &c) {
-                        (Some(new), Some(old)) => Some(Tensor::where_cond(mask, &new, old)?),
-                        _ => None,
-                    };
-                }
+/// One layer in one direction over `input` `[seq, batch, features]`, from state `(h, c)`, with
+/// every step recorded as ordinary ops: the outputs stacked along `out_axis`, and the final `h`
+/// and `c`. RNN and GRU layers run this; LSTM layers run `sequence.rs`, which runs this when its
+/// backward pass is itself recorded.
+///
+/// A sequence that has ended (mask 0) keeps its state and outputs zeros, so its final state
+/// is the state at its last real step. Going backward, steps past a sequence's end come
+/// first and leave its initial state untouched, so it starts at its own last real step:
+/// what `pack_padded_sequence` gives PyTorch.
+pub(super) fn composed_direction<E: Float, B: Backend>(
+    kind: Kind,
+    weights: &RnnWeights<E, B>,
+    input: &Tensor<E, B>,
+    state: (&Tensor<E, B>, Option<&Tensor<E, B>>),
+    reverse: bool,
+    masks: &[Option<Tensor<E, B>>],
+    out_axis: isize,
+) -> Result<Ran<E, B>> {
+    let (steps, batch, features) = (input.dims()[0], input.dims()[1], input.dims()[2]);
+    let width = weights.weight_hh.dims()[0];
+    // The input's share of every gate at every step: one product before the loop.
+    let projected = weights
+        .project(kind, &input.reshape([steps * batch, features])?)?
+        .reshape([steps, batch, width])?;
+    // One view per step; `unbind`'s backward assembles their gradients once.
+    let per_step = projected.unbind(0)?;
+    let w_hh = StepWeight::new(&weights.weight_hh)?;
+    let b_hh = weights.step_bias(kind);
+    let (mut h, mut c) = (state.0.clone(), state.1.cloned());
+    let mut outputs: Vec<Option<Tensor<E, B>>> = vec![None; steps];
+    let order: Box<dyn Iterator<Item = usize>> = if reverse {
+        Box::new((0..steps).rev())
+    } else {
+        Box::new(0..steps)
+    };
+    for t in order {
+        let xp = &per_step[t];
+        let hp = w_hh.apply(&h)?;
+        let (h_new, c_new) = step(kind, xp, hp, &h, c.as_ref(), b_hh)?;
+        match &masks[t] {
+            None => {
+                outputs[t] = Some(h_new.clone());
+                h = h_new;
+                c = c_new;
+            }
+            Some(mask) => {
+                outputs[t] = Some(h_new.mul(mask)?);
+                h = Tensor::where_cond(mask, &h_new, &h)?;
+                c = match (c_new, &c) {
+                    (Some(new), Some(old)) => Some(Tensor::where_cond(mask, &new, old)?),
+                    _ => None,
+                };
             }
         }
-        let outputs: Vec<Tensor<E, B>> = outputs.into_iter().flatten().collect();
-        Ok((Tensor::stack(&outputs, out_axis)?, h, c))
     }
+    let outputs: Vec<Tensor<E, B>> = outputs.into_iter().flatten().collect();
+    Ok((Tensor::stack(&outputs, out_axis)?, h, c))
 }
 
 /// The accessors the three layers share.

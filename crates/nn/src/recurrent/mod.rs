@@ -14,7 +14,10 @@
 //!
 //! Every gate's weights are stacked into one matrix (`weight_ih` is `[gates·hidden, input]`), so
 //! a time step costs one matrix product for all gates, and the input's share of every step is one
-//! product over the whole sequence, computed before the loop. Training cost is kept linear in the
+//! product over the whole sequence, computed before the loop. An LSTM layer runs each direction
+//! as one recorded op whose backward pass through time is written by hand (`sequence.rs`): per
+//! step one product and one fused cell each way, the weights' gradients one product each. RNN
+//! and GRU layers (and the LSTM under `create_graph`) record step by step, kept linear in the
 //! sequence and low per step: the steps are `unbind` views of that product, the LSTM's
 //! element-wise step is two recorded ops with hand-written rules (`fused.rs`), and `W_hh`'s
 //! gradient is one product over the whole sequence (`step_weight.rs`).
@@ -23,6 +26,7 @@ mod cell;
 mod fused;
 mod layer;
 mod options;
+mod sequence;
 mod step_weight;
 
 pub use cell::{GRUCell, LSTMCell, RNNCell, RnnWeights};
