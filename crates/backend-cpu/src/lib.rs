@@ -307,14 +307,46 @@ impl Backend for Cpu {
         pre_layout: &Layout,
         c: &CpuStorage<E>,
         c_layout: &Layout,
-        save: bool,
+        saved: Option<[(&mut CpuStorage<E>, &Layout); 3]>,
     ) -> Option<Result<Vec<CpuStorage<E>>>> {
         let fits = check_fits("lstm_cell", pre_layout, pre.len())
-            .and_then(|()| check_fits("lstm_cell", c_layout, c.len()));
+            .and_then(|()| check_fits("lstm_cell", c_layout, c.len()))
+            .and_then(|()| {
+                saved
+                    .iter()
+                    .flatten()
+                    .try_for_each(|(s, l)| check_fits("lstm_cell", l, s.len()))
+            });
         if let Err(e) = fits {
             return Some(Err(e));
         }
-        kernels::lstm_cell(pre.as_slice(), pre_layout, c.as_slice(), c_layout, save).map(Ok)
+        let saved = saved.map(|outs| outs.map(|(s, l)| (s.as_mut_slice(), l)));
+        kernels::lstm_cell(pre.as_slice(), pre_layout, c.as_slice(), c_layout, saved).map(Ok)
+    }
+
+    fn lstm_cell_backward<E: Float>(
+        &self,
+        grads: [(&CpuStorage<E>, &Layout); 2],
+        saved: [(&CpuStorage<E>, &Layout); 3],
+        (d_pre, d_pre_layout): (&mut CpuStorage<E>, &Layout),
+    ) -> Option<Result<CpuStorage<E>>> {
+        let fits = grads
+            .iter()
+            .chain(&saved)
+            .chain([&(&*d_pre, d_pre_layout)])
+            .try_for_each(|(s, l)| check_fits("lstm_cell backward", l, s.len()));
+        if let Err(e) = fits {
+            return Some(Err(e));
+        }
+        fn slices<'a, E: Float>((s, l): (&'a CpuStorage<E>, &'a Layout)) -> (&'a [E], &'a Layout) {
+            (s.as_slice(), l)
+        }
+        kernels::lstm_cell_backward(
+            grads.map(slices),
+            saved.map(slices),
+            (d_pre.as_mut_slice(), d_pre_layout),
+        )
+        .map(Ok)
     }
 
     #[allow(clippy::type_complexity)] // (loss, lse), as the trait says

@@ -73,6 +73,10 @@ struct State {
     generation: u64,
     /// Helpers inside the current job.
     helping: usize,
+    /// Helpers asleep on `posted`: a post wakes them only if there are any (a `notify_all` is
+    /// a system call even when nobody waits, and most jobs in a busy stretch find the helpers
+    /// spinning).
+    sleeping: usize,
     /// The first panic a helper caught in the current job, handed on to the caller.
     panic: Option<Box<dyn Any + Send>>,
 }
@@ -87,6 +91,9 @@ struct Workers {
     owner: Mutex<()>,
     /// `State::generation`, readable without the lock, for helpers spinning between jobs.
     latest: AtomicU64,
+    /// When the last job ended, in nanoseconds since `epoch`: helpers spin for `SPIN` after it.
+    last_done: AtomicU64,
+    epoch: Instant,
 }
 
 impl Workers {
@@ -104,12 +111,15 @@ fn workers() -> &'static Workers {
                 job: None,
                 generation: 0,
                 helping: 0,
+                sleeping: 0,
                 panic: None,
             }),
             posted: Condvar::new(),
             left: Condvar::new(),
             owner: Mutex::new(()),
             latest: AtomicU64::new(0),
+            last_done: AtomicU64::new(0),
+            epoch: Instant::now(),
         }));
         for i in 0..crate::parallel::num_threads() - 1 {
             // A helper that cannot be spawned is only a lost core: jobs run on the caller anyway.
@@ -164,7 +174,9 @@ fn helper_loop(w: &'static Workers) {
                 st = w.lock();
             }
             _ => {
+                st.sleeping += 1;
                 st = w.posted.wait(st).unwrap_or_else(PoisonError::into_inner);
+                st.sleeping -= 1;
                 // Woken by a post, perhaps too late for it (a sleeping helper takes 50-100 µs
                 // to run again, and a short job is over by then): spin again, so the next job,
                 // a few µs away in a busy stretch, is joined at once. Without this a helper
@@ -196,6 +208,22 @@ impl Drop for TakeBack {
     }
 }
 
+/// Whether the helpers are likely awake: a job ended less than `SPIN` ago, so they are still
+/// watching for the next one and join it within a microsecond or so instead of 50-100 µs. A
+/// caller may then split smaller work (see the GEMM's `par_macs`).
+pub(crate) fn helpers_awake() -> bool {
+    if crate::parallel::num_threads() <= 1 {
+        return false;
+    }
+    let w = workers();
+    let since = nanos_since(w.epoch).saturating_sub(w.last_done.load(Ordering::Relaxed));
+    since < SPIN.as_nanos() as u64
+}
+
+fn nanos_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Runs `job` on this thread and, at the same time, on the helpers that wake up in time (each
 /// calls it at most once). Returns when every call has returned; a panic in any of them is
 /// re-raised here. `job` must split its work so that any number of concurrent calls share it.
@@ -211,19 +239,25 @@ pub(crate) fn run<F: Fn() + Sync>(job: &F) {
         Err(TryLockError::Poisoned(p)) => p.into_inner(),
         Err(TryLockError::WouldBlock) => return job(),
     };
-    {
+    let asleep = {
         let mut st = w.lock();
         st.job = Some(ErasedJob::new(job));
         st.generation += 1;
         w.latest.store(st.generation, Ordering::Release);
-    }
+        st.sleeping > 0
+    };
     // From here until `take_back` drops, helpers may hold a pointer to `job`. `job` is borrowed
     // for all of this call, and `take_back` is declared after it, so its drop (which waits for
     // the last helper) runs first on every path out, including a panic in our own share below.
     let take_back = TakeBack { workers: w };
-    w.posted.notify_all();
+    // A helper counts itself asleep under the lock before it waits, so one that was not counted
+    // above is spinning or busy and sees the new generation without a wake-up.
+    if asleep {
+        w.posted.notify_all();
+    }
     let mine = catch_unwind(AssertUnwindSafe(job));
     drop(take_back);
+    w.last_done.store(nanos_since(w.epoch), Ordering::Relaxed);
     let theirs = w.lock().panic.take();
     if let Err(payload) = mine {
         resume_unwind(payload);

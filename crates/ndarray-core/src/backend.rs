@@ -349,8 +349,9 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
 
     /// One LSTM step's element-wise part, [`LstmUnit`](crate::op::LstmUnit) for every element, from the gate
     /// pre-activations `pre` (`[n, 4·hidden]`) and the cell state `c` (`[n, hidden]`), shapes
-    /// checked by the caller: contiguous `[h', c']`, and with `save` also the backward pass's
-    /// factors `[qd ([n, 4·hidden]), s_c, f]`. `None`, the default, when the backend has no
+    /// checked by the caller: contiguous `[h', c']`; with `saved`, also writes the backward
+    /// pass's factors into `[qd ([n, 4·hidden]), s_c, f]` (writable, of those shapes, sharing
+    /// no storage with each other or the inputs). `None`, the default, when the backend has no
     /// fused kernel for these layouts (the caller composes the step from element-wise ops).
     fn lstm_cell<E: Float>(
         &self,
@@ -358,8 +359,24 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         _pre_layout: &Layout,
         _c: &Self::Storage<E>,
         _c_layout: &Layout,
-        _save: bool,
+        _saved: Option<[(&mut Self::Storage<E>, &Layout); 3]>,
     ) -> Option<Result<Vec<Self::Storage<E>>>> {
+        None
+    }
+
+    /// The backward pass of [`Backend::lstm_cell`],
+    /// [`LstmUnitGrad`](crate::op::LstmUnitGrad) for every element: from the gradients
+    /// `[dh, dc]` of `h'` and `c'` (`[n, hidden]`) and the saved factors `[qd, s_c, f]`, shapes
+    /// checked by the caller, writes the gate pre-activations' gradients into `d_pre`
+    /// (`[n, 4·hidden]`, writable, sharing no storage with the inputs) and returns `dc_prev`,
+    /// contiguous. `None`, the default, when the backend has no fused kernel for these layouts
+    /// (the caller composes it from element-wise ops).
+    fn lstm_cell_backward<E: Float>(
+        &self,
+        _grads: [(&Self::Storage<E>, &Layout); 2],
+        _saved: [(&Self::Storage<E>, &Layout); 3],
+        _d_pre: (&mut Self::Storage<E>, &Layout),
+    ) -> Option<Result<Self::Storage<E>>> {
         None
     }
 

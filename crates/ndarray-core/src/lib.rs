@@ -30,8 +30,8 @@ pub use error::{Error, IoError, Result};
 pub use layout::Layout;
 pub use op::{
     binary_kernels, math, unary_kernels, ArgReduceOp, BinaryKernel, BinaryKind, BinaryOp,
-    BinaryVisitor, Domain, FusedStep, LstmUnit, RandomDist, ReduceOp, ScalarSide, SgdMomentum,
-    StepDirection, UnaryKernel, UnaryOp, UnaryVisitor, Window2d,
+    BinaryVisitor, Domain, FusedStep, LstmUnit, LstmUnitGrad, RandomDist, ReduceOp, ScalarSide,
+    SgdMomentum, StepDirection, UnaryKernel, UnaryOp, UnaryVisitor, Window2d,
 };
 pub use random::Generator;
 pub use shape::{Dims, MatmulShapes, Shape};

@@ -73,12 +73,15 @@ const PAR_MACS: usize = 1 << 22;
 /// kernels do half the multiply-adds per cycle of the AVX-512 ones (and matrixmultiply fewer
 /// still), so the same wake-up cost is repaid by smaller products: on Zen 1 (2 cores) splitting
 /// the 2M-multiply-add steps of an LSTM (`[32, 128] @ [128, 512]`, 65 µs on one core) cut the
-/// LSTM benchmark from 21 to 17 ms.
+/// LSTM benchmark from 21 to 17 ms. With AVX-512 the threshold is lowered the same way while the
+/// helpers are awake (a job ended within their spin window), as in a recurrent layer's chain of
+/// products: on Zen 4 the LSTM benchmark went from 6.2-7.0 to 4.7-5.7 ms; an isolated 2M
+/// product still runs on one thread, where a sleeping helper would only delay it.
 fn par_macs() -> usize {
-    if packed() == Packed::Avx512 {
-        PAR_MACS
-    } else {
+    if packed() != Packed::Avx512 || crate::workers::helpers_awake() {
         PAR_MACS / 4
+    } else {
+        PAR_MACS
     }
 }
 

@@ -36,28 +36,96 @@ impl<E: Float, B: Backend> NDArray<E, B> {
     /// where it has one, else [`NDArray::lstm_cell_composed`] (the same bits).
     pub fn lstm_cell(pre: &Self, c: &Self, save: bool) -> Result<LstmStep<E, B>> {
         check_shapes(pre, c)?;
-        if let Some(out) =
-            pre.backend
-                .lstm_cell(&pre.storage(), pre.layout(), &c.storage(), c.layout(), save)
-        {
-            let mut out = out?.into_iter();
-            let mut next = |shape: &crate::Shape| match out.next() {
-                Some(s) => Ok(Self::contiguous_from(s, shape.clone(), &pre.backend)),
-                None => Err(Error::msg("lstm_cell: the backend returned too few arrays")),
+        let saved = if save {
+            Some(LstmSaved {
+                qd: Self::zeros(pre.shape().clone(), &pre.backend)?,
+                s_c: Self::zeros(c.shape().clone(), &pre.backend)?,
+                f: Self::zeros(c.shape().clone(), &pre.backend)?,
+            })
+        } else {
+            None
+        };
+        let (h, c_new) = Self::lstm_cell_into(pre, c, saved.as_ref())?;
+        Ok(LstmStep { h, c: c_new, saved })
+    }
+
+    /// [`NDArray::lstm_cell`] that writes the backward pass's factors into `saved` (writable
+    /// arrays or views of the shapes `lstm_cell` gives them, such as one step's rows of a whole
+    /// sequence's) and returns `(h', c')`. A sequence's forward pass keeps every step's factors
+    /// until its backward pass; allocated step by step, those buffers went back to the allocator
+    /// all at once after it, which handed its heap back to the system and faulted it in again on
+    /// the next pass (2,300 page faults a pass in the LSTM benchmark).
+    pub fn lstm_cell_into(
+        pre: &Self,
+        c: &Self,
+        saved: Option<&LstmSaved<E, B>>,
+    ) -> Result<(Self, Self)> {
+        check_shapes(pre, c)?;
+        let Some(saved) = saved else {
+            let out =
+                pre.backend
+                    .lstm_cell(&pre.storage(), pre.layout(), &c.storage(), c.layout(), None);
+            return match out {
+                Some(out) => Self::cell_outputs(out?, c),
+                None => Self::lstm_cell_composed(pre, c, false).map(|s| (s.h, s.c)),
             };
-            let (h, c_new) = (next(c.shape())?, next(c.shape())?);
-            let saved = if save {
-                Some(LstmSaved {
-                    qd: next(pre.shape())?,
-                    s_c: next(c.shape())?,
-                    f: next(c.shape())?,
-                })
-            } else {
-                None
-            };
-            return Ok(LstmStep { h, c: c_new, saved });
+        };
+        let targets = [
+            (&saved.qd, pre.shape()),
+            (&saved.s_c, c.shape()),
+            (&saved.f, c.shape()),
+        ];
+        for (a, shape) in targets {
+            pre.check_device("lstm_cell", a)?;
+            if a.shape() != shape {
+                return Err(Error::ShapeMismatch {
+                    op: "lstm_cell",
+                    what: "saved factors must be qd [batch, 4*hidden], s_c and f [batch, hidden]",
+                    lhs: a.shape().clone(),
+                    rhs: shape.clone(),
+                });
+            }
+            crate::checks::writable("lstm_cell", a.layout())?;
         }
-        Self::lstm_cell_composed(pre, c, save)
+        let arrays = [pre, c, &saved.qd, &saved.s_c, &saved.f];
+        let distinct = (0..5).all(|i| (0..i).all(|j| !arrays[i].same_storage(arrays[j])));
+        if distinct {
+            let (pre_s, c_s) = (pre.storage(), c.storage());
+            let (mut qd, mut s_c, mut f) = (
+                saved.qd.storage_mut(),
+                saved.s_c.storage_mut(),
+                saved.f.storage_mut(),
+            );
+            let outs = [
+                (&mut *qd, saved.qd.layout()),
+                (&mut *s_c, saved.s_c.layout()),
+                (&mut *f, saved.f.layout()),
+            ];
+            if let Some(out) =
+                pre.backend
+                    .lstm_cell(&pre_s, pre.layout(), &c_s, c.layout(), Some(outs))
+            {
+                return Self::cell_outputs(out?, c);
+            }
+        }
+        let step = Self::lstm_cell_composed(pre, c, true)?;
+        let composed = step
+            .saved
+            .ok_or_else(|| Error::msg("lstm_cell: no factors came back"))?;
+        saved.qd.assign(&composed.qd)?;
+        saved.s_c.assign(&composed.s_c)?;
+        saved.f.assign(&composed.f)?;
+        Ok((step.h, step.c))
+    }
+
+    /// `(h', c')` from a backend's `lstm_cell` storages.
+    fn cell_outputs(out: Vec<B::Storage<E>>, c: &Self) -> Result<(Self, Self)> {
+        let mut out = out.into_iter();
+        let mut next = || match out.next() {
+            Some(s) => Ok(Self::contiguous_from(s, c.shape().clone(), &c.backend)),
+            None => Err(Error::msg("lstm_cell: the backend returned too few arrays")),
+        };
+        Ok((next()?, next()?))
     }
 
     /// [`NDArray::lstm_cell`] composed from element-wise ops, on any backend:
@@ -103,11 +171,87 @@ impl<E: Float, B: Backend> NDArray<E, B> {
 impl<E: Float, B: Backend> LstmSaved<E, B> {
     /// The gradients of a step's inputs from those of its outputs: `dh` and `dc` are the
     /// gradients of `h'` and `c'` (`[n, hidden]`); returns `(d_pre, dc_prev)`, the gradients of
-    /// the gate pre-activations `[n, 4·hidden]` and of the cell state the step started from.
-    /// `c'` reaches the loss directly and through `h' = o·tanh(c')`, so its whole gradient is
-    /// `dc_all = dc + dh·s_c`; then `d_pre = [dc_all·qd_i, dc_all·qd_f, dc_all·qd_g, dh·qd_o]`
-    /// and `dc_prev = dc_all·f`.
+    /// the gate pre-activations `[n, 4·hidden]` and of the cell state the step started from
+    /// ([`LstmUnitGrad`](crate::op::LstmUnitGrad) per element).
     pub fn backward(
+        &self,
+        dh: &NDArray<E, B>,
+        dc: &NDArray<E, B>,
+    ) -> Result<(NDArray<E, B>, NDArray<E, B>)> {
+        let d_pre = NDArray::zeros(self.qd.shape().clone(), &dh.backend)?;
+        let dc_prev = self.backward_into(dh, dc, &d_pre)?;
+        Ok((d_pre, dc_prev))
+    }
+
+    /// [`LstmSaved::backward`] that writes `d_pre` into `d_pre_out` (an `[n, 4·hidden]` array
+    /// or view, such as one step's rows of a whole sequence's gradients) and returns `dc_prev`.
+    /// One pass of the backend's fused kernel where it has one, else
+    /// [`LstmSaved::backward_composed`] (the same bits). Writing in place spares a sequence's
+    /// backward pass an allocation per step (in the LSTM layer, a freshly allocated `d_pre`
+    /// per step made the allocator hand its heap back and fault it in again, 700 page faults
+    /// per pass).
+    pub fn backward_into(
+        &self,
+        dh: &NDArray<E, B>,
+        dc: &NDArray<E, B>,
+        d_pre_out: &NDArray<E, B>,
+    ) -> Result<NDArray<E, B>> {
+        const OP: &str = "lstm_cell backward";
+        check_shapes(&self.qd, dh)?;
+        for (what, a) in [("dc", dc), ("s_c", &self.s_c), ("f", &self.f)] {
+            dh.check_device(OP, a)?;
+            if a.shape() != dh.shape() {
+                return Err(Error::ShapeMismatch {
+                    op: OP,
+                    what: if what == "dc" {
+                        "dc must have dh's shape"
+                    } else {
+                        "saved factors must have dh's shape"
+                    },
+                    lhs: dh.shape().clone(),
+                    rhs: a.shape().clone(),
+                });
+            }
+        }
+        dh.check_device(OP, d_pre_out)?;
+        if d_pre_out.shape() != self.qd.shape() {
+            return Err(Error::ShapeMismatch {
+                op: OP,
+                what: "the output must be [batch, 4*hidden] like the saved qd",
+                lhs: d_pre_out.shape().clone(),
+                rhs: self.qd.shape().clone(),
+            });
+        }
+        crate::checks::writable(OP, d_pre_out.layout())?;
+        let inputs = [dh, dc, &self.qd, &self.s_c, &self.f];
+        if inputs.iter().all(|a| !a.same_storage(d_pre_out)) {
+            let [dh_s, dc_s, qd_s, s_c_s, f_s] = inputs.map(|a| a.storage());
+            let grads = [(&*dh_s, dh.layout()), (&*dc_s, dc.layout())];
+            let saved = [
+                (&*qd_s, self.qd.layout()),
+                (&*s_c_s, self.s_c.layout()),
+                (&*f_s, self.f.layout()),
+            ];
+            let mut out = d_pre_out.storage_mut();
+            let fused = dh
+                .backend
+                .lstm_cell_backward(grads, saved, (&mut out, d_pre_out.layout()));
+            if let Some(dc_prev) = fused {
+                return Ok(NDArray::contiguous_from(
+                    dc_prev?,
+                    dh.shape().clone(),
+                    &dh.backend,
+                ));
+            }
+        }
+        let (d_pre, dc_prev) = self.backward_composed(dh, dc)?;
+        d_pre_out.assign(&d_pre)?;
+        Ok(dc_prev)
+    }
+
+    /// [`LstmSaved::backward`] composed from element-wise ops, on any backend, in
+    /// [`LstmUnitGrad`](crate::op::LstmUnitGrad)'s order (so the same bits as the fused kernels).
+    pub fn backward_composed(
         &self,
         dh: &NDArray<E, B>,
         dc: &NDArray<E, B>,

@@ -329,7 +329,7 @@ pub fn check_where<B: Backend>(b: &B) {
     run("where i64", |s| one::<i64, B>(b, s));
 }
 
-/// `lstm_cell`: the backend's fused kernel (if it has one) against the composed form (the same
+/// `lstm_cell` and its backward pass: the backend's fused kernels (if it has them) against the composed forms (the same
 /// bits, as `LstmUnit` promises) and both against PyTorch's LSTM equations in f64 on the host.
 pub fn check_lstm_cell<B: Backend>(b: &B) {
     fn one<E: Float, B: Backend>(b: &B, seed: u64) -> CaseResult {
@@ -380,6 +380,7 @@ pub fn check_lstm_cell<B: Backend>(b: &B) {
             outputs.push(("s_c", &fs.s_c, &cs.s_c, vec![n, hidden], &want[3]));
             outputs.push(("f", &fs.f, &cs.f, vec![n, hidden], &want[4]));
         }
+        let (want_qd, want_s_c, want_f) = (want[2].clone(), want[3].clone(), want[4].clone());
         for (what, got, composed, dims, want) in outputs {
             let (g, w) = (to_f64(got)?, to_f64(composed)?);
             ensure(
@@ -387,6 +388,46 @@ pub fn check_lstm_cell<B: Backend>(b: &B) {
                 || format!("lstm_cell {what}: fused {g:?} differs from composed {w:?}"),
             )?;
             check_result(&format!("lstm_cell {what}"), got, &dims, want)?;
+        }
+        let (Some(fs), Some(cs)) = (&fused.saved, &composed.saved) else {
+            return Ok(());
+        };
+        // The backward pass from gradients of h' and c', against the composed form (same bits)
+        // and the chain rule through the f64 factors above.
+        let (dh, hdh) = make_view::<E, B>(b, &mut rng, &[n, hidden], false, &mut |r| r.grid())?;
+        let (dc, hdc) = make_view::<E, B>(b, &mut rng, &[n, hidden], false, &mut |r| r.grid())?;
+        let fused = ok("lstm_cell backward", fs.backward(&dh, &dc))?;
+        let composed = ok("lstm_cell backward", cs.backward_composed(&dh, &dc))?;
+        let mut want = [vec![0.0; n * 4 * hidden], Vec::new()];
+        for r in 0..n {
+            for j in 0..hidden {
+                let at = r * hidden + j;
+                let slot = |k: usize| r * 4 * hidden + k * hidden + j;
+                let dc_all = hdh.vals[at] * want_s_c[at] + hdc.vals[at];
+                for k in 0..3 {
+                    want[0][slot(k)] = dc_all * want_qd[slot(k)];
+                }
+                want[0][slot(3)] = hdh.vals[at] * want_qd[slot(3)];
+                want[1].push(dc_all * want_f[at]);
+            }
+        }
+        let outputs = [
+            (
+                "d_pre",
+                &fused.0,
+                &composed.0,
+                vec![n, 4 * hidden],
+                &want[0],
+            ),
+            ("dc_prev", &fused.1, &composed.1, vec![n, hidden], &want[1]),
+        ];
+        for (what, got, composed, dims, want) in outputs {
+            let (g, w) = (to_f64(got)?, to_f64(composed)?);
+            ensure(
+                g.iter().zip(&w).all(|(a, b)| a.to_bits() == b.to_bits()),
+                || format!("lstm_cell backward {what}: fused {g:?} differs from composed {w:?}"),
+            )?;
+            check_result(&format!("lstm_cell backward {what}"), got, &dims, want)?;
         }
         Ok(())
     }

@@ -58,3 +58,33 @@ impl<E: Float, const W: usize> LstmUnit<E, W> {
         }
     }
 }
+
+/// The backward pass of [`LstmUnit`] for `W` hidden units: from the gradients `dh` and `dc` of
+/// `h'` and `c'` and the step's saved factors, the gradients of the four gate pre-activations and
+/// of the cell state `c` the step started from. `c'` reaches the loss directly and through
+/// `h' = o·tanh(c')`, so its whole gradient is `dc_all = dh·s_c + dc`; then
+/// `d_pre = [dc_all·qd_i, dc_all·qd_f, dc_all·qd_g, dh·qd_o]` and `dc_prev = dc_all·f`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LstmUnitGrad<E, const W: usize> {
+    /// The gradients of the gate pre-activations, gates i, f, g, o.
+    pub d_pre: [[E; W]; 4],
+    /// The gradient of the cell state the step started from.
+    pub dc: [E; W],
+}
+
+impl<E: Float, const W: usize> LstmUnitGrad<E, W> {
+    /// The units' gradients; `qd`, `s_c` and `f` are [`LstmUnit`]'s fields of the same units.
+    #[inline(always)]
+    pub fn new(dh: [E; W], dc: [E; W], qd: [[E; W]; 4], s_c: [E; W], f: [E; W]) -> Self {
+        let dc_all: [E; W] = lanes(|l| dh[l] * s_c[l] + dc[l]);
+        LstmUnitGrad {
+            d_pre: [
+                lanes(|l| dc_all[l] * qd[0][l]),
+                lanes(|l| dc_all[l] * qd[1][l]),
+                lanes(|l| dc_all[l] * qd[2][l]),
+                lanes(|l| dh[l] * qd[3][l]),
+            ],
+            dc: lanes(|l| dc_all[l] * f[l]),
+        }
+    }
+}

@@ -14,7 +14,7 @@ mod unary;
 mod window;
 
 pub use binary::{binary_kernels, BinaryKernel, BinaryKind, BinaryOp, BinaryVisitor};
-pub use lstm::LstmUnit;
+pub use lstm::{LstmUnit, LstmUnitGrad};
 pub use softmax::Softmax;
 pub use step::{FusedStep, SgdMomentum, StepDirection};
 pub use unary::{unary_kernels, UnaryKernel, UnaryOp, UnaryVisitor};

@@ -69,10 +69,21 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
         .map(|m| m.as_ref().map(|m| m.array().clone()))
         .collect();
 
+    // Written step by step into arrays allocated once, by time index whichever the direction:
+    // the outputs, the state each step started from, and every step's backward factors (see
+    // `NDArray::lstm_cell_into` for why not an allocation per step).
     let out = NDArray::zeros([steps + 2, batch, hidden], backend)?;
-    // By time index, whichever the direction: the state each step started from, and its factors.
     let h_prev = NDArray::zeros([steps, batch, hidden], backend)?;
-    let mut saved: Vec<Option<LstmSaved<E, B>>> = vec![None; steps];
+    let zeros = |width: usize| NDArray::zeros([steps * batch, width], backend);
+    let saved = if record {
+        Some(LstmSaved {
+            qd: zeros(4 * hidden)?,
+            s_c: zeros(hidden)?,
+            f: zeros(hidden)?,
+        })
+    } else {
+        None
+    };
     let (mut h, mut c) = (h0.array().clone(), c0.array().clone());
     for t in time_order(steps, reverse) {
         if record {
@@ -81,18 +92,18 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
         // `h·W_hhᵀ + xp`: the sum the step-by-step path forms as `xp + h·W_hhᵀ` (same bits).
         let pre = h.matmul(&w_hh_t)?;
         pre.binary_assign(BinaryOp::Add, &row(&xp, t, batch)?)?;
-        let step = NDArray::lstm_cell(&pre, &c, record)?;
-        saved[t] = step.saved;
+        let saved_t = saved.as_ref().map(|s| step_rows(s, t, batch)).transpose()?;
+        let (h_new, c_new) = NDArray::lstm_cell_into(&pre, &c, saved_t.as_ref())?;
         let out_t = match &masks[t] {
             None => {
-                h = step.h;
-                c = step.c;
+                h = h_new;
+                c = c_new;
                 h.clone()
             }
             Some(m) => {
-                let out_t = step.h.binary(BinaryOp::Mul, m)?;
-                h = NDArray::where_cond(m, &step.h, &h)?;
-                c = NDArray::where_cond(m, &step.c, &c)?;
+                let out_t = h_new.binary(BinaryOp::Mul, m)?;
+                h = NDArray::where_cond(m, &h_new, &h)?;
+                c = NDArray::where_cond(m, &c_new, &c)?;
                 out_t
             }
         };
@@ -101,7 +112,7 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
     out.narrow(0, steps, 1)?.assign(&h)?;
     out.narrow(0, steps + 1, 1)?.assign(&c)?;
 
-    let all = if record {
+    let all = if let Some(saved) = saved {
         let has_bias = (weights.bias_ih.is_some(), weights.bias_hh.is_some());
         let rule = move |inputs: &[Tensor<E, B>], _: &Tensor<E, B>, d_all: &Tensor<E, B>| {
             if is_grad_enabled() {
@@ -138,6 +149,19 @@ fn row<E: Float, B: Backend>(a: &NDArray<E, B>, t: usize, batch: usize) -> Resul
     a.narrow(0, t * batch, batch)
 }
 
+/// Step `t`'s rows of a whole sequence's backward factors.
+fn step_rows<E: Float, B: Backend>(
+    all: &LstmSaved<E, B>,
+    t: usize,
+    batch: usize,
+) -> Result<LstmSaved<E, B>> {
+    Ok(LstmSaved {
+        qd: row(&all.qd, t, batch)?,
+        s_c: row(&all.s_c, t, batch)?,
+        f: row(&all.f, t, batch)?,
+    })
+}
+
 /// What the forward pass kept for the hand-written backward pass.
 struct Bptt<'a, E: Float, B: Backend> {
     /// The input as `[seq·batch, features]`.
@@ -145,7 +169,7 @@ struct Bptt<'a, E: Float, B: Backend> {
     /// The state each step started from, by time index, `[seq, batch, hidden]`.
     h_prev: &'a NDArray<E, B>,
     /// Each step's backward factors, by time index.
-    saved: &'a [Option<LstmSaved<E, B>>],
+    saved: &'a LstmSaved<E, B>,
     masks: &'a [Option<NDArray<E, B>>],
     reverse: bool,
 }
@@ -167,19 +191,18 @@ impl<E: Float, B: Backend> Bptt<'_, E, B> {
         let zero = NDArray::zeros(Vec::<usize>::new(), backend)?;
         let d_pre = NDArray::zeros([steps * batch, 4 * hidden], backend)?;
         for t in time_order(steps, !self.reverse) {
-            let saved = self.saved[t]
-                .as_ref()
-                .ok_or_else(|| Error::msg("lstm: a step kept no factors for the backward pass"))?;
+            let saved = step_rows(self.saved, t, batch)?;
             // `h'` feeds both the next step and this step's output.
             let dh_cell = dh.binary(BinaryOp::Add, &state(t)?)?;
-            let (d_pre_t, dc_prev) = match &self.masks[t] {
-                None => saved.backward(&dh_cell, &dc)?,
+            let d_pre_t = row(&d_pre, t, batch)?;
+            let dc_prev = match &self.masks[t] {
+                None => saved.backward_into(&dh_cell, &dc, &d_pre_t)?,
                 // An ended sequence skipped the step: its state's gradient passes by the cell.
                 Some(m) => {
                     let dh_cell = NDArray::where_cond(m, &dh_cell, &zero)?;
                     let dc_cell = NDArray::where_cond(m, &dc, &zero)?;
-                    let (d_pre_t, dc_prev) = saved.backward(&dh_cell, &dc_cell)?;
-                    (d_pre_t, NDArray::where_cond(m, &dc_prev, &dc)?)
+                    let dc_prev = saved.backward_into(&dh_cell, &dc_cell, &d_pre_t)?;
+                    NDArray::where_cond(m, &dc_prev, &dc)?
                 }
             };
             let dh_prev = d_pre_t.matmul(w_hh)?;
@@ -188,7 +211,6 @@ impl<E: Float, B: Backend> Bptt<'_, E, B> {
                 Some(m) => NDArray::where_cond(m, &dh_prev, &dh)?,
             };
             dc = dc_prev;
-            row(&d_pre, t, batch)?.assign(&d_pre_t)?;
         }
         // Every step's share of the weights' and biases' gradients at once: `d_preᵀ·[x; h]`.
         let d_pre_t = d_pre.t()?;
