@@ -54,7 +54,7 @@ impl<E: Float, B: Backend> NDArray<E, B> {
     /// sequence's) and returns `(h', c')`. A sequence's forward pass keeps every step's factors
     /// until its backward pass; allocated step by step, those buffers went back to the allocator
     /// all at once after it, which handed its heap back to the system and faulted it in again on
-    /// the next pass (2,300 page faults a pass in the LSTM benchmark).
+    /// the next pass (about 780 page faults a pass in the LSTM benchmark).
     pub fn lstm_cell_into(
         pre: &Self,
         c: &Self,
@@ -187,9 +187,7 @@ impl<E: Float, B: Backend> LstmSaved<E, B> {
     /// or view, such as one step's rows of a whole sequence's gradients) and returns `dc_prev`.
     /// One pass of the backend's fused kernel where it has one, else
     /// [`LstmSaved::backward_composed`] (the same bits). Writing in place spares a sequence's
-    /// backward pass an allocation per step (in the LSTM layer, a freshly allocated `d_pre`
-    /// per step made the allocator hand its heap back and fault it in again, 700 page faults
-    /// per pass).
+    /// backward pass an allocation and a copy per step.
     pub fn backward_into(
         &self,
         dh: &NDArray<E, B>,
