@@ -1,6 +1,6 @@
 //! The fused softmax kernels against the composed form (max, shift, exp, sum, normalise) that
 //! `NDArray::softmax_last` falls back to for a strided input: the same values and gradients,
-//! for plain, log, scaled and causal softmax, forward and backward.
+//! for plain, log, scaled (negative scales too) and causal softmax, forward and backward.
 
 use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::op::Softmax;
@@ -48,6 +48,17 @@ fn fused_kernels_match_the_composed_form() {
             log: true,
             scale: 2.0,
             causal: true,
+        },
+        // A negative scale flips which padding leaves a lane's running maximum alone.
+        Softmax {
+            log: false,
+            scale: -1.5,
+            causal: true,
+        },
+        Softmax {
+            log: true,
+            scale: -0.5,
+            causal: false,
         },
     ];
     // Rows shorter and longer than the 16 lanes, and a non-square causal block.

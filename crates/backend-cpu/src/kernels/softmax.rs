@@ -106,7 +106,10 @@ impl<E: Float> Loop for Backward<'_, E> {
 fn forward_row<E: Float>(x: &[E], out: &mut [MaybeUninit<E>], visible: usize, scale: E, log: bool) {
     let (x_vis, out_rest) = (&x[..visible], visible);
     let neg_inf = E::from_f64(f64::NEG_INFINITY);
-    let lanes = fold_lanes(x_vis, neg_inf, neg_inf, |m, v| {
+    // The padding must scale to −∞ too, so it leaves a lane as it is: with a negative scale
+    // (`causal_softmax(-1.5)`) a pad of −∞ became +∞ and every row shorter than a chunk NaN.
+    let pad = if scale < E::ZERO { -neg_inf } else { neg_inf };
+    let lanes = fold_lanes(x_vis, neg_inf, pad, |m, v| {
         let v = v * scale;
         if v > m {
             v
