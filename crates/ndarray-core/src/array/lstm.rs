@@ -70,21 +70,9 @@ impl<E: Float, B: Backend> NDArray<E, B> {
                 None => Self::lstm_cell_composed(pre, c, false).map(|s| (s.h, s.c)),
             };
         };
-        let targets = [
-            (&saved.qd, pre.shape()),
-            (&saved.s_c, c.shape()),
-            (&saved.f, c.shape()),
-        ];
-        for (a, shape) in targets {
-            pre.check_device("lstm_cell", a)?;
-            if a.shape() != shape {
-                return Err(Error::ShapeMismatch {
-                    op: "lstm_cell",
-                    what: "saved factors must be qd [batch, 4*hidden], s_c and f [batch, hidden]",
-                    lhs: a.shape().clone(),
-                    rhs: shape.clone(),
-                });
-            }
+        let what = "saved factors must be qd [batch, 4*hidden], s_c and f [batch, hidden]";
+        for (a, like) in [(&saved.qd, pre), (&saved.s_c, c), (&saved.f, c)] {
+            check_like("lstm_cell", what, a, like)?;
             crate::checks::writable("lstm_cell", a.layout())?;
         }
         let arrays = [pre, c, &saved.qd, &saved.s_c, &saved.f];
@@ -196,30 +184,12 @@ impl<E: Float, B: Backend> LstmSaved<E, B> {
     ) -> Result<NDArray<E, B>> {
         const OP: &str = "lstm_cell backward";
         check_shapes(&self.qd, dh)?;
-        for (what, a) in [("dc", dc), ("s_c", &self.s_c), ("f", &self.f)] {
-            dh.check_device(OP, a)?;
-            if a.shape() != dh.shape() {
-                return Err(Error::ShapeMismatch {
-                    op: OP,
-                    what: if what == "dc" {
-                        "dc must have dh's shape"
-                    } else {
-                        "saved factors must have dh's shape"
-                    },
-                    lhs: dh.shape().clone(),
-                    rhs: a.shape().clone(),
-                });
-            }
+        check_like(OP, "dc must have dh's shape", dc, dh)?;
+        for a in [&self.s_c, &self.f] {
+            check_like(OP, "saved factors must have dh's shape", a, dh)?;
         }
-        dh.check_device(OP, d_pre_out)?;
-        if d_pre_out.shape() != self.qd.shape() {
-            return Err(Error::ShapeMismatch {
-                op: OP,
-                what: "the output must be [batch, 4*hidden] like the saved qd",
-                lhs: d_pre_out.shape().clone(),
-                rhs: self.qd.shape().clone(),
-            });
-        }
+        let what = "the output must be [batch, 4*hidden] like the saved qd";
+        check_like(OP, what, d_pre_out, &self.qd)?;
         crate::checks::writable(OP, d_pre_out.layout())?;
         let inputs = [dh, dc, &self.qd, &self.s_c, &self.f];
         if inputs.iter().all(|a| !a.same_storage(d_pre_out)) {
@@ -265,6 +235,25 @@ impl<E: Float, B: Backend> LstmSaved<E, B> {
         let dc_prev = dc_all.binary(BinaryOp::Mul, &self.f)?;
         Ok((d_pre, dc_prev))
     }
+}
+
+/// `a` is on `like`'s device and of its shape; else an error of `op` saying `what`.
+fn check_like<E: Float, B: Backend>(
+    op: &'static str,
+    what: &'static str,
+    a: &NDArray<E, B>,
+    like: &NDArray<E, B>,
+) -> Result<()> {
+    like.check_device(op, a)?;
+    if a.shape() != like.shape() {
+        return Err(Error::ShapeMismatch {
+            op,
+            what,
+            lhs: a.shape().clone(),
+            rhs: like.shape().clone(),
+        });
+    }
+    Ok(())
 }
 
 /// `hidden` for a `pre` of `[n, 4·hidden]` and a `c` of `[n, hidden]` on one device.

@@ -20,7 +20,7 @@
 
 use super::cell::{Kind, RnnWeights};
 use super::layer::composed_direction;
-use nanotorch_autograd::{grad, is_grad_enabled, BackwardOptions, Tensor};
+use nanotorch_autograd::{grad, is_grad_enabled, no_grad, BackwardOptions, Tensor};
 use nanotorch_ndarray_core::{
     Backend, BinaryOp, Error, Float, LstmSaved, NDArray, ReduceOp, Result,
 };
@@ -52,16 +52,10 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
         .array()
         .contiguous()?
         .reshape([steps * batch, features])?;
-    // The input's share of every gate at every step, biases folded in: one product.
-    let xp = x.matmul(&weights.weight_ih.array().t()?)?;
-    let bias = match (&weights.bias_ih, &weights.bias_hh) {
-        (Some(bi), Some(bh)) => Some(bi.array().binary(BinaryOp::Add, bh.array())?),
-        (Some(b), None) | (None, Some(b)) => Some(b.array().clone()),
-        (None, None) => None,
-    };
-    if let Some(bias) = bias {
-        xp.binary_assign(BinaryOp::Add, &bias)?;
-    }
+    // The input's share of every gate at every step, biases folded in: one product, the
+    // step-by-step path's own (not recorded: this op's rule gives the weights their gradients).
+    let xp = no_grad(|| weights.project(Kind::Lstm, &Tensor::from_ndarray(x.clone())))?;
+    let xp = xp.array();
     // Copied once: packing a transposed view at every step reads it column by column.
     let w_hh_t = weights.weight_hh.array().t()?.contiguous()?;
     let masks: Vec<Option<NDArray<E, B>>> = masks
@@ -91,7 +85,7 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
         }
         // `h·W_hhᵀ + xp`: the sum the step-by-step path forms as `xp + h·W_hhᵀ` (same bits).
         let pre = h.matmul(&w_hh_t)?;
-        pre.binary_assign(BinaryOp::Add, &row(&xp, t, batch)?)?;
+        pre.binary_assign(BinaryOp::Add, &row(xp, t, batch)?)?;
         let saved_t = saved.as_ref().map(|s| step_rows(s, t, batch)).transpose()?;
         let (h_new, c_new) = NDArray::lstm_cell_into(&pre, &c, saved_t.as_ref())?;
         let out_t = match &masks[t] {
