@@ -40,7 +40,7 @@ unsafe fn mask_f64(cols: usize, from: usize) -> __m256i {
 /// `impl Micro` for one element type: `$lanes` elements per vector, `NR` = two vectors, and the
 /// type's AVX2 intrinsics.
 macro_rules! micro {
-    ($t:ty, $lanes:literal, $kernel:ident, $transpose:expr, $mask:ident, $zero:ident,
+    ($t:ty, $lanes:literal, $kernel:ident, $transpose:expr, $transpose8:expr, $mask:ident, $zero:ident,
      $set1:ident, $load:ident, $mask_load:ident, $fmadd:ident, $add:ident, $store:ident,
      $mask_store:ident) => {
         impl Micro<$t> for Avx2 {
@@ -62,7 +62,13 @@ macro_rules! micro {
             }
 
             unsafe fn transpose_rows(kc: usize, a: *const $t, rsa: usize, out: *mut $t) -> bool {
-                $transpose(kc, a, rsa, out)
+                $transpose(kc, a, rsa, out, MR)
+            }
+
+            unsafe fn transpose_columns(kc: usize, b: *const $t, csb: usize, out: *mut $t) -> bool {
+                // Eight columns of B are eight rows of Bᵀ: one 8-row transpose per group.
+                (0..2 * $lanes / 8)
+                    .all(|g| $transpose8(kc, b.add(g * 8 * csb), csb, out.add(g * 8), 2 * $lanes))
             }
         }
 
@@ -131,8 +137,12 @@ micro!(
     f32,
     8,
     kernel_f32,
-    |kc, a, rsa, out| {
-        super::transpose::rows_f32::<MR>(kc, a, rsa, out);
+    |kc, a, rsa, out, ldo| {
+        super::transpose::rows_f32::<MR>(kc, a, rsa, out, ldo);
+        true
+    },
+    |kc, a, rsa, out, ldo| {
+        super::transpose::rows_f32::<8>(kc, a, rsa, out, ldo);
         true
     },
     mask_f32,
@@ -150,7 +160,8 @@ micro!(
     f64,
     4,
     kernel_f64,
-    |_, _, _, _| false,
+    |_, _, _, _, _| false,
+    |_, _, _, _, _| false,
     mask_f64,
     _mm256_setzero_pd,
     _mm256_set1_pd,

@@ -33,7 +33,7 @@ fn mask<const W: usize>(cols: usize, from: usize) -> u16 {
 /// `impl Micro` for one element type: `$lanes` elements per vector, `NR` = two vectors, and the
 /// type's AVX-512 intrinsics.
 macro_rules! micro {
-    ($t:ty, $lanes:literal, $kernel:ident, $transpose:expr, $mask:ty, $zero:ident, $set1:ident,
+    ($t:ty, $lanes:literal, $kernel:ident, $transpose:expr, $transpose8:expr, $mask:ty, $zero:ident, $set1:ident,
      $load:ident, $maskz_load:ident, $fmadd:ident, $add:ident, $store:ident, $mask_store:ident) => {
         impl Micro<$t> for Avx512 {
             const MR: usize = MR;
@@ -54,7 +54,13 @@ macro_rules! micro {
             }
 
             unsafe fn transpose_rows(kc: usize, a: *const $t, rsa: usize, out: *mut $t) -> bool {
-                $transpose(kc, a, rsa, out)
+                $transpose(kc, a, rsa, out, MR)
+            }
+
+            unsafe fn transpose_columns(kc: usize, b: *const $t, csb: usize, out: *mut $t) -> bool {
+                // Eight columns of B are eight rows of Bᵀ: one 8-row transpose per group.
+                (0..2 * $lanes / 8)
+                    .all(|g| $transpose8(kc, b.add(g * 8 * csb), csb, out.add(g * 8), 2 * $lanes))
             }
         }
 
@@ -127,8 +133,12 @@ micro!(
     f32,
     16,
     kernel_f32,
-    |kc, a, rsa, out| {
-        super::transpose::rows_f32::<MR>(kc, a, rsa, out);
+    |kc, a, rsa, out, ldo| {
+        super::transpose::rows_f32::<MR>(kc, a, rsa, out, ldo);
+        true
+    },
+    |kc, a, rsa, out, ldo| {
+        super::transpose::rows_f32::<8>(kc, a, rsa, out, ldo);
         true
     },
     __mmask16,
@@ -146,7 +156,8 @@ micro!(
     f64,
     8,
     kernel_f64,
-    |_, _, _, _| false,
+    |_, _, _, _, _| false,
+    |_, _, _, _, _| false,
     __mmask8,
     _mm512_setzero_pd,
     _mm512_set1_pd,

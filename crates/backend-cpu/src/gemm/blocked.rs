@@ -53,6 +53,15 @@ pub(super) trait Micro<T: Copy + 'static> {
     /// The CPU has AVX2; `a` addresses `MR` rows of `kc` elements at stride `rsa`; `out` has
     /// room for `kc·MR` elements.
     unsafe fn transpose_rows(kc: usize, a: *const T, rsa: usize, out: *mut T) -> bool;
+
+    /// Packs `NR` columns of a column-major B (`kc` elements each, column stride `csb`: a
+    /// transposed weight) into a sliver (`NR` elements per step of k) with vector transposes;
+    /// false when this type has no such path.
+    ///
+    /// # Safety
+    /// The CPU has AVX2; `b` addresses `NR` columns of `kc` elements at stride `csb`; `out` has
+    /// room for `kc·NR` elements.
+    unsafe fn transpose_columns(kc: usize, b: *const T, csb: usize, out: *mut T) -> bool;
 }
 
 /// Steps of k per block: a 32-wide f32 sliver of B is then 32 KiB, an 8-row sliver of A 8 KiB.
@@ -188,6 +197,9 @@ unsafe fn pack_b_block<T: Copy + 'static, K: Micro<T>>(
     for jr in (0..nc).step_by(nr) {
         let cols = nr.min(nc - jr);
         let sliver = out.add(jr * kc);
+        if cols == nr && rsb == 1 && K::transpose_columns(kc, b.add(jr * csb), csb, sliver) {
+            continue;
+        }
         for p in 0..kc {
             let src = b.add(p * rsb + jr * csb);
             let dst = sliver.add(p * nr);

@@ -1,19 +1,27 @@
-//! Packing a row-major A into a sliver of `R` rows (`R` elements per step of k) with vector
-//! transposes: `Micro::transpose_rows` for f32. Packing it element by element reads `R` rows in
-//! parallel one scalar at a time; in a GPT step that was a tenth of the time spent in GEMMs.
+//! Packing with vector transposes (f32): a row-major A into a sliver of `R` rows (`R` elements
+//! per step of k, `Micro::transpose_rows`), and a column-major B (a transposed weight, `x·Wᵀ`)
+//! into a sliver of `NR` columns, 8 at a time (`Micro::transpose_columns`). Packing element by
+//! element reads 8 to 32 rows in parallel one scalar at a time; in a GPT step that was a tenth
+//! of the time spent in GEMMs.
 
 use std::arch::x86_64::*;
 
 /// Writes rows `0..R` (`R` = 6 or 8) of `a` (`kc` elements each, row stride `rsa`) to `out`
-/// column by column: 8×8 blocks through the classic AVX transpose (unpack pairs, then quads,
+/// column by column, column `p` at `out + p·ldo` (`ldo` ≥ `R`): 8×8 blocks through the classic AVX transpose (unpack pairs, then quads,
 /// then 128-bit halves), the `kc % 8` leftover columns one by one. For `R` = 6 rows 6 and 7 of
 /// the block repeat row 5 (no read past the sliver) and each column stores its first 6 lanes.
 ///
 /// # Safety
 /// The CPU has AVX2; `a` addresses `R` rows of `kc` elements at stride `rsa`; `out` has room
-/// for `kc·R` elements.
+/// for `(kc - 1)·ldo + R` elements.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn rows_f32<const R: usize>(kc: usize, a: *const f32, rsa: usize, out: *mut f32) {
+pub(super) unsafe fn rows_f32<const R: usize>(
+    kc: usize,
+    a: *const f32,
+    rsa: usize,
+    out: *mut f32,
+    ldo: usize,
+) {
     const {
         assert!(
             R == 6 || R == 8,
@@ -48,7 +56,7 @@ pub(super) unsafe fn rows_f32<const R: usize>(kc: usize, a: *const f32, rsa: usi
             _mm256_permute2f128_ps::<0x31>(u3, u7),
         ];
         for (j, &column) in columns.iter().enumerate() {
-            let dst = out.add((p + j) * R);
+            let dst = out.add((p + j) * ldo);
             if R == 8 {
                 _mm256_storeu_ps(dst, column);
             } else {
@@ -61,7 +69,7 @@ pub(super) unsafe fn rows_f32<const R: usize>(kc: usize, a: *const f32, rsa: usi
     }
     for p in full..kc {
         for r in 0..R {
-            *out.add(p * R + r) = *a.add(r * rsa + p);
+            *out.add(p * ldo + r) = *a.add(r * rsa + p);
         }
     }
 }

@@ -44,9 +44,170 @@ pub(crate) enum ColumnOrder {
     TapMajor,
 }
 
+/// Where each window tap's values sit in a plane of the image (offsets from the plane's first
+/// element at the image's strides): the same for every sample and channel, so an im2col row is
+/// filled, and a col2im row added back, with no arithmetic beyond a base address. Deep in a
+/// network, where a plane is a few pixels wide, working the geometry out row by row (with
+/// divisions to find each row's sample and tap) cost more than moving the values.
+struct TapTable {
+    /// Window taps (`kh·kw`).
+    taps: usize,
+    /// Outputs per line (`ow`).
+    ow: usize,
+    /// Image elements between neighbouring outputs of a line: the width stride × `stride.1`.
+    step: usize,
+    kind: TapKind,
+}
+
+enum TapKind {
+    /// Per tap and output position, the offset or [`PAD`]: rows are gathers (for lines shorter
+    /// than [`LINE_COPY_MIN`]).
+    Elements(Vec<usize>),
+    /// Per tap and output line: padding, a run of the image at `step`, padding again.
+    Lines(Vec<Line>),
+}
+
+/// In [`TapKind::Elements`], the mark of an output position whose tap lands in the padding.
+const PAD: usize = usize::MAX;
+
+/// Output lines at least this long are handled run by run (a copy), shorter ones element by
+/// element (a gather, with no per-line bookkeeping).
+const LINE_COPY_MIN: usize = 8;
+
+/// One output line of one tap: outputs `lo..hi` see the image from offset `first` on (at the
+/// table's `step`), the rest the padding. A line wholly in the padding has `lo == hi`.
+#[derive(Clone, Copy)]
+struct Line {
+    lo: usize,
+    hi: usize,
+    first: usize,
+}
+
+impl TapTable {
+    /// The table for `window` over planes of `g.h × g.w` at strides `(row, column)`.
+    fn new(window: &Window2d, g: &WindowGeometry, (rs, cs): (usize, usize)) -> Self {
+        let (kh, kw) = window.kernel;
+        let (s, d, p) = (window.stride, window.dilation, window.padding);
+        let taps = (0..kh).flat_map(|ki| (0..kw).map(move |kj| (ki, kj)));
+        let rows = move |ki| (0..g.oh).map(move |oy| tap(oy, ki, s.0, d.0, p.0, g.h));
+        let kind = if g.ow < LINE_COPY_MIN {
+            let offsets = taps.flat_map(|(ki, kj)| {
+                rows(ki).flat_map(move |iy| {
+                    (0..g.ow).map(move |ox| match (iy, tap(ox, kj, s.1, d.1, p.1, g.w)) {
+                        (Some(iy), Some(ix)) => iy * rs + ix * cs,
+                        _ => PAD,
+                    })
+                })
+            });
+            TapKind::Elements(offsets.collect())
+        } else {
+            let lines = taps.flat_map(|(ki, kj)| {
+                let (lo, hi, ix0) = valid_span(kj, s.1, d.1, p.1, g.w, g.ow);
+                rows(ki).map(move |iy| match iy {
+                    Some(iy) => Line {
+                        lo,
+                        hi,
+                        first: iy * rs + ix0 * cs,
+                    },
+                    None => Line {
+                        lo: 0,
+                        hi: 0,
+                        first: 0,
+                    },
+                })
+            });
+            TapKind::Lines(lines.collect())
+        };
+        TapTable {
+            taps: kh * kw,
+            ow: g.ow,
+            step: s.1 * cs,
+            kind,
+        }
+    }
+
+    /// Fills `row` with what tap `t` sees of the plane at `base` in `x` (0 in the padding).
+    fn fill<E: Float>(&self, x: &[E], base: usize, t: usize, row: &mut [MaybeUninit<E>]) {
+        let len = row.len();
+        match &self.kind {
+            TapKind::Elements(offsets) => {
+                for (o, &at) in row.iter_mut().zip(&offsets[t * len..(t + 1) * len]) {
+                    o.write(if at == PAD { E::ZERO } else { x[base + at] });
+                }
+            }
+            TapKind::Lines(lines) => {
+                let oh = len / self.ow;
+                let lines = &lines[t * oh..(t + 1) * oh];
+                for (line, out) in lines.iter().zip(row.chunks_mut(self.ow)) {
+                    let (left, rest) = out.split_at_mut(line.lo);
+                    let (mid, right) = rest.split_at_mut(line.hi - line.lo);
+                    left.iter_mut().chain(right).for_each(|o| {
+                        o.write(E::ZERO);
+                    });
+                    if mid.is_empty() {
+                        continue;
+                    }
+                    let from = base + line.first;
+                    if self.step == 1 {
+                        // the common case (stride 1, contiguous rows): a copy
+                        let src = &x[from..from + mid.len()];
+                        for (o, &v) in mid.iter_mut().zip(src) {
+                            o.write(v);
+                        }
+                    } else {
+                        for (j, o) in mid.iter_mut().enumerate() {
+                            o.write(x[from + j * self.step]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds what tap `t` saw back into `img`, a contiguous plane: the `oh·ow` values of `cols`
+    /// from `base` on at stride `cs` (the adjoint of [`TapTable::fill`]; the padding's share
+    /// is dropped). Values land in output order, as the composed sum would add them.
+    fn add_back<E: Float>(&self, img: &mut [E], cols: &[E], base: usize, cs: usize, t: usize) {
+        let at_col = |j: usize| cols[base + j * cs];
+        match &self.kind {
+            TapKind::Elements(offsets) => {
+                let len = offsets.len() / self.taps;
+                for (j, &at) in offsets[t * len..(t + 1) * len].iter().enumerate() {
+                    if at != PAD {
+                        img[at] = img[at] + at_col(j);
+                    }
+                }
+            }
+            TapKind::Lines(lines) => {
+                let oh = lines.len() / self.taps;
+                for (oy, line) in lines[t * oh..(t + 1) * oh].iter().enumerate() {
+                    let first_col = oy * self.ow + line.lo;
+                    let count = line.hi - line.lo;
+                    if count == 0 {
+                        continue;
+                    }
+                    if self.step == 1 && cs == 1 {
+                        // the common case: add one contiguous run into another
+                        let src = &cols[base + first_col..base + first_col + count];
+                        let dst = &mut img[line.first..line.first + count];
+                        for (d, &v) in dst.iter_mut().zip(src) {
+                            *d = *d + v;
+                        }
+                    } else {
+                        for j in 0..count {
+                            let at = line.first + j * self.step;
+                            img[at] = img[at] + at_col(first_col + j);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The columns of `x` in `order`; `g` is the geometry `checks::im2col` returned for `layout`
 /// and `window`. Each unit of work is one row: the `oh·ow` values one window tap of one input
-/// plane sees.
+/// plane sees, filled through a [`TapTable`].
 pub(crate) fn im2col<E: Float>(
     x: &[E],
     layout: &Layout,
@@ -57,77 +218,48 @@ pub(crate) fn im2col<E: Float>(
     let (kh, kw) = window.kernel;
     let st = layout.strides();
     let row_len = g.oh * g.ow;
-    let taps = g.c * kh * kw;
+    let per_plane = kh * kw;
+    let taps = g.c * per_plane;
     let len = g.n * taps * row_len;
+    let table = TapTable::new(window, g, (st[2], st[3]));
     CpuStorage::build(len, |out| {
         par_chunks(out, row_len, len, |start, chunk| {
-            for (q, row) in (start / row_len.max(1)..).zip(chunk.chunks_mut(row_len.max(1))) {
-                let (ni, r) = match order {
-                    ColumnOrder::BatchOuter => (q / taps, q % taps),
-                    ColumnOrder::TapMajor => (q % g.n, q / g.n),
-                };
-                let (ci, ki, kj) = (r / (kh * kw), r / kw % kh, r % kw);
+            if chunk.is_empty() {
+                return;
+            }
+            // The first row's sample, channel and tap; later rows step from it.
+            let q = start / row_len;
+            let (mut ni, r) = match order {
+                ColumnOrder::BatchOuter => (q / taps, q % taps),
+                ColumnOrder::TapMajor => (q % g.n, q / g.n),
+            };
+            let (mut ci, mut t) = (r / per_plane, r % per_plane);
+            for row in chunk.chunks_mut(row_len) {
                 let base = layout.offset() + ni * st[0] + ci * st[1];
-                fill_row(x, base, st, window, g, (ki, kj), row);
+                table.fill(x, base, t, row);
+                match order {
+                    ColumnOrder::BatchOuter => {
+                        t += 1;
+                        if t == per_plane {
+                            (t, ci) = (0, ci + 1);
+                            if ci == g.c {
+                                (ci, ni) = (0, ni + 1);
+                            }
+                        }
+                    }
+                    ColumnOrder::TapMajor => {
+                        ni += 1;
+                        if ni == g.n {
+                            (ni, t) = (0, t + 1);
+                            if t == per_plane {
+                                (t, ci) = (0, ci + 1);
+                            }
+                        }
+                    }
+                }
             }
         })
     })
-}
-
-/// One im2col row: for every output position, the input value tap `(ki, kj)` reads from the
-/// plane at `base`, or 0 in the padding. Each line of the row is zeros, a strided run of the
-/// input and zeros again, with no per-element test.
-fn fill_row<E: Float>(
-    x: &[E],
-    base: usize,
-    st: &[usize],
-    window: &Window2d,
-    g: &WindowGeometry,
-    (ki, kj): (usize, usize),
-    row: &mut [MaybeUninit<E>],
-) {
-    let (lo, hi, ix0) = valid_span(
-        kj,
-        window.stride.1,
-        window.dilation.1,
-        window.padding.1,
-        g.w,
-        g.ow,
-    );
-    for (oy, line) in row.chunks_mut(g.ow.max(1)).enumerate() {
-        let iy = tap(
-            oy,
-            ki,
-            window.stride.0,
-            window.dilation.0,
-            window.padding.0,
-            g.h,
-        );
-        let Some(y) = iy.filter(|_| lo < hi) else {
-            line.iter_mut().for_each(|o| {
-                o.write(E::ZERO);
-            });
-            continue;
-        };
-        let (left, rest) = line.split_at_mut(lo);
-        let (mid, right) = rest.split_at_mut(hi - lo);
-        left.iter_mut().chain(right).for_each(|o| {
-            o.write(E::ZERO);
-        });
-        let first = base + y * st[2] + ix0 * st[3];
-        let step = window.stride.1 * st[3]; // 0 for a broadcast width axis
-        if step == 1 {
-            // the common case (stride 1, contiguous rows): a copy
-            let src = &x[first..first + mid.len()];
-            for (o, &v) in mid.iter_mut().zip(src) {
-                o.write(v);
-            }
-        } else {
-            for (j, o) in mid.iter_mut().enumerate() {
-                o.write(x[first + j * step]);
-            }
-        }
-    }
 }
 
 /// The image `[n, c, h, w]` whose windows sum back from `cols` (the adjoint of [`im2col`]); `g`
@@ -143,6 +275,7 @@ pub(crate) fn col2im<E: Float>(
     let st = cl.strides();
     let plane = h * w;
     let len = g.n * g.c * plane;
+    let table = TapTable::new(window, g, (w, 1));
     CpuStorage::build(len, |out| {
         par_chunks(out, plane, len * kh * kw, |start, chunk| {
             for o in chunk.iter_mut() {
@@ -153,48 +286,9 @@ pub(crate) fn col2im<E: Float>(
             for (p, img) in chunk.chunks_mut(plane.max(1)).enumerate() {
                 let nc = start / plane.max(1) + p;
                 let (ni, ci) = (nc / g.c, nc % g.c);
-                for ki in 0..kh {
-                    for kj in 0..kw {
-                        let row = (ci * kh + ki) * kw + kj;
-                        let base = cl.offset() + ni * st[0] + row * st[1];
-                        let (lo, hi, ix0) = valid_span(
-                            kj,
-                            window.stride.1,
-                            window.dilation.1,
-                            window.padding.1,
-                            w,
-                            g.ow,
-                        );
-                        if lo == hi {
-                            continue;
-                        }
-                        for oy in 0..g.oh {
-                            let Some(y) = tap(
-                                oy,
-                                ki,
-                                window.stride.0,
-                                window.dilation.0,
-                                window.padding.0,
-                                h,
-                            ) else {
-                                continue;
-                            };
-                            let first = base + (oy * g.ow + lo) * st[2];
-                            let count = hi - lo;
-                            if window.stride.1 == 1 && st[2] == 1 {
-                                // the common case: add one contiguous run into another
-                                let dst = &mut img[y * w + ix0..y * w + ix0 + count];
-                                for (d, &v) in dst.iter_mut().zip(&cols[first..first + count]) {
-                                    *d = *d + v;
-                                }
-                            } else {
-                                let dst = img[y * w + ix0..].iter_mut().step_by(window.stride.1);
-                                for (j, d) in dst.take(count).enumerate() {
-                                    *d = *d + cols[first + j * st[2]];
-                                }
-                            }
-                        }
-                    }
+                for t in 0..kh * kw {
+                    let base = cl.offset() + ni * st[0] + (ci * kh * kw + t) * st[1];
+                    table.add_back(img, cols, base, st[2], t);
                 }
             }
         })

@@ -107,7 +107,7 @@ pub fn check_im2col<B: Backend>(b: &B) {
         let mut rng = Rng(seed);
         let one_d = rng.chance(25);
         let (n, c) = (rng.below(3), 1 + rng.below(3));
-        let (h, w) = (if one_d { 1 } else { 1 + rng.below(6) }, 1 + rng.below(7));
+        let (h, w) = (if one_d { 1 } else { 1 + rng.below(6) }, 1 + rng.below(20));
         let pick = |r: &mut Rng, lo: usize, hi: usize| lo + r.below(hi - lo + 1);
         let window = if one_d {
             Window2d {
