@@ -66,14 +66,27 @@ pub(crate) fn par_for(n: usize, f: impl Fn(usize) + Sync) {
 /// threads, because pieces are taken as threads come free: when one is slow to wake (or the
 /// machine is busy) the others take over its share instead of waiting for it.
 pub(crate) fn pieces(work: usize) -> usize {
-    if work < PAR_THRESHOLD {
+    if work < AWAKE_THRESHOLD {
+        return 1;
+    }
+    let threshold = if crate::workers::helpers_awake() {
+        AWAKE_THRESHOLD
+    } else {
+        PAR_THRESHOLD
+    };
+    if work < threshold {
         1
     } else {
         (num_threads() * PIECES_PER_THREAD)
-            .min(work / (PAR_THRESHOLD / 2))
+            .min(work / (threshold / 2))
             .max(1)
     }
 }
+
+/// [`PAR_THRESHOLD`] while the helpers are awake (a job ended within their spin window, as
+/// between the ops of a training step): they then join within a microsecond or so instead of
+/// the 50-100 µs a sleeping one takes, so work an eighth the size is worth splitting.
+const AWAKE_THRESHOLD: usize = PAR_THRESHOLD / 8;
 
 /// See [`pieces`]: small enough that a late thread costs at most a quarter of its share.
 const PIECES_PER_THREAD: usize = 4;

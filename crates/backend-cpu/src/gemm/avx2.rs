@@ -51,6 +51,7 @@ macro_rules! micro {
             unsafe fn kernel(
                 kc: usize,
                 a: *const $t,
+                a_steps: Option<(usize, usize)>,
                 b: *const $t,
                 rsb: usize,
                 c: *mut $t,
@@ -58,7 +59,10 @@ macro_rules! micro {
                 tile: (usize, usize),
                 accumulate: bool,
             ) {
-                $kernel(kc, a, b, rsb, c, ldc, tile, accumulate)
+                match a_steps {
+                    None => $kernel::<true>(kc, a, (1, MR), b, rsb, c, ldc, tile, accumulate),
+                    Some(steps) => $kernel::<false>(kc, a, steps, b, rsb, c, ldc, tile, accumulate),
+                }
             }
 
             unsafe fn transpose_rows(kc: usize, a: *const $t, rsa: usize, out: *mut $t) -> bool {
@@ -76,9 +80,10 @@ macro_rules! micro {
         /// over `MR` unroll.
         #[target_feature(enable = "avx2,fma")]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn $kernel(
+        unsafe fn $kernel<const PACKED: bool>(
             kc: usize,
             a: *const $t,
+            a_steps: (usize, usize),
             b: *const $t,
             rsb: usize,
             c: *mut $t,
@@ -89,6 +94,8 @@ macro_rules! micro {
             let full = cols == 2 * $lanes;
             let (m0, m1) = ($mask(cols, 0), $mask(cols, $lanes));
             let mut acc = [[$zero(); 2]; MR];
+            // A packed sliver's steps are constants, so its loads keep immediate offsets.
+            let (a_row, a_step) = if PACKED { (1, MR) } else { a_steps };
             let (mut ap, mut bp) = (a, b);
             // One loop per case, so plain or masked loads of B are chosen once, not per step.
             macro_rules! steps {
@@ -96,11 +103,11 @@ macro_rules! micro {
                     for _ in 0..kc {
                         let (b0, b1) = ($b0, $b1);
                         for (r, acc_r) in acc.iter_mut().enumerate() {
-                            let ar = $set1(*ap.add(r));
+                            let ar = $set1(*ap.add(r * a_row));
                             acc_r[0] = $fmadd(ar, b0, acc_r[0]);
                             acc_r[1] = $fmadd(ar, b1, acc_r[1]);
                         }
-                        ap = ap.add(MR);
+                        ap = ap.add(a_step);
                         bp = bp.add(rsb);
                     }
                 };

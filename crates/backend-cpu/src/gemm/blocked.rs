@@ -27,16 +27,19 @@ pub(super) trait Micro<T: Copy + 'static> {
 
     /// `C[r][j] (+)= Σ_p a[p·MR + r] · b[p·rsb + j]` for `r < rows`, `j < cols`, where
     /// `tile = (rows, cols)`; C is overwritten when `accumulate` is false (it may then be
-    /// uninitialised) and added to otherwise.
+    /// uninitialised) and added to otherwise. With `a_steps = Some((row, step))` A is read
+    /// where it lies instead, `a[p·step + r·row]`.
     ///
     /// # Safety
-    /// The CPU has the kernel's instruction set; `a` holds `kc·MR` elements; `b` addresses `kc`
-    /// rows of `cols` elements at row stride `rsb`; `c` addresses `rows` rows of `cols`
-    /// elements at row stride `ldc` that no other thread touches; `rows ≤ MR`, `cols ≤ NR`.
+    /// The CPU has the kernel's instruction set; `a` holds `kc·MR` elements (or addresses `MR`
+    /// rows of `kc` at `a_steps`); `b` addresses `kc` rows of `cols` elements at row stride
+    /// `rsb`; `c` addresses `rows` rows of `cols` elements at row stride `ldc` that no other
+    /// thread touches; `rows ≤ MR`, `cols ≤ NR`.
     #[allow(clippy::too_many_arguments)]
     unsafe fn kernel(
         kc: usize,
         a: *const T,
+        a_steps: Option<(usize, usize)>,
         b: *const T,
         rsb: usize,
         c: *mut T,
@@ -72,6 +75,11 @@ const MC: usize = 128;
 const NC: usize = 1024;
 /// C with more rows than this packs B even when B's rows are contiguous.
 const DIRECT_B_MAX_ROWS: usize = 64;
+/// C with at most this many columns reads A where it lies (full slivers of `MR` rows; a last,
+/// shorter one is still packed, zero-padded): each element of A then meets B once or twice,
+/// and packing it would cost about as much as the product (resnet18's last stage multiplies
+/// its `[512, 4608]` weight by 16 columns).
+const DIRECT_A_MAX_COLS: usize = 64;
 
 thread_local! {
     /// Per-thread packing space for A and B, kept between calls (u64 keeps it aligned for f64).
@@ -104,6 +112,7 @@ pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
 ) {
     let nr = K::NR;
     let pack_b = csb != 1 || m > DIRECT_B_MAX_ROWS;
+    let direct_a = n <= DIRECT_A_MAX_COLS && csa == 1;
     PACK.with(|cell| {
         let (buf_a, buf_b) = &mut *cell.borrow_mut();
         // Blocks of A hold whole slivers.
@@ -124,7 +133,14 @@ pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
                 }
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
-                    pack_a_block::<T, K>(mc, kc, a.add(ic * rsa + pc * csa), (rsa, csa), pa);
+                    let a_block = a.add(ic * rsa + pc * csa);
+                    // Rows of this block read in place; the rest (all, or a last short
+                    // sliver) is packed to the start of `pa`.
+                    let in_place = if direct_a { mc - mc % K::MR } else { 0 };
+                    if in_place < mc {
+                        let rest = a_block.add(in_place * rsa);
+                        pack_a_block::<T, K>(mc - in_place, kc, rest, (rsa, csa), pa);
+                    }
                     for jr in (0..nc).step_by(nr) {
                         let cols = nr.min(nc - jr);
                         let (sliver_b, row_stride) = if pack_b {
@@ -133,9 +149,15 @@ pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
                             (b_block.add(jr), rsb)
                         };
                         for ir in (0..mc).step_by(K::MR) {
+                            let (sliver_a, a_steps) = if ir < in_place {
+                                (a_block.add(ir * rsa), Some((rsa, csa)))
+                            } else {
+                                (pa.add((ir - in_place) * kc) as *const T, None)
+                            };
                             K::kernel(
                                 kc,
-                                pa.add(ir * kc),
+                                sliver_a,
+                                a_steps,
                                 sliver_b,
                                 row_stride,
                                 c.add((ic + ir) * ldc + jc + jr),

@@ -107,6 +107,8 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (65, 7, 65),
     (130, 257, 100),
     (7, 600, 1100),
+    // A read in place (few columns) over several row and k blocks, with a short last sliver
+    (130, 600, 20),
     // short k over several column blocks; the dot kernel over several k
     // blocks with a tail, odd rows and columns
     (3, 9, 1100),
