@@ -35,7 +35,7 @@ fn use_own_kernels() -> bool {
 /// Which of our packed-GEMM micro-kernels this CPU runs (checked once).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Packed {
-    /// `avx512.rs`: 8 × 32 f32 and 8 × 16 f64 tiles.
+    /// `avx512.rs`: 8 × 32 f32 and 8 × 16 f64 tiles (16 × 16 and 16 × 8 for narrow products).
     Avx512,
     /// `avx2.rs` (AVX2 with FMA): 6 × 16 f32 and 6 × 8 f64 tiles.
     Avx2,
@@ -269,6 +269,18 @@ unsafe fn gemm<E: Float>(
     }
     #[cfg(target_arch = "x86_64")]
     match packed() {
+        // At most one 512-bit vector of columns: the narrow tile wastes no FMAs on padding.
+        Packed::Avx512 if n * std::mem::size_of::<E>() <= 64 => {
+            return blocked_gemm::<E, avx512::Avx512Narrow>(
+                (m, k, n),
+                a,
+                (rsa, csa),
+                b,
+                (rsb, csb),
+                c,
+                ldc,
+            )
+        }
         Packed::Avx512 => {
             return blocked_gemm::<E, avx512::Avx512>(
                 (m, k, n),

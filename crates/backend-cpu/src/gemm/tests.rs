@@ -3,7 +3,11 @@
 //! operand orientation.
 
 #[cfg(target_arch = "x86_64")]
-use super::{avx2::Avx2, avx512::Avx512, blocked_gemm};
+use super::{
+    avx2::Avx2,
+    avx512::{Avx512, Avx512Narrow},
+    blocked_gemm,
+};
 use super::{gemm, portable_gemm};
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::Isa;
@@ -109,6 +113,9 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (7, 600, 1100),
     // A read in place (few columns) over several row and k blocks, with a short last sliver
     (130, 600, 20),
+    // one vector wide or less (the narrow AVX-512 kernel), A in place and packed
+    (40, 300, 16),
+    (23, 9, 8),
     // short k over several column blocks; the dot kernel over several k
     // blocks with a tail, odd rows and columns
     (3, 9, 1100),
@@ -138,12 +145,14 @@ fn each_packed_kernel_this_cpu_has_matches_the_naive_product_exactly() {
         if isa == Isa::Avx512 {
             check::<f32>(blocked_gemm::<f32, Avx512>, shape);
             check::<f64>(blocked_gemm::<f64, Avx512>, shape);
+            check::<f32>(blocked_gemm::<f32, Avx512Narrow>, shape);
+            check::<f64>(blocked_gemm::<f64, Avx512Narrow>, shape);
         }
     }
 }
 
-/// The AVX2 and AVX-512 kernels run the same FMAs in the same order for each element, so on
-/// inputs whose sums round they still agree bit for bit (runs only where AVX-512 is present).
+/// The AVX2 and both AVX-512 kernels run the same FMAs in the same order for each element, so
+/// on inputs whose sums round they still agree bit for bit (runs only where AVX-512 is present).
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn avx2_and_avx512_kernels_give_the_same_bits() {
@@ -172,12 +181,14 @@ fn avx2_and_avx512_kernels_give_the_same_bits() {
         };
         c
     };
-    let (wide, narrow) = (
-        run(blocked_gemm::<f32, Avx512>),
+    let wide = run(blocked_gemm::<f32, Avx512>);
+    for other in [
         run(blocked_gemm::<f32, Avx2>),
-    );
-    assert!(wide
-        .iter()
-        .zip(&narrow)
-        .all(|(x, y)| x.to_bits() == y.to_bits()));
+        run(blocked_gemm::<f32, Avx512Narrow>),
+    ] {
+        assert!(wide
+            .iter()
+            .zip(&other)
+            .all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
 }
