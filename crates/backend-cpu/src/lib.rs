@@ -349,6 +349,46 @@ impl Backend for Cpu {
         .map(Ok)
     }
 
+    #[allow(clippy::type_complexity)] // (y, mean, rstd), as the trait says
+    fn layer_norm_rows<E: Float>(
+        &self,
+        x: &CpuStorage<E>,
+        x_layout: &Layout,
+        weight: Option<(&CpuStorage<E>, &Layout)>,
+        bias: Option<(&CpuStorage<E>, &Layout)>,
+        eps: f64,
+    ) -> Option<Result<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)>> {
+        let parts = [Some((x, x_layout)), weight, bias];
+        if let Err(e) = fits_all(parts.iter().flatten().copied()) {
+            return Some(Err(e));
+        }
+        let (weight, bias) = (weight.map(as_slice), bias.map(as_slice));
+        kernels::layer_norm_rows((x.as_slice(), x_layout), weight, bias, eps).map(Ok)
+    }
+
+    #[allow(clippy::type_complexity)] // (dx, dw, db), as the trait says
+    fn layer_norm_rows_backward<E: Float>(
+        &self,
+        x: (&CpuStorage<E>, &Layout),
+        g: (&CpuStorage<E>, &Layout),
+        mean: (&CpuStorage<E>, &Layout),
+        rstd: (&CpuStorage<E>, &Layout),
+        weight: Option<(&CpuStorage<E>, &Layout)>,
+    ) -> Option<Result<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)>> {
+        let parts = [Some(x), Some(g), Some(mean), Some(rstd), weight];
+        if let Err(e) = fits_all(parts.iter().flatten().copied()) {
+            return Some(Err(e));
+        }
+        kernels::layer_norm_rows_backward(
+            as_slice(x),
+            as_slice(g),
+            as_slice(mean),
+            as_slice(rstd),
+            weight.map(as_slice),
+        )
+        .map(Ok)
+    }
+
     #[allow(clippy::type_complexity)] // (loss, lse), as the trait says
     fn cross_entropy_rows<E: Float>(
         &self,
@@ -605,6 +645,20 @@ impl Backend for Cpu {
             &geometry,
         ))
     }
+}
+
+/// An operand as a kernel takes it.
+fn as_slice<'a, E: Element>((s, l): (&'a CpuStorage<E>, &'a Layout)) -> (&'a [E], &'a Layout) {
+    (s.as_slice(), l)
+}
+
+/// `check_fits` for each of the layer norm kernels' operands.
+fn fits_all<'a, E: Element + 'a>(
+    parts: impl IntoIterator<Item = (&'a CpuStorage<E>, &'a Layout)>,
+) -> Result<()> {
+    parts
+        .into_iter()
+        .try_for_each(|(s, l)| check_fits("layer_norm", l, s.len()))
 }
 
 /// im2col's columns in `order`, after the checks both `Backend` methods share.

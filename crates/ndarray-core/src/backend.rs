@@ -347,6 +347,40 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// Layer normalisation of each row of `x` (its last axis, `n` > 0 elements; shapes checked
+    /// by the caller): `y = (x − mean)·rstd·w + b` with the row's mean and `rstd = 1/√(var +
+    /// eps)` (the biased variance), `w` and `b` (`[n]`) optional. Returns `(y, mean, rstd)`,
+    /// contiguous, the statistics one per row. `None`, the default, when the backend has no
+    /// fused kernel for these layouts (the caller composes it from reductions and maps).
+    #[allow(clippy::type_complexity)] // (y, mean, rstd), named in the doc
+    fn layer_norm_rows<E: Float>(
+        &self,
+        _x: &Self::Storage<E>,
+        _x_layout: &Layout,
+        _weight: Option<(&Self::Storage<E>, &Layout)>,
+        _bias: Option<(&Self::Storage<E>, &Layout)>,
+        _eps: f64,
+    ) -> Option<Result<(Self::Storage<E>, Self::Storage<E>, Self::Storage<E>)>> {
+        None
+    }
+
+    /// The backward pass of [`Backend::layer_norm_rows`] from the gradient `g` of `y` and the
+    /// forward pass's row statistics: `(dx, dw, db)`, contiguous, with `x̂ = (x − mean)·rstd`,
+    /// `ĝ = g·w` (`g` without a weight), `dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))` per row,
+    /// `dw = Σ_rows g·x̂` and `db = Σ_rows g` (`[n]` each). `None` when the backend has no
+    /// fused kernel for these layouts.
+    #[allow(clippy::type_complexity)] // (dx, dw, db), named in the doc
+    fn layer_norm_rows_backward<E: Float>(
+        &self,
+        _x: (&Self::Storage<E>, &Layout),
+        _g: (&Self::Storage<E>, &Layout),
+        _mean: (&Self::Storage<E>, &Layout),
+        _rstd: (&Self::Storage<E>, &Layout),
+        _weight: Option<(&Self::Storage<E>, &Layout)>,
+    ) -> Option<Result<(Self::Storage<E>, Self::Storage<E>, Self::Storage<E>)>> {
+        None
+    }
+
     /// One LSTM step's element-wise part, [`LstmUnit`](crate::op::LstmUnit) for every element, from the gate
     /// pre-activations `pre` (`[n, 4·hidden]`) and the cell state `c` (`[n, hidden]`), shapes
     /// checked by the caller: contiguous `[h', c']`; with `saved`, also writes the backward

@@ -8,6 +8,7 @@ mod elementwise;
 mod index;
 mod isa;
 mod lanes;
+mod layer_norm;
 mod lstm;
 mod map;
 mod reduce;
@@ -21,6 +22,7 @@ pub(crate) use elementwise::{
 };
 pub(crate) use index::{gather, index_select, scatter_add};
 pub(crate) use isa::{run_loop, Isa, Loop};
+pub(crate) use layer_norm::{layer_norm_rows, layer_norm_rows_backward};
 pub(crate) use lstm::{lstm_cell, lstm_cell_backward};
 pub(crate) use map::{generate, map1, map_contiguous, update};
 pub(crate) use reduce::{arg_reduce, reduce};

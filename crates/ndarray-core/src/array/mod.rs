@@ -2,6 +2,7 @@
 //! (see `views.rs`) share storage; operations (see `ops.rs`) return fresh arrays.
 
 mod display;
+mod layer_norm;
 mod lstm;
 mod ops;
 mod serde_impl;

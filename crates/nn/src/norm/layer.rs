@@ -1,9 +1,9 @@
 //! Layer normalisation: statistics per sample over the trailing `normalized_shape` axes.
 
-use super::base::{affine, normalize};
+use super::base::{affine, normalize, normalize_parts};
 use crate::module::layer_traits;
 use crate::{init, Module, Visitor};
-use nanotorch_autograd::Tensor;
+use nanotorch_autograd::{is_grad_enabled, Tensor};
 use nanotorch_backend_cpu::Cpu;
 use nanotorch_ndarray_core::{Backend, Error, Float, Result, Shape};
 
@@ -25,8 +25,89 @@ pub fn layer_norm<E: Float, B: Backend>(
             rhs: Shape::from(normalized_shape.to_vec()),
         });
     }
+    if let Some(y) = fused(x, normalized_shape, weight, bias, eps)? {
+        return Ok(y);
+    }
     let axes: Vec<isize> = (1..=k as isize).map(|i| -i).collect();
     affine(normalize(x, axes, eps, "layer_norm")?, weight, bias)
+}
+
+/// The whole layer norm, affine transform included, as one recorded op over rows of `n` (the
+/// normalized axes flattened) in the backend's fused kernels: one pass forward, one backward,
+/// where the composition took about ten kernels each way. `None` (the composed path runs) when
+/// the backend has no such kernel, or the weight or bias is not shaped like `normalized_shape`
+/// (the composition then broadcasts it, or reports the mismatch).
+fn fused<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    normalized_shape: &[usize],
+    weight: Option<&Tensor<E, B>>,
+    bias: Option<&Tensor<E, B>>,
+    eps: f64,
+) -> Result<Option<Tensor<E, B>>> {
+    let n: usize = normalized_shape.iter().product();
+    let per_element = |t: Option<&Tensor<E, B>>| t.is_none_or(|t| t.dims() == normalized_shape);
+    if n == 0 || !per_element(weight) || !per_element(bias) {
+        return Ok(None);
+    }
+    let x2 = x.reshape([x.numel() / n, n])?;
+    let w = weight.map(|w| w.reshape([n])).transpose()?;
+    let b = bias.map(|b| b.reshape([n])).transpose()?;
+    let stats = x2.array().layer_norm_rows(
+        w.as_ref().map(Tensor::array),
+        b.as_ref().map(Tensor::array),
+        eps,
+    )?;
+    let Some((y, mean, rstd)) = stats else {
+        return Ok(None);
+    };
+    let (has_w, has_b) = (w.is_some(), b.is_some());
+    let inputs: Vec<&Tensor<E, B>> = std::iter::once(&x2).chain(&w).chain(&b).collect();
+    let y = Tensor::try_from_op(y, "layer_norm", &inputs, move |inputs, _, g| {
+        let (x, w) = (&inputs[0], has_w.then(|| &inputs[1]));
+        let fused = if is_grad_enabled() {
+            // create_graph: the gradient must be recorded, so it is composed.
+            None
+        } else {
+            x.array()
+                .layer_norm_rows_backward(g.array(), &mean, &rstd, w.map(Tensor::array))?
+        };
+        let (dx, dw, db) = match fused {
+            Some((dx, dw, db)) => (
+                Tensor::from_ndarray(dx),
+                Tensor::from_ndarray(dw),
+                Tensor::from_ndarray(db),
+            ),
+            None => closed_form(x, w, g, eps)?,
+        };
+        let mut grads = vec![Some(dx)];
+        grads.extend(has_w.then_some(Some(dw)));
+        grads.extend(has_b.then_some(Some(db)));
+        Ok(grads)
+    })?;
+    y.reshape(x.dims()).map(Some)
+}
+
+/// The fused op's gradients from recorded ops, so they can be differentiated again: for `[rows,
+/// n]` inputs, `x̂` and `rstd` recomputed, `ĝ = g·w`, `dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))`,
+/// `dw = Σ_rows g·x̂`, `db = Σ_rows g`.
+#[allow(clippy::type_complexity)]
+fn closed_form<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    w: Option<&Tensor<E, B>>,
+    g: &Tensor<E, B>,
+    eps: f64,
+) -> Result<(Tensor<E, B>, Tensor<E, B>, Tensor<E, B>)> {
+    let (xhat, rstd) = normalize_parts(x, &[-1], eps)?;
+    let gh = match w {
+        Some(w) => g.mul(w)?,
+        None => g.clone(),
+    };
+    let mean_g = gh.mean_dims(&[-1], true)?;
+    let mean_gx = gh.mul(&xhat)?.mean_dims(&[-1], true)?;
+    let dx = gh.sub(&mean_g)?.sub(&xhat.mul(&mean_gx)?)?.mul(&rstd)?;
+    let dw = g.mul(&xhat)?.sum_dims(&[0], false)?;
+    let db = g.sum_dims(&[0], false)?;
+    Ok((dx, dw, db))
 }
 
 /// Layer normalisation (`nn.LayerNorm`) with a learnable per-element affine transform.
