@@ -104,15 +104,31 @@ impl<E: Float> Loop for Forward<'_, E> {
             a + d * d
         });
         let rstd = E::ONE / (sum(squares) / n + self.eps).sqrt();
-        for (j, (o, &v)) in self.out.iter_mut().zip(self.row).enumerate() {
-            let mut y = (v - mean) * rstd;
-            if let Some(w) = self.weight {
-                y = y * w[j];
+        // One loop per case, each over slices of one length, so each vectorises.
+        let len = self.row.len();
+        let (row, out) = (self.row, &mut self.out[..len]);
+        let normed = |v: E| (v - mean) * rstd;
+        match (self.weight.map(|w| &w[..len]), self.bias.map(|b| &b[..len])) {
+            (Some(w), Some(b)) => {
+                for (((o, &v), &w), &b) in out.iter_mut().zip(row).zip(w).zip(b) {
+                    o.write(normed(v) * w + b);
+                }
             }
-            if let Some(b) = self.bias {
-                y = y + b[j];
+            (Some(w), None) => {
+                for ((o, &v), &w) in out.iter_mut().zip(row).zip(w) {
+                    o.write(normed(v) * w);
+                }
             }
-            o.write(y);
+            (None, Some(b)) => {
+                for ((o, &v), &b) in out.iter_mut().zip(row).zip(b) {
+                    o.write(normed(v) + b);
+                }
+            }
+            (None, None) => {
+                for (o, &v) in out.iter_mut().zip(row) {
+                    o.write(normed(v));
+                }
+            }
         }
         (*self.stats.0, *self.stats.1) = (mean, rstd);
     }
@@ -207,16 +223,26 @@ impl<E: Float> Loop for Backward<'_, E> {
     fn run(self) {
         let (mean, rstd) = self.stats;
         let n = E::from_f64(self.x.len() as f64);
-        // x̂ into scratch, ĝ = g·w into dx, and the weight's and bias's shares.
-        for j in 0..self.x.len() {
-            let (xh, g) = ((self.x[j] - mean) * rstd, self.g[j]);
-            self.xhat[j] = xh;
-            self.dx[j] = match self.weight {
-                Some(w) => g * w[j],
-                None => g,
-            };
-            self.dw[j] = self.dw[j] + g * xh;
-            self.db[j] = self.db[j] + g;
+        // x̂ into scratch, ĝ = g·w into dx, and the weight's and bias's shares; every slice cut
+        // to the row's length so the loop vectorises.
+        let len = self.x.len();
+        let (x, g, xhat) = (self.x, &self.g[..len], &mut self.xhat[..len]);
+        let (dx, dw, db) = (
+            &mut self.dx[..len],
+            &mut self.dw[..len],
+            &mut self.db[..len],
+        );
+        for j in 0..len {
+            let xh = (x[j] - mean) * rstd;
+            xhat[j] = xh;
+            dx[j] = g[j];
+            dw[j] = dw[j] + g[j] * xh;
+            db[j] = db[j] + g[j];
+        }
+        if let Some(w) = self.weight {
+            for (d, &w) in dx.iter_mut().zip(&w[..len]) {
+                *d = *d * w;
+            }
         }
         let sum = |lanes: [E; 16]| lanes.iter().fold(E::ZERO, |a, &b| a + b);
         let mean_g = sum(fold_lanes(self.dx, E::ZERO, E::ZERO, |a, v| a + v)) / n;
