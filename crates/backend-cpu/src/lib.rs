@@ -349,6 +349,48 @@ impl Backend for Cpu {
         .map(Ok)
     }
 
+    #[allow(clippy::type_complexity)] // (y, mean, var), as the trait says
+    fn batch_norm_channels<E: Float>(
+        &self,
+        x: &CpuStorage<E>,
+        x_layout: &Layout,
+        weight: Option<(&CpuStorage<E>, &Layout)>,
+        bias: Option<(&CpuStorage<E>, &Layout)>,
+        eps: f64,
+    ) -> Option<Result<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)>> {
+        let parts = [Some((x, x_layout)), weight, bias];
+        if let Err(e) = fits_all("batch_norm", parts.iter().flatten().copied()) {
+            return Some(Err(e));
+        }
+        let (weight, bias) = (weight.map(as_slice), bias.map(as_slice));
+        kernels::batch_norm_channels((x.as_slice(), x_layout), weight, bias, eps).map(Ok)
+    }
+
+    #[allow(clippy::type_complexity)] // (dx, dw, db), as the trait says
+    fn batch_norm_channels_backward<E: Float>(
+        &self,
+        x: (&CpuStorage<E>, &Layout),
+        g: (&CpuStorage<E>, &Layout),
+        mean: (&CpuStorage<E>, &Layout),
+        var: (&CpuStorage<E>, &Layout),
+        weight: Option<(&CpuStorage<E>, &Layout)>,
+        eps: f64,
+    ) -> Option<Result<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)>> {
+        let parts = [Some(x), Some(g), Some(mean), Some(var), weight];
+        if let Err(e) = fits_all("batch_norm", parts.iter().flatten().copied()) {
+            return Some(Err(e));
+        }
+        kernels::batch_norm_channels_backward(
+            as_slice(x),
+            as_slice(g),
+            as_slice(mean),
+            as_slice(var),
+            weight.map(as_slice),
+            eps,
+        )
+        .map(Ok)
+    }
+
     #[allow(clippy::type_complexity)] // (y, mean, rstd), as the trait says
     fn layer_norm_rows<E: Float>(
         &self,
@@ -359,7 +401,7 @@ impl Backend for Cpu {
         eps: f64,
     ) -> Option<Result<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)>> {
         let parts = [Some((x, x_layout)), weight, bias];
-        if let Err(e) = fits_all(parts.iter().flatten().copied()) {
+        if let Err(e) = fits_all("layer_norm", parts.iter().flatten().copied()) {
             return Some(Err(e));
         }
         let (weight, bias) = (weight.map(as_slice), bias.map(as_slice));
@@ -376,7 +418,7 @@ impl Backend for Cpu {
         weight: Option<(&CpuStorage<E>, &Layout)>,
     ) -> Option<Result<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)>> {
         let parts = [Some(x), Some(g), Some(mean), Some(rstd), weight];
-        if let Err(e) = fits_all(parts.iter().flatten().copied()) {
+        if let Err(e) = fits_all("layer_norm", parts.iter().flatten().copied()) {
             return Some(Err(e));
         }
         kernels::layer_norm_rows_backward(
@@ -652,13 +694,14 @@ fn as_slice<'a, E: Element>((s, l): (&'a CpuStorage<E>, &'a Layout)) -> (&'a [E]
     (s.as_slice(), l)
 }
 
-/// `check_fits` for each of the layer norm kernels' operands.
+/// `check_fits` for each of the normalisation kernels' operands.
 fn fits_all<'a, E: Element + 'a>(
+    op: &'static str,
     parts: impl IntoIterator<Item = (&'a CpuStorage<E>, &'a Layout)>,
 ) -> Result<()> {
     parts
         .into_iter()
-        .try_for_each(|(s, l)| check_fits("layer_norm", l, s.len()))
+        .try_for_each(|(s, l)| check_fits(op, l, s.len()))
 }
 
 /// im2col's columns in `order`, after the checks both `Backend` methods share.

@@ -381,6 +381,42 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// Batch normalisation's training pass over `x` (`[N, C, *]`, at least two values per
+    /// channel; shapes checked by the caller): per channel, the mean and the biased variance
+    /// over the batch and every other axis, and `y = (x − mean)·rstd·w[c] + b[c]` with `rstd =
+    /// 1/√(var + eps)`, `w` and `b` (`[C]`) optional. Returns `(y, mean, var)`, contiguous, the
+    /// statistics `[C]`. `None`, the default, when the backend has no fused kernel for these
+    /// layouts (the caller composes it).
+    #[allow(clippy::type_complexity)] // (y, mean, var), named in the doc
+    fn batch_norm_channels<E: Float>(
+        &self,
+        _x: &Self::Storage<E>,
+        _x_layout: &Layout,
+        _weight: Option<(&Self::Storage<E>, &Layout)>,
+        _bias: Option<(&Self::Storage<E>, &Layout)>,
+        _eps: f64,
+    ) -> Option<Result<(Self::Storage<E>, Self::Storage<E>, Self::Storage<E>)>> {
+        None
+    }
+
+    /// The backward pass of [`Backend::batch_norm_channels`] from the gradient `g` of `y` and
+    /// the forward pass's per-channel `mean` and `var`: `(dx, dw, db)`, contiguous, with `x̂ =
+    /// (x − mean)·rstd`, per channel `dx = rstd·w·(g − mean(g) − x̂·mean(g·x̂))` (`w` = 1
+    /// without a weight), `dw = Σ g·x̂` and `db = Σ g` (`[C]` each). `None` when the backend
+    /// has no fused kernel for these layouts.
+    #[allow(clippy::type_complexity)] // (dx, dw, db), named in the doc
+    fn batch_norm_channels_backward<E: Float>(
+        &self,
+        _x: (&Self::Storage<E>, &Layout),
+        _g: (&Self::Storage<E>, &Layout),
+        _mean: (&Self::Storage<E>, &Layout),
+        _var: (&Self::Storage<E>, &Layout),
+        _weight: Option<(&Self::Storage<E>, &Layout)>,
+        _eps: f64,
+    ) -> Option<Result<(Self::Storage<E>, Self::Storage<E>, Self::Storage<E>)>> {
+        None
+    }
+
     /// One LSTM step's element-wise part, [`LstmUnit`](crate::op::LstmUnit) for every element, from the gate
     /// pre-activations `pre` (`[n, 4·hidden]`) and the cell state `c` (`[n, hidden]`), shapes
     /// checked by the caller: contiguous `[h', c']`; with `saved`, also writes the backward

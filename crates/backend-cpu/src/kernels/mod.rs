@@ -3,6 +3,7 @@
 //! the coalesced layout with the shared `StridedIndex`; large outputs are split across threads
 //! by `parallel::par_chunks`.
 
+mod batch_norm;
 mod cross_entropy;
 mod elementwise;
 mod index;
@@ -16,6 +17,7 @@ mod softmax;
 mod step;
 mod window;
 
+pub(crate) use batch_norm::{batch_norm_channels, batch_norm_channels_backward};
 pub(crate) use cross_entropy::{cross_entropy_rows, cross_entropy_rows_backward};
 pub(crate) use elementwise::{
     binary, binary_inplace, binary_scalar, scalar_inplace, unary, where_cond, TRANSCENDENTAL_COST,

@@ -2,8 +2,8 @@
 //! (see `views.rs`) share storage; operations (see `ops.rs`) return fresh arrays.
 
 mod display;
-mod layer_norm;
 mod lstm;
+mod norm;
 mod ops;
 mod serde_impl;
 mod softmax;

@@ -49,6 +49,32 @@ pub(super) fn normalize<E: Float, B: Backend>(
     ))
 }
 
+/// The gradients of a normalisation with an affine transform, `y = x̂·w + b` with `x̂`
+/// normalised over `stat_axes`, from recorded ops (so they can be differentiated again; the
+/// fused ops' rules use it under `create_graph`): `x̂` and `rstd` recomputed, `ĝ = g·w`, `dx =
+/// rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))`, and the weight's and bias's gradients `Σ g·x̂` and `Σ g`
+/// over `param_axes`. `w` must broadcast against `x`.
+#[allow(clippy::type_complexity)]
+pub(super) fn affine_norm_grads<E: Float, B: Backend>(
+    x: &Tensor<E, B>,
+    w: Option<&Tensor<E, B>>,
+    g: &Tensor<E, B>,
+    (stat_axes, param_axes): (&[isize], &[isize]),
+    eps: f64,
+) -> Result<(Tensor<E, B>, Tensor<E, B>, Tensor<E, B>)> {
+    let (xhat, rstd) = normalize_parts(x, stat_axes, eps)?;
+    let gh = match w {
+        Some(w) => g.mul(w)?,
+        None => g.clone(),
+    };
+    let mean_g = gh.mean_dims(stat_axes, true)?;
+    let mean_gx = gh.mul(&xhat)?.mean_dims(stat_axes, true)?;
+    let dx = gh.sub(&mean_g)?.sub(&xhat.mul(&mean_gx)?)?.mul(&rstd)?;
+    let dw = g.mul(&xhat)?.sum_dims(param_axes, false)?;
+    let db = g.sum_dims(param_axes, false)?;
+    Ok((dx, dw, db))
+}
+
 /// `x · weight + bias`, each optional, broadcast as given.
 pub(super) fn affine<E: Float, B: Backend>(
     x: Tensor<E, B>,

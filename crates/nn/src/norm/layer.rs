@@ -1,6 +1,6 @@
 //! Layer normalisation: statistics per sample over the trailing `normalized_shape` axes.
 
-use super::base::{affine, normalize, normalize_parts};
+use super::base::{affine, affine_norm_grads, normalize};
 use crate::module::layer_traits;
 use crate::{init, Module, Visitor};
 use nanotorch_autograd::{is_grad_enabled, Tensor};
@@ -77,7 +77,7 @@ fn fused<E: Float, B: Backend>(
                 Tensor::from_ndarray(dw),
                 Tensor::from_ndarray(db),
             ),
-            None => closed_form(x, w, g, eps)?,
+            None => affine_norm_grads(x, w, g, (&[-1], &[0]), eps)?,
         };
         let mut grads = vec![Some(dx)];
         grads.extend(has_w.then_some(Some(dw)));
@@ -85,29 +85,6 @@ fn fused<E: Float, B: Backend>(
         Ok(grads)
     })?;
     y.reshape(x.dims()).map(Some)
-}
-
-/// The fused op's gradients from recorded ops, so they can be differentiated again: for `[rows,
-/// n]` inputs, `x̂` and `rstd` recomputed, `ĝ = g·w`, `dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))`,
-/// `dw = Σ_rows g·x̂`, `db = Σ_rows g`.
-#[allow(clippy::type_complexity)]
-fn closed_form<E: Float, B: Backend>(
-    x: &Tensor<E, B>,
-    w: Option<&Tensor<E, B>>,
-    g: &Tensor<E, B>,
-    eps: f64,
-) -> Result<(Tensor<E, B>, Tensor<E, B>, Tensor<E, B>)> {
-    let (xhat, rstd) = normalize_parts(x, &[-1], eps)?;
-    let gh = match w {
-        Some(w) => g.mul(w)?,
-        None => g.clone(),
-    };
-    let mean_g = gh.mean_dims(&[-1], true)?;
-    let mean_gx = gh.mul(&xhat)?.mean_dims(&[-1], true)?;
-    let dx = gh.sub(&mean_g)?.sub(&xhat.mul(&mean_gx)?)?.mul(&rstd)?;
-    let dw = g.mul(&xhat)?.sum_dims(&[0], false)?;
-    let db = g.sum_dims(&[0], false)?;
-    Ok((dx, dw, db))
 }
 
 /// Layer normalisation (`nn.LayerNorm`) with a learnable per-element affine transform.
