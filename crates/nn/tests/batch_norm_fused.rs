@@ -4,24 +4,15 @@
 //! input, weight and bias, second derivatives (under `create_graph` the node differentiates its
 //! closed form), and the running statistics it moves (mean, and the unbiased variance).
 
-use nanotorch_autograd::{grad, BackwardOptions, Tensor};
+mod fused_norm;
+
+use fused_norm::{close, randn, same_derivatives, upstream};
+use nanotorch_autograd::Tensor;
 use nanotorch_backend_cpu::Cpu;
-use nanotorch_ndarray_core::{Float, NDArray, RandomDist};
+use nanotorch_ndarray_core::Float;
 use nanotorch_nn::functional::{batch_norm, RunningStats};
 
 const EPS: f64 = 1e-5;
-
-fn random<E: Float>(dims: &[usize], seed: u64, dist: RandomDist) -> Tensor<E, Cpu> {
-    Tensor::from_ndarray(NDArray::random(dims.to_vec(), dist, seed, &Cpu).unwrap())
-}
-
-fn randn<E: Float>(dims: &[usize], seed: u64) -> Tensor<E, Cpu> {
-    let dist = RandomDist::Normal {
-        mean: 0.5,
-        std: 1.5,
-    };
-    random::<E>(dims, seed, dist).requires_grad_(true)
-}
 
 /// The definition, composed from recorded ops.
 fn composed<E: Float>(
@@ -45,29 +36,12 @@ fn composed<E: Float>(
     y
 }
 
-fn close<E: Float>(got: &Tensor<E, Cpu>, want: &Tensor<E, Cpu>, tol: f64, what: &str) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
-    let (g, w) = (got.to_vec().unwrap(), want.to_vec().unwrap());
-    let scale = w.iter().fold(1.0f64, |m, v| m.max(v.to_f64().abs()));
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        let (a, b) = (a.to_f64(), b.to_f64());
-        assert!(
-            (a - b).abs() <= tol * scale,
-            "{what}: element {i}: {a} vs {b} (tolerance {tol} × {scale})"
-        );
-    }
-}
-
 fn check<E: Float>(dims: &[usize], affine: (bool, bool), tol: f64, seed: u64) {
     let c = dims[1];
     let x = randn::<E>(dims, seed);
     let w = affine.0.then(|| randn::<E>(&[c], seed + 1));
     let b = affine.1.then(|| randn::<E>(&[c], seed + 2));
-    let uniform = RandomDist::Uniform {
-        low: -1.0,
-        high: 1.0,
-    };
-    let upstream = random::<E>(dims, seed + 3, uniform);
+    let upstream = upstream::<E>(dims, seed + 3);
     let mut leaves = vec![&x];
     leaves.extend(w.as_ref());
     leaves.extend(b.as_ref());
@@ -100,38 +74,7 @@ fn check<E: Float>(dims: &[usize], affine: (bool, bool), tol: f64, seed: u64) {
     close(&mean, &want_mean, tol, &format!("running mean, {what}"));
     close(&var, &want_var, tol, &format!("running var, {what}"));
 
-    let first = |y: &Tensor<E, Cpu>, create_graph: bool| {
-        let loss = y.mul(&upstream).unwrap().sum_all().unwrap();
-        let options = BackwardOptions {
-            retain_graph: true,
-            create_graph,
-        };
-        grad(&loss, None, &leaves, options).unwrap()
-    };
-    for (g, r) in first(&fused, false).iter().zip(&first(&reference, false)) {
-        close(
-            g.as_ref().unwrap(),
-            r.as_ref().unwrap(),
-            tol,
-            &format!("gradients, {what}"),
-        );
-    }
-    let second = |y: &Tensor<E, Cpu>| {
-        let gx = first(y, true).remove(0).unwrap();
-        let s = gx.square().unwrap().sum_all().unwrap();
-        grad(&s, None, &leaves, BackwardOptions::default()).unwrap()
-    };
-    // (The bias does not reach the input's gradient: no gradient, or zeros, either way.)
-    for (g, r) in second(&fused).iter().zip(&second(&reference)) {
-        let what = format!("second order, {what}");
-        match (g, r) {
-            (Some(g), Some(r)) => close(g, r, tol * 10.0, &what),
-            (Some(z), None) | (None, Some(z)) => {
-                close(z, &Tensor::zeros_like(z).unwrap(), 0.0, &what)
-            }
-            (None, None) => {}
-        }
-    }
+    same_derivatives((&fused, &reference), &leaves, &upstream, tol, &what);
 }
 
 #[test]

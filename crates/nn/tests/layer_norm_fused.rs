@@ -5,21 +5,15 @@
 //! rows that are not a multiple of the kernel's 16 lanes, more rows than one block of the
 //! weight-gradient sums, and arrays big enough to be split across threads.
 
-use nanotorch_autograd::{grad, BackwardOptions, Tensor};
+mod fused_norm;
+
+use fused_norm::{close, randn, same_derivatives, upstream};
+use nanotorch_autograd::Tensor;
 use nanotorch_backend_cpu::Cpu;
-use nanotorch_ndarray_core::{Float, NDArray, RandomDist};
+use nanotorch_ndarray_core::Float;
 use nanotorch_nn::functional::layer_norm;
 
 const EPS: f64 = 1e-5;
-
-fn randn<E: Float>(dims: &[usize], seed: u64) -> Tensor<E, Cpu> {
-    let dist = RandomDist::Normal {
-        mean: 0.5,
-        std: 1.5,
-    };
-    Tensor::from_ndarray(NDArray::random(dims.to_vec(), dist, seed, &Cpu).unwrap())
-        .requires_grad_(true)
-}
 
 /// The definition, composed from recorded ops.
 fn composed<E: Float>(
@@ -42,31 +36,13 @@ fn composed<E: Float>(
     y
 }
 
-fn close<E: Float>(got: &Tensor<E, Cpu>, want: &Tensor<E, Cpu>, tol: f64, what: &str) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
-    let (g, w) = (got.to_vec().unwrap(), want.to_vec().unwrap());
-    let scale = w.iter().fold(1.0f64, |m, v| m.max(v.to_f64().abs()));
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        let (a, b) = (a.to_f64(), b.to_f64());
-        assert!(
-            (a - b).abs() <= tol * scale,
-            "{what}: element {i}: {a} vs {b} (tolerance {tol} × {scale})"
-        );
-    }
-}
-
 /// One case: values and first derivatives at `tol`, second derivatives at `tol2`.
 fn check<E: Float>(dims: &[usize], normalized: usize, affine: (bool, bool), tol: f64, seed: u64) {
     let norm_shape = &dims[dims.len() - normalized..];
     let x = randn::<E>(dims, seed);
     let w = affine.0.then(|| randn::<E>(norm_shape, seed + 1));
     let b = affine.1.then(|| randn::<E>(norm_shape, seed + 2));
-    let uniform = RandomDist::Uniform {
-        low: -1.0,
-        high: 1.0,
-    };
-    let upstream =
-        Tensor::from_ndarray(NDArray::random(dims.to_vec(), uniform, seed + 3, &Cpu).unwrap());
+    let upstream = upstream::<E>(dims, seed + 3);
     let mut leaves = vec![&x];
     leaves.extend(w.as_ref());
     leaves.extend(b.as_ref());
@@ -76,39 +52,7 @@ fn check<E: Float>(dims: &[usize], normalized: usize, affine: (bool, bool), tol:
     let reference = composed(&x, norm_shape, w.as_ref(), b.as_ref());
     close(&fused, &reference, tol, &format!("values, {what}"));
 
-    let first = |y: &Tensor<E, Cpu>, create_graph: bool| {
-        let loss = y.mul(&upstream).unwrap().sum_all().unwrap();
-        let options = BackwardOptions {
-            retain_graph: true,
-            create_graph,
-        };
-        grad(&loss, None, &leaves, options).unwrap()
-    };
-    for (g, r) in first(&fused, false).iter().zip(&first(&reference, false)) {
-        close(
-            g.as_ref().unwrap(),
-            r.as_ref().unwrap(),
-            tol,
-            &format!("gradients, {what}"),
-        );
-    }
-    // Second order: the squared norm of the input's gradient, differentiated again.
-    let second = |y: &Tensor<E, Cpu>| {
-        let gx = first(y, true).remove(0).unwrap();
-        let s = gx.square().unwrap().sum_all().unwrap();
-        grad(&s, None, &leaves, BackwardOptions::default()).unwrap()
-    };
-    // (The bias does not reach the input's gradient: no gradient, or zeros, either way.)
-    for (g, r) in second(&fused).iter().zip(&second(&reference)) {
-        let what = format!("second order, {what}");
-        match (g, r) {
-            (Some(g), Some(r)) => close(g, r, tol * 10.0, &what),
-            (Some(z), None) | (None, Some(z)) => {
-                close(z, &Tensor::zeros_like(z).unwrap(), 0.0, &what)
-            }
-            (None, None) => {}
-        }
-    }
+    same_derivatives((&fused, &reference), &leaves, &upstream, tol, &what);
 }
 
 #[test]

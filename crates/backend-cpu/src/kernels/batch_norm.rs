@@ -6,7 +6,8 @@
 //! temporaries each way, plus three more passes for the running statistics.
 
 use super::isa::{run_loop, Isa, Loop};
-use super::lanes::{fold_lanes, fold_lanes2, LANES};
+use super::lanes::{fold_lanes, fold_lanes2, sum_lanes, LANES};
+use super::{contiguous, optional};
 use crate::parallel::{par_ranges, SharedMut};
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{Float, Layout};
@@ -14,28 +15,10 @@ use nanotorch_ndarray_core::{Float, Layout};
 /// Work per element against a copy, for the threading threshold (three passes forward).
 const COST: usize = 4;
 
-/// The elements of a contiguous layout, or `None` (strided layouts take the composed path).
-fn contiguous<'a, E>(x: &'a [E], layout: &Layout) -> Option<&'a [E]> {
-    Some(&x[layout.contiguous_range()?])
-}
-
 /// `[N, C, inner]` of a layout of rank at least 2.
 fn geometry(layout: &Layout) -> Option<(usize, usize, usize)> {
     let dims = layout.dims();
     (dims.len() >= 2).then(|| (dims[0], dims[1], dims[2..].iter().product()))
-}
-
-/// A per-channel operand, contiguous: `Some(None)` when absent, `None` when strided.
-fn optional<'a, E>(a: Option<(&'a [E], &Layout)>) -> Option<Option<&'a [E]>> {
-    match a {
-        Some((a, l)) => contiguous(a, l).map(Some),
-        None => Some(None),
-    }
-}
-
-/// Lane sums folded into one value, in lane order.
-fn total<E: Float>(lanes: [E; LANES]) -> E {
-    lanes.iter().fold(E::ZERO, |a, &b| a + b)
 }
 
 /// The forward pass: `(y, mean, var)` (see `Backend::batch_norm_channels`).
@@ -45,7 +28,7 @@ pub(crate) fn batch_norm_channels<E: Float>(
     bias: Option<(&[E], &Layout)>,
     eps: f64,
 ) -> Option<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)> {
-    let x = contiguous(x, xl)?;
+    let x = contiguous((x, xl))?;
     let (n, c, inner) = geometry(xl)?;
     let (weight, bias) = (optional(weight)?, optional(bias)?);
     let (mut y, mut mean, mut var) = (vec![E::ZERO; x.len()], vec![E::ZERO; c], vec![E::ZERO; c]);
@@ -112,7 +95,7 @@ impl<E: Float> Loop for Forward<'_, E> {
                 *t = *t + l;
             }
         }
-        let mean = total(sums) / count;
+        let mean = sum_lanes(sums) / count;
         let mut squares = [E::ZERO; LANES];
         for s in 0..n {
             // Padding with the mean adds nothing to the squares.
@@ -124,7 +107,7 @@ impl<E: Float> Loop for Forward<'_, E> {
                 *t = *t + l;
             }
         }
-        let var = total(squares) / count;
+        let var = sum_lanes(squares) / count;
         let rstd = E::ONE / (var + self.eps).sqrt();
         let scale = self.affine.0.map_or(rstd, |w| rstd * w);
         let shift = self.affine.1.unwrap_or(E::ZERO);
@@ -149,8 +132,8 @@ pub(crate) fn batch_norm_channels_backward<E: Float>(
     weight: Option<(&[E], &Layout)>,
     eps: f64,
 ) -> Option<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)> {
-    let (x, g) = (contiguous(x, xl)?, contiguous(g, gl)?);
-    let (mean, var) = (contiguous(mean, ml)?, contiguous(var, vl)?);
+    let (x, g) = (contiguous((x, xl))?, contiguous((g, gl))?);
+    let (mean, var) = (contiguous((mean, ml))?, contiguous((var, vl))?);
     let weight = optional(weight)?;
     let (n, c, inner) = geometry(xl)?;
     let (mut dx, mut dw, mut db) = (vec![E::ZERO; x.len()], vec![E::ZERO; c], vec![E::ZERO; c]);
@@ -232,7 +215,7 @@ impl<E: Float> Loop for Backward<'_, E> {
                 *tx = *tx + lx;
             }
         }
-        let (sum_g, sum_gx) = (total(sum_g), total(sum_gx) * rstd);
+        let (sum_g, sum_gx) = (sum_lanes(sum_g), sum_lanes(sum_gx) * rstd);
         let count = E::from_f64((n * inner) as f64);
         let (mean_g, mean_gx) = (sum_g / count, sum_gx / count);
         let scale = rstd * self.weight;

@@ -60,6 +60,12 @@ pub(crate) fn fold_lanes2<E: Copy>(
     acc
 }
 
+/// The [`LANES`] partial sums of a fold added up, in lane order.
+#[inline(always)]
+pub(crate) fn sum_lanes<E: nanotorch_ndarray_core::Float>(lanes: [E; LANES]) -> E {
+    lanes.iter().fold(E::ZERO, |a, &b| a + b)
+}
+
 /// A partial chunk as a whole one, filled up with `pad`; `None` for an empty one.
 #[inline(always)]
 pub(crate) fn padded<E: Copy>(rest: &[E], pad: E) -> Option<[E; LANES]> {

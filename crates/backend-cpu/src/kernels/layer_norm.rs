@@ -7,7 +7,8 @@
 //! (in a GPT step, 8% of one thread's time).
 
 use super::isa::{run_loop, Isa, Loop};
-use super::lanes::{fold_lanes, fold_lanes2};
+use super::lanes::{fold_lanes, fold_lanes2, sum_lanes};
+use super::{contiguous, optional};
 use crate::parallel::{par_chunks, par_ranges, SharedMut};
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{Float, Layout};
@@ -20,19 +21,6 @@ const COST: usize = 4;
 /// depend on how the blocks are shared among threads).
 const BLOCK_ROWS: usize = 32;
 
-/// The elements of a contiguous layout, or `None` (strided layouts take the composed path).
-fn contiguous<'a, E>(x: &'a [E], layout: &Layout) -> Option<&'a [E]> {
-    Some(&x[layout.contiguous_range()?])
-}
-
-/// An optional per-element operand, contiguous: `Some(None)` when absent, `None` when strided.
-fn optional<'a, E>(a: Option<(&'a [E], &Layout)>) -> Option<Option<&'a [E]>> {
-    match a {
-        Some((a, l)) => contiguous(a, l).map(Some),
-        None => Some(None),
-    }
-}
-
 /// The forward pass over the rows of `x` (last axis `n` > 0): `(y, mean, rstd)`.
 pub(crate) fn layer_norm_rows<E: Float>(
     (x, xl): (&[E], &Layout),
@@ -40,7 +28,7 @@ pub(crate) fn layer_norm_rows<E: Float>(
     bias: Option<(&[E], &Layout)>,
     eps: f64,
 ) -> Option<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)> {
-    let x = contiguous(x, xl)?;
+    let x = contiguous((x, xl))?;
     let (weight, bias) = (optional(weight)?, optional(bias)?);
     let n = *xl.dims().last()?;
     let rows = x.len() / n;
@@ -96,14 +84,13 @@ impl<E: Float> Loop for Forward<'_, E> {
     #[inline(always)]
     fn run(self) {
         let n = E::from_f64(self.row.len() as f64);
-        let sum = |lanes: [E; 16]| lanes.iter().fold(E::ZERO, |a, &b| a + b);
-        let mean = sum(fold_lanes(self.row, E::ZERO, E::ZERO, |a, v| a + v)) / n;
+        let mean = sum_lanes(fold_lanes(self.row, E::ZERO, E::ZERO, |a, v| a + v)) / n;
         // Padding with the mean adds nothing to the squares.
         let squares = fold_lanes(self.row, E::ZERO, mean, |a, v| {
             let d = v - mean;
             a + d * d
         });
-        let rstd = E::ONE / (sum(squares) / n + self.eps).sqrt();
+        let rstd = E::ONE / (sum_lanes(squares) / n + self.eps).sqrt();
         // One loop per case, each over slices of one length, so each vectorises.
         let len = self.row.len();
         let (row, out) = (self.row, &mut self.out[..len]);
@@ -143,8 +130,8 @@ pub(crate) fn layer_norm_rows_backward<E: Float>(
     (rstd, rl): (&[E], &Layout),
     weight: Option<(&[E], &Layout)>,
 ) -> Option<(CpuStorage<E>, CpuStorage<E>, CpuStorage<E>)> {
-    let (x, g) = (contiguous(x, xl)?, contiguous(g, gl)?);
-    let (mean, rstd) = (contiguous(mean, ml)?, contiguous(rstd, rl)?);
+    let (x, g) = (contiguous((x, xl))?, contiguous((g, gl))?);
+    let (mean, rstd) = (contiguous((mean, ml))?, contiguous((rstd, rl))?);
     let weight = optional(weight)?;
     let n = *xl.dims().last()?;
     let rows = x.len() / n;
@@ -244,15 +231,14 @@ impl<E: Float> Loop for Backward<'_, E> {
                 *d = *d * w;
             }
         }
-        let sum = |lanes: [E; 16]| lanes.iter().fold(E::ZERO, |a, &b| a + b);
-        let mean_g = sum(fold_lanes(self.dx, E::ZERO, E::ZERO, |a, v| a + v)) / n;
+        let mean_g = sum_lanes(fold_lanes(self.dx, E::ZERO, E::ZERO, |a, v| a + v)) / n;
         let pairs = fold_lanes2(
             (self.dx, E::ZERO),
             (self.xhat, E::ZERO),
             E::ZERO,
             |a, u, v| a + u * v,
         );
-        let mean_gx = sum(pairs) / n;
+        let mean_gx = sum_lanes(pairs) / n;
         for (d, &xh) in self.dx.iter_mut().zip(self.xhat.iter()) {
             *d = rstd * (*d - mean_g - xh * mean_gx);
         }

@@ -3,6 +3,7 @@
 //! own pass over a few thousand elements and its own allocation, which at the sizes recurrent
 //! layers run cost more than the step's matrix product.
 
+use super::contiguous;
 use super::isa::{run_loop, Isa, Loop};
 use crate::parallel::{par_ranges, SharedMut};
 use crate::storage::{take_vec, CpuStorage};
@@ -168,7 +169,13 @@ pub(crate) fn lstm_cell_backward<E: Float>(
     let &[n, hidden] = dh.1.dims() else {
         return None;
     };
-    let (dh, dc, qd, s_c, f) = (range(dh)?, range(dc)?, range(qd)?, range(s_c)?, range(f)?);
+    let (dh, dc, qd, s_c, f) = (
+        contiguous(dh)?,
+        contiguous(dc)?,
+        contiguous(qd)?,
+        contiguous(s_c)?,
+        contiguous(f)?,
+    );
     let d_pre_out = d_pre_out.get_mut(d_pre_layout.contiguous_range()?)?;
     let len = dh.len();
     if [dc.len(), s_c.len(), f.len()] != [len; 3] || [qd.len(), d_pre_out.len()] != [4 * len; 2] {
@@ -204,11 +211,6 @@ pub(crate) fn lstm_cell_backward<E: Float>(
     // SAFETY: the row ranges covered all `n` rows, so every element was written.
     unsafe { dc_prev.set_len(len) };
     Some(CpuStorage::from_vec(dc_prev))
-}
-
-/// The elements of a contiguous layout, or `None`.
-fn range<'a, E>((data, layout): (&'a [E], &Layout)) -> Option<&'a [E]> {
-    data.get(layout.contiguous_range()?)
 }
 
 /// Work per hidden unit of the backward pass against a copy (a few multiplications).

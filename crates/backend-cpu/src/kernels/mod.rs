@@ -31,3 +31,17 @@ pub(crate) use reduce::{arg_reduce, reduce};
 pub(crate) use softmax::{softmax_last, softmax_last_backward};
 pub(crate) use step::{abs_pow_sum, fused_step};
 pub(crate) use window::{col2im, im2col, window_argmax, ColumnOrder};
+
+/// The elements of a contiguous layout, or `None` (strided layouts take a composed path).
+fn contiguous<'a, E>(
+    (data, layout): (&'a [E], &nanotorch_ndarray_core::Layout),
+) -> Option<&'a [E]> {
+    data.get(layout.contiguous_range()?)
+}
+
+/// An optional operand, contiguous: `Some(None)` when absent, `None` when strided.
+fn optional<'a, E>(
+    a: Option<(&'a [E], &nanotorch_ndarray_core::Layout)>,
+) -> Option<Option<&'a [E]>> {
+    a.map_or(Some(None), |a| contiguous(a).map(Some))
+}
