@@ -3,8 +3,8 @@
 //! identity that ties convolution to its transpose, and the errors PyTorch also raises.
 
 use nanotorch_autograd::{
-    manual_seed, Conv1dOptions, Conv2dOptions, ConvPadding, ConvTranspose1dOptions,
-    ConvTranspose2dOptions, PadMode, Tensor,
+    grad, manual_seed, BackwardOptions, Conv1dOptions, Conv2dOptions, ConvPadding,
+    ConvTranspose1dOptions, ConvTranspose2dOptions, PadMode, Tensor,
 };
 use nanotorch_backend_cpu::Cpu;
 use reference::{conv_reference, pad_reference, transpose_reference, Geometry};
@@ -128,6 +128,37 @@ fn conv2d_with_groups_padding_and_modes_matches_the_definition() {
             2,
             PadMode::Replicate,
             [1, 1, 1, 1],
+        ),
+        // Planes so small that some taps see only padding (the kernel is cut to the rest).
+        (
+            [2, 3, 1, 1],
+            [4, 3, 3, 3],
+            (1, 1),
+            ConvPadding::Explicit((1, 1)),
+            (1, 1),
+            1,
+            PadMode::Constant,
+            [1, 1, 1, 1],
+        ),
+        (
+            [2, 4, 2, 3],
+            [4, 2, 3, 3],
+            (2, 2),
+            ConvPadding::Explicit((1, 1)),
+            (1, 1),
+            2,
+            PadMode::Constant,
+            [1, 1, 1, 1],
+        ),
+        (
+            [1, 2, 1, 4],
+            [2, 2, 3, 3],
+            (1, 1),
+            ConvPadding::Explicit((2, 1)),
+            (2, 1),
+            1,
+            PadMode::Constant,
+            [2, 2, 1, 1],
         ),
         (
             [1, 2, 4, 5],
@@ -334,4 +365,70 @@ fn conv_transpose_is_the_adjoint_of_conv() {
         (lhs - rhs).abs() < 1e-9 * lhs.abs().max(1.0),
         "{lhs} vs {rhs}"
     );
+}
+
+/// Where some kernel taps see only padding the convolution runs with the kernel cut to the
+/// others: against the same convolution over an explicitly padded input (whose taps all read
+/// something, so nothing is cut), values, first derivatives and second derivatives agree.
+#[test]
+fn a_cut_kernel_matches_explicit_padding_to_second_order() {
+    manual_seed(11);
+    // (input, weight, stride, padding, groups)
+    let cases: &[(
+        [usize; 4],
+        [usize; 4],
+        (usize, usize),
+        (usize, usize),
+        usize,
+    )] = &[
+        ([2, 3, 1, 1], [4, 3, 3, 3], (1, 1), (1, 1), 1),
+        ([1, 4, 2, 3], [4, 2, 3, 3], (2, 2), (1, 1), 2),
+    ];
+    for &(xd, wd, stride, (ph, pw), groups) in cases {
+        let x = randn(&xd).requires_grad_(true);
+        let w = randn(&wd).requires_grad_(true);
+        let cut = Conv2dOptions::default()
+            .stride(stride)
+            .padding((ph, pw))
+            .groups(groups);
+        let whole = Conv2dOptions::default().stride(stride).groups(groups);
+        let sides = [pw, pw, ph, ph].map(|n| n as isize);
+        let run = |cut_path: bool| {
+            if cut_path {
+                x.conv2d_with(&w, None, &cut).unwrap()
+            } else {
+                let padded = x.pad(&sides, PadMode::Constant, 0.0).unwrap();
+                padded.conv2d_with(&w, None, &whole).unwrap()
+            }
+        };
+        let (a, b) = (run(true), run(false));
+        assert_close(&a, b.dims(), &b.to_vec().unwrap());
+        let weights = randn(a.dims());
+        let loss = |y: &T| {
+            y.mul(&weights)
+                .unwrap()
+                .square()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+        };
+        let create = BackwardOptions {
+            retain_graph: true,
+            create_graph: true,
+        };
+        let derivatives = |y: &T| {
+            let first = grad(&loss(y), None, &[&x, &w], create).unwrap();
+            let (gx, gw) = (first[0].clone().unwrap(), first[1].clone().unwrap());
+            let s = gw.square().unwrap().sum_all().unwrap();
+            let second = grad(&s, None, &[&x, &w], BackwardOptions::default()).unwrap();
+            let second: Vec<T> = second.into_iter().map(Option::unwrap).collect();
+            (gx, gw, second)
+        };
+        let (got, want) = (derivatives(&a), derivatives(&b));
+        assert_close(&got.0, want.0.dims(), &want.0.to_vec().unwrap());
+        assert_close(&got.1, want.1.dims(), &want.1.to_vec().unwrap());
+        for (g, e) in got.2.iter().zip(&want.2) {
+            assert_close(g, e.dims(), &e.to_vec().unwrap());
+        }
+    }
 }

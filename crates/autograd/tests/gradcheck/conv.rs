@@ -88,6 +88,35 @@ pub(super) fn cases() -> Vec<(&'static str, Inputs, OpFn)> {
                 x[0].conv1d_with(&x[1], Some(&x[2]), &options)
             },
         ),
+        // Planes so small that some taps see only padding: the kernel is cut to the others,
+        // and the cut taps' gradients are zeros.
+        (
+            "conv2d",
+            Custom(|r| {
+                vec![
+                    leaf(r, &[2, 3, 1, 1]),
+                    leaf(r, &[4, 3, 3, 3]),
+                    leaf(r, &[4]),
+                ]
+            }),
+            |x| x[0].conv2d(&x[1], Some(&x[2]), (1, 1), (1, 1), (1, 1)),
+        ),
+        (
+            "conv2d",
+            Custom(|r| vec![leaf(r, &[1, 4, 2, 3]), leaf(r, &[4, 2, 3, 3])]),
+            |x| {
+                let options = Conv2dOptions::default()
+                    .stride((2, 2))
+                    .padding((1, 1))
+                    .groups(2);
+                x[0].conv2d_with(&x[1], None, &options)
+            },
+        ),
+        (
+            "conv1d",
+            Custom(|r| vec![leaf(r, &[2, 3, 1]), leaf(r, &[2, 3, 3])]),
+            |x| x[0].conv1d(&x[1], None, 1, 1, 1),
+        ),
         (
             "conv_transpose2d",
             Custom(|r| {

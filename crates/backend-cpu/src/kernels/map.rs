@@ -2,7 +2,7 @@
 //! (compiled again for AVX2 and AVX-512, picked at run time) and a strided path over rows.
 
 use super::isa::{run_loop, Isa, Loop};
-use crate::parallel::{par_chunks, Rows};
+use crate::parallel::{coalesce, par_chunks, Rows};
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{Element, Float, Layout, UnaryKernel};
 use std::mem::MaybeUninit;
@@ -231,7 +231,8 @@ pub(crate) fn update<E: Element>(
         });
         return;
     }
-    let rows = Rows::new([dl, sl]);
+    let [dl, sl] = longest_axis_last([dl, sl]);
+    let rows = Rows::new([&dl, &sl]);
     let [sd, ss] = rows.inner_strides;
     let len = rows.inner;
     rows.for_each(|[bd, bs]| {
@@ -248,10 +249,26 @@ pub(crate) fn update<E: Element>(
     });
 }
 
+/// The layouts, coalesced, with their longest axis moved last. Where elements are visited in
+/// any order (an in-place update), rows along the longest axis are the fewest: the adjoint of
+/// narrowing a kernel's last axes writes rows of 2 or 3 elements in row-major order, and
+/// stepping from row to row then cost more than the copying.
+fn longest_axis_last<const N: usize>(layouts: [&Layout; N]) -> [Layout; N] {
+    let (mut dims, mut strides) = coalesce(layouts[0].dims(), layouts.map(|l| l.strides()));
+    let last = dims.len() - 1;
+    let longest = (0..dims.len()).max_by_key(|&a| dims[a]).unwrap_or(last);
+    dims.swap(longest, last);
+    for s in strides.iter_mut() {
+        s.swap(longest, last);
+    }
+    let mut strides = strides.into_iter();
+    layouts.map(|l| Layout::new(dims.clone(), strides.next().unwrap_or_default(), l.offset()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::isa::{run_loop, Isa};
-    use super::{map1, Closure, MapSlice};
+    use super::{map1, update, Closure, MapSlice};
     use nanotorch_ndarray_core::math::{self, exp_f32};
     use nanotorch_ndarray_core::{Float, Layout, Shape};
     use std::mem::MaybeUninit;
@@ -362,5 +379,22 @@ mod tests {
             let (i, j) = (k / 300, k % 300);
             assert_eq!(g.to_bits(), exp_f32(x[j * 200 + i]).to_bits());
         }
+    }
+
+    #[test]
+    fn an_update_through_a_narrowed_kernel_view_writes_every_position_once() {
+        // `[4, 5, 3, 3][:, :, 1..3, 0..2]` (short last axes) plus a transposed source.
+        let dst_layout = Layout::new(Shape::from(vec![4, 5, 2, 2]), vec![45, 9, 3, 1], 3);
+        let src: Vec<f64> = (0..80).map(|i| i as f64).collect();
+        let src_layout = Layout::new(Shape::from(vec![4, 5, 2, 2]), vec![1, 4, 40, 20], 0);
+        let mut dst = vec![0.5; 180];
+        update(&mut dst, &dst_layout, &src, &src_layout, |d, s| d + s);
+        let mut want = vec![0.5; 180];
+        for (a, b, c, d) in (0..4).flat_map(|a| {
+            (0..5).flat_map(move |b| (0..2).flat_map(move |c| (0..2).map(move |d| (a, b, c, d))))
+        }) {
+            want[3 + a * 45 + b * 9 + c * 3 + d] += src[a + b * 4 + c * 40 + d * 20];
+        }
+        assert_eq!(dst, want);
     }
 }

@@ -165,42 +165,86 @@ impl TapTable {
     }
 
     /// Adds what tap `t` saw back into `img`, a contiguous plane: the `oh·ow` values of `cols`
-    /// from `base` on at stride `cs` (the adjoint of [`TapTable::fill`]; the padding's share
-    /// is dropped). Values land in output order, as the composed sum would add them.
+    /// from `base` on at stride `cs` (the adjoint of [`TapTable::fill`] for a table of lines;
+    /// the padding's share is dropped). Values land in output order, as the composed sum would
+    /// add them.
     fn add_back<E: Float>(&self, img: &mut [E], cols: &[E], base: usize, cs: usize, t: usize) {
         let at_col = |j: usize| cols[base + j * cs];
-        match &self.kind {
-            TapKind::Elements(offsets) => {
-                let len = offsets.len() / self.taps;
-                for (j, &at) in offsets[t * len..(t + 1) * len].iter().enumerate() {
-                    if at != PAD {
-                        img[at] = img[at] + at_col(j);
-                    }
+        let TapKind::Lines(lines) = &self.kind else {
+            unreachable!("col2im sums element-by-element tables through `Gather`")
+        };
+        let oh = lines.len() / self.taps;
+        for (oy, line) in lines[t * oh..(t + 1) * oh].iter().enumerate() {
+            let first_col = oy * self.ow + line.lo;
+            let count = line.hi - line.lo;
+            if count == 0 {
+                continue;
+            }
+            if self.step == 1 && cs == 1 {
+                // the common case: add one contiguous run into another
+                let src = &cols[base + first_col..base + first_col + count];
+                let dst = &mut img[line.first..line.first + count];
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = *d + v;
+                }
+            } else {
+                for j in 0..count {
+                    let at = line.first + j * self.step;
+                    img[at] = img[at] + at_col(first_col + j);
                 }
             }
-            TapKind::Lines(lines) => {
-                let oh = lines.len() / self.taps;
-                for (oy, line) in lines[t * oh..(t + 1) * oh].iter().enumerate() {
-                    let first_col = oy * self.ow + line.lo;
-                    let count = line.hi - line.lo;
-                    if count == 0 {
-                        continue;
-                    }
-                    if self.step == 1 && cs == 1 {
-                        // the common case: add one contiguous run into another
-                        let src = &cols[base + first_col..base + first_col + count];
-                        let dst = &mut img[line.first..line.first + count];
-                        for (d, &v) in dst.iter_mut().zip(src) {
-                            *d = *d + v;
-                        }
-                    } else {
-                        for j in 0..count {
-                            let at = line.first + j * self.step;
-                            img[at] = img[at] + at_col(first_col + j);
-                        }
-                    }
-                }
+        }
+    }
+}
+
+/// col2im over planes read element by element ([`TapKind::Elements`]), turned around: per plane
+/// position, where in the columns (from a plane's base) the values that add into it sit, in tap
+/// order. Each position is then one sum written once, the same additions in the same order as
+/// [`TapTable::add_back`] tap by tap (which, on planes of a few pixels, spent its time storing
+/// into and reloading the positions it had just added to).
+struct Gather {
+    /// `sources[starts[p]..starts[p + 1]]` add into plane position `p`.
+    starts: Vec<usize>,
+    sources: Vec<usize>,
+}
+
+impl Gather {
+    /// The sums for `table` when tap `t`'s output `j` sits at `t·tap_stride + j·col_stride` in
+    /// the columns; `None` unless the table is element by element.
+    fn new(table: &TapTable, plane: usize, tap_stride: usize, col_stride: usize) -> Option<Self> {
+        let TapKind::Elements(offsets) = &table.kind else {
+            return None;
+        };
+        let outputs = offsets.len() / table.taps.max(1);
+        let mut starts = vec![0; plane + 1];
+        for &at in offsets.iter().filter(|&&at| at != PAD) {
+            starts[at + 1] += 1;
+        }
+        for p in 0..plane {
+            starts[p + 1] += starts[p];
+        }
+        let mut next = starts.clone();
+        let mut sources = vec![0; starts[plane]];
+        // Taps outermost, so each position's sources come in tap order.
+        for (k, &at) in offsets.iter().enumerate() {
+            if at != PAD {
+                let (t, j) = (k / outputs, k % outputs);
+                sources[next[at]] = t * tap_stride + j * col_stride;
+                next[at] += 1;
             }
+        }
+        Some(Gather { starts, sources })
+    }
+
+    /// Writes into `img` (one plane) the sums of the columns from `base` on.
+    fn sum_into<E: Float>(&self, img: &mut [MaybeUninit<E>], cols: &[E], base: usize) {
+        let ranges = self.starts.windows(2);
+        for (o, range) in img.iter_mut().zip(ranges) {
+            let mut sum = E::ZERO;
+            for &at in &self.sources[range[0]..range[1]] {
+                sum = sum + cols[base + at];
+            }
+            o.write(sum);
         }
     }
 }
@@ -276,8 +320,17 @@ pub(crate) fn col2im<E: Float>(
     let plane = h * w;
     let len = g.n * g.c * plane;
     let table = TapTable::new(window, g, (w, 1));
+    let gather = Gather::new(&table, plane, st[1], st[2]);
     CpuStorage::build(len, |out| {
         par_chunks(out, plane, len * kh * kw, |start, chunk| {
+            if let Some(gather) = &gather {
+                for (p, img) in chunk.chunks_mut(plane.max(1)).enumerate() {
+                    let nc = start / plane.max(1) + p;
+                    let (ni, ci) = (nc / g.c, nc % g.c);
+                    gather.sum_into(img, cols, cl.offset() + ni * st[0] + ci * kh * kw * st[1]);
+                }
+                return;
+            }
             for o in chunk.iter_mut() {
                 o.write(E::ZERO);
             }

@@ -7,6 +7,7 @@
 //! and multiplied by the kernels viewed as `[g, o/g, (c/g)·k]`.
 
 use super::geometry::{check_bias, check_groups, check_positive, conv_output, Axes};
+use super::live_taps::{cut_kernel, live_window};
 use crate::ops::pad::PadMode;
 use crate::{in_op, Tensor};
 use nanotorch_ndarray_core::{Backend, Error, Float, Result, Window2d};
@@ -271,6 +272,11 @@ fn convolve<E: Float, B: Backend, S: Axes>(
             (x.unsqueeze(2)?, weight.unsqueeze(2)?)
         } else {
             (x, weight.clone())
+        };
+        let plane = (x4.dims()[2], x4.dims()[3]);
+        let (window, w4) = match live_window(&window, plane, lift(&out, 1)) {
+            Some((cut, rows, cols)) => (cut, cut_kernel(&w4, rows, cols)?),
+            None => (window, w4),
         };
         let y = grouped_product(&x4, &w4, window, groups, lift(&out, 1))?;
         // `y` is a view batch-second; adding the bias writes the batch-first result in the

@@ -11,6 +11,7 @@ use nanotorch_ndarray_core::{Backend, Float, Result, Window2d};
 
 mod conv;
 mod geometry;
+mod live_taps;
 mod transpose;
 
 pub use conv::{Conv1dOptions, Conv2dOptions, ConvOptions, ConvPadding};
