@@ -374,13 +374,14 @@ fn conv_transpose_is_the_adjoint_of_conv() {
 fn a_cut_kernel_matches_explicit_padding_to_second_order() {
     manual_seed(11);
     // (input, weight, stride, padding, groups)
-    let cases: &[(
+    type Case = (
         [usize; 4],
         [usize; 4],
         (usize, usize),
         (usize, usize),
         usize,
-    )] = &[
+    );
+    let cases: &[Case] = &[
         ([2, 3, 1, 1], [4, 3, 3, 3], (1, 1), (1, 1), 1),
         ([1, 4, 2, 3], [4, 2, 3, 3], (2, 2), (1, 1), 2),
     ];
