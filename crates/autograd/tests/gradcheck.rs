@@ -537,41 +537,50 @@ fn gradcheck_catches_a_wrong_rule() {
 }
 
 #[test]
-fn unbind_survives_retain_graph_and_create_graph() {
-    // `unbind` parks its pieces' gradients between the pieces and the input: a second pass over
-    // a retained graph must start from nothing, and under `create_graph` the gradient must still
-    // carry a graph (d²/dx² of Σ x_k³ is 6x).
+fn pieces_survive_retain_graph_and_create_graph() {
+    // `unbind` and `split` park their pieces' gradients between the pieces and the input: a
+    // second pass over a retained graph must start from nothing, and under `create_graph` the
+    // gradient must still carry a graph (d²/dx² of Σ x_k³ is 6x).
     use nanotorch_autograd::{grad, BackwardOptions};
-    let x = Tensor::from_vec(vec![1.0f64, -2.0, 3.0], [3], &Cpu)
+    type Cut = fn(&Tensor<f64, Cpu>) -> Vec<Tensor<f64, Cpu>>;
+    let cuts: [(&str, Cut); 3] = [
+        ("unbind", |x| x.unbind(0).unwrap()),
+        ("split", |x| x.split(1, 0).unwrap()),
+        ("split_sizes", |x| {
+            let mut parts = x.split_sizes(&[1, 1, 0, 1], 0).unwrap();
+            parts.remove(2);
+            parts
+        }),
+    ];
+    for (name, cut) in cuts {
+        let x = Tensor::from_vec(vec![1.0f64, -2.0, 3.0], [3], &Cpu)
+            .unwrap()
+            .requires_grad_(true);
+        let parts = cut(&x);
+        let cube = |k: usize| parts[k].pow_scalar(3.0).unwrap().sum_all().unwrap();
+        let y = cube(0).add(&cube(2)).unwrap();
+        let retain = BackwardOptions {
+            retain_graph: true,
+            create_graph: false,
+        };
+        for _ in 0..2 {
+            let g = grad(&y, None, &[&x], retain).unwrap().remove(0).unwrap();
+            assert_eq!(g.to_vec().unwrap(), vec![3.0, 0.0, 27.0], "{name}");
+        }
+        let create = BackwardOptions {
+            retain_graph: true,
+            create_graph: true,
+        };
+        let g = grad(&y, None, &[&x], create).unwrap().remove(0).unwrap();
+        let g2 = grad(
+            &g.sum_all().unwrap(),
+            None,
+            &[&x],
+            BackwardOptions::default(),
+        )
         .unwrap()
-        .requires_grad_(true);
-    let parts = x.unbind(0).unwrap();
-    let y = parts[0]
-        .pow_scalar(3.0)
-        .unwrap()
-        .add(&parts[2].pow_scalar(3.0).unwrap())
+        .remove(0)
         .unwrap();
-    let retain = BackwardOptions {
-        retain_graph: true,
-        create_graph: false,
-    };
-    for _ in 0..2 {
-        let g = grad(&y, None, &[&x], retain).unwrap().remove(0).unwrap();
-        assert_eq!(g.to_vec().unwrap(), vec![3.0, 0.0, 27.0]);
+        assert_eq!(g2.to_vec().unwrap(), vec![6.0, 0.0, 18.0], "{name}");
     }
-    let create = BackwardOptions {
-        retain_graph: true,
-        create_graph: true,
-    };
-    let g = grad(&y, None, &[&x], create).unwrap().remove(0).unwrap();
-    let g2 = grad(
-        &g.sum_all().unwrap(),
-        None,
-        &[&x],
-        BackwardOptions::default(),
-    )
-    .unwrap()
-    .remove(0)
-    .unwrap();
-    assert_eq!(g2.to_vec().unwrap(), vec![6.0, 0.0, 18.0]);
 }

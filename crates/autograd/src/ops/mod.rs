@@ -16,6 +16,7 @@ mod join;
 mod matmul;
 mod operand;
 mod pad;
+mod pieces;
 mod pool;
 mod reduce;
 mod sample;
@@ -25,7 +26,6 @@ mod shape;
 mod softmax;
 mod triangle;
 mod unary;
-mod unbind;
 mod window;
 
 pub use operand::{IntoOperand, Operand};

@@ -191,7 +191,8 @@ impl<E: Element, B: Backend> Tensor<E, B> {
         })
     }
 
-    /// Splits `axis` into pieces of `size` (the last may be smaller), as views.
+    /// Splits `axis` into pieces of `size` (the last may be smaller), as views; the backward pass
+    /// assembles their gradients in one `cat` (see `pieces.rs`).
     #[track_caller]
     pub fn split(&self, size: usize, axis: isize) -> Result<Vec<Self>> {
         let resolved = self.shape().axis("split", axis)?;
@@ -203,12 +204,8 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             ));
         }
         let len = self.dims()[resolved];
-        in_op("split", || {
-            (0..len)
-                .step_by(size)
-                .map(|s| self.narrow(axis, s, size.min(len - s)))
-                .collect()
-        })
+        let sizes: Vec<usize> = (0..len).step_by(size).map(|s| size.min(len - s)).collect();
+        in_op("split", || self.pieces("split", resolved, &sizes, false))
     }
 
     /// Splits `axis` into pieces of the given `sizes`, in order, as views (`torch.split` with a
@@ -237,16 +234,8 @@ impl<E: Element, B: Backend> Tensor<E, B> {
                 self.shape(),
             ));
         }
-        let mut start = 0;
         in_op("split_sizes", || {
-            sizes
-                .iter()
-                .map(|&size| {
-                    let piece = self.narrow(axis, start, size);
-                    start += size;
-                    piece
-                })
-                .collect()
+            self.pieces("split_sizes", resolved, sizes, false)
         })
     }
 

@@ -1,21 +1,23 @@
-//! `unbind`: every slice along an axis as its own tensor, with a backward pass that costs the
-//! size of the input once, not once per piece.
+//! Views of consecutive pieces of an input along one axis (`unbind`, `split`, `split_sizes`,
+//! `chunk`), with a backward pass that costs the size of the input once, not once per piece.
 //!
-//! Why not `n` calls to `select`: the gradient of each `select` is a zero tensor of the whole
-//! input with one slice written in, and the engine adds those up, so the backward of `n` selects
-//! moves `n²` slices. A recurrent layer unbinds a `[seq, batch, features]` tensor into its steps,
-//! where that quadratic cost is larger than the recurrence itself.
+//! Why not one `narrow` per piece: the gradient of each `narrow` is a zero tensor of the whole
+//! input with one piece written in, and the engine adds those up, so the backward of `n` pieces
+//! moves `n` whole inputs. A recurrent layer unbinds a `[seq, batch, features]` tensor into its
+//! steps, where that quadratic cost is larger than the recurrence itself; an attention layer
+//! splits its `[batch, seq, 3·width]` projection into queries, keys and values, and zeroed,
+//! filled and summed three copies of it.
 //!
 //! How, without changing the engine (whose nodes have one output and dense gradients):
 //!
 //! ```text
-//!   input ──(unbind, shape [])── hub ──(unbind piece k)── piece k     k = 0..n
+//!   input ──(op, shape [])── hub ──(op piece k)── piece k     k = 0..n
 //! ```
 //!
 //! The hub is a 0-d placeholder; each piece is recorded as computed from the hub. A piece's
 //! backward parks its gradient in a slot it shares with the hub and hands the hub a 0-d zero,
-//! which the engine sums cheaply. The hub's backward stacks the parked gradients (zeros for
-//! pieces that received none) into one gradient of the input's shape.
+//! which the engine sums cheaply. The hub's backward concatenates the parked gradients (zeros
+//! for pieces that received none) into one gradient of the input's shape.
 //!
 //! Why this is correct:
 //! - Order: the engine walks the graph in reverse topological order, and the hub is an input of
@@ -26,7 +28,7 @@
 //! - `retain_graph`: the hub's backward takes the parked gradients out, leaving empty slots, so
 //!   the next pass starts from nothing, as it must.
 //! - `create_graph`: the parked gradients are tensors, not raw buffers, and the hub combines
-//!   them with `stack` (itself differentiable), so under `create_graph` the result carries the
+//!   them with `cat` (itself differentiable), so under `create_graph` the result carries the
 //!   graph of every piece's gradient; nothing is written in place.
 //! - `no_grad` / an input that needs no gradient: `from_op` records nothing, the hub is a plain
 //!   leaf, and the pieces are plain views.
@@ -42,7 +44,7 @@ type Parked<E, B> = Arc<Mutex<Vec<Option<Tensor<E, B>>>>>;
 
 impl<E: Element, B: Backend> Tensor<E, B> {
     /// Every slice along `axis`, with that axis removed (`torch.unbind`): views. The backward pass
-    /// assembles the pieces' gradients once (a `stack`), so unbinding a sequence into its `n`
+    /// assembles the pieces' gradients once (a `cat`), so unbinding a sequence into its `n`
     /// steps costs `O(size)` in the backward pass, where `n` calls to [`Tensor::select`] would
     /// cost `O(n · size)`.
     ///
@@ -59,38 +61,70 @@ impl<E: Element, B: Backend> Tensor<E, B> {
     #[track_caller]
     pub fn unbind(&self, axis: isize) -> Result<Vec<Self>> {
         let resolved = self.shape().axis("unbind", axis)?;
-        let n = self.dims()[resolved];
-        let views = (0..n)
-            .map(|k| {
-                self.array()
-                    .narrow(resolved as isize, k, 1)?
-                    .squeeze(resolved as isize)
+        let sizes = vec![1; self.dims()[resolved]];
+        self.pieces("unbind", resolved, &sizes, true)
+    }
+
+    /// Views of consecutive ranges of `sizes` (adding up to the axis's length, checked by the
+    /// caller) along axis `axis`, without that axis when `squeeze` (every size then 1),
+    /// recorded as `op` through one hub (see the module docs).
+    pub(crate) fn pieces(
+        &self,
+        op: &'static str,
+        axis: usize,
+        sizes: &[usize],
+        squeeze: bool,
+    ) -> Result<Vec<Self>> {
+        let starts: Vec<usize> = sizes
+            .iter()
+            .scan(0, |next, &size| {
+                let start = *next;
+                *next += size;
+                Some(start)
+            })
+            .collect();
+        let views = starts
+            .iter()
+            .zip(sizes)
+            .map(|(&start, &size)| {
+                let view = self.array().narrow(axis as isize, start, size)?;
+                if squeeze {
+                    view.squeeze(axis as isize)
+                } else {
+                    Ok(view)
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         let records = carries_grad::<E>() && is_grad_enabled() && self.requires_grad();
         if !records {
             return Ok(views.into_iter().map(Tensor::from_ndarray).collect());
         }
+        let n = sizes.len();
         let parked: Parked<E, B> = Arc::new(Mutex::new(vec![None; n]));
         let hub = {
             let parked = Arc::clone(&parked);
+            let sizes = sizes.to_vec();
             let placeholder = NDArray::zeros(Vec::<usize>::new(), self.backend())?;
-            Tensor::from_op(placeholder, "unbind", &[self], move |inputs, _, _| {
+            Tensor::from_op(placeholder, op, &[self], move |inputs, _, _| {
                 let grads = std::mem::take(&mut *parked.lock().unwrap_or_else(|p| p.into_inner()));
+                if grads.len() != n {
+                    return Err(Error::msg(format!("{op}: a piece's gradient went missing")));
+                }
                 let input = &inputs[0];
-                let mut piece_dims = input.dims().to_vec();
-                piece_dims.remove(resolved);
                 let pieces = grads
                     .into_iter()
-                    .map(|g| match g {
+                    .zip(&sizes)
+                    .map(|(g, &size)| match g {
+                        Some(g) if squeeze => g.unsqueeze(axis as isize),
                         Some(g) => Ok(g),
-                        None => Tensor::zeros(piece_dims.clone(), input.backend()),
+                        None => {
+                            let mut dims = input.dims().to_vec();
+                            dims[axis] = size;
+                            Tensor::zeros(dims, input.backend())
+                        }
                     })
                     .collect::<Result<Vec<_>>>()?;
-                if pieces.len() != n {
-                    return Err(Error::msg("unbind: a piece's gradient went missing"));
-                }
-                Ok(vec![Some(Tensor::stack(&pieces, resolved as isize)?)])
+                Ok(vec![Some(Tensor::cat(&pieces, axis as isize)?)])
             })
         };
         Ok(views
@@ -98,7 +132,7 @@ impl<E: Element, B: Backend> Tensor<E, B> {
             .enumerate()
             .map(|(k, view)| {
                 let parked = Arc::clone(&parked);
-                Tensor::from_op(view, "unbind", &[&hub], move |inputs, _, g| {
+                Tensor::from_op(view, op, &[&hub], move |inputs, _, g| {
                     let mut slots = parked.lock().unwrap_or_else(|p| p.into_inner());
                     if slots.len() != n {
                         // A previous pass took the slots; start afresh.
