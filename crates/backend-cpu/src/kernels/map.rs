@@ -249,14 +249,22 @@ pub(crate) fn update<E: Element>(
     });
 }
 
-/// The layouts, coalesced, with their longest axis moved last. Where elements are visited in
-/// any order (an in-place update), rows along the longest axis are the fewest: the adjoint of
-/// narrowing a kernel's last axes writes rows of 2 or 3 elements in row-major order, and
-/// stepping from row to row then cost more than the copying.
+/// Rows shorter than this are worth trading for longer strided ones in [`longest_axis_last`].
+const SHORT_ROW: usize = 16;
+
+/// The layouts, coalesced, with their longest axis moved last when the last is short. Where
+/// elements are visited in any order (an in-place update), rows along the longest axis are the
+/// fewest: the adjoint of narrowing a kernel's last axes writes rows of 2 or 3 elements in
+/// row-major order, and stepping from row to row then cost more than the copying. Rows of
+/// [`SHORT_ROW`] or more stay as they are: they are contiguous runs more often than not.
 fn longest_axis_last<const N: usize>(layouts: [&Layout; N]) -> [Layout; N] {
     let (mut dims, mut strides) = coalesce(layouts[0].dims(), layouts.map(|l| l.strides()));
     let last = dims.len() - 1;
-    let longest = (0..dims.len()).max_by_key(|&a| dims[a]).unwrap_or(last);
+    let longest = if dims[last] >= SHORT_ROW {
+        last
+    } else {
+        (0..dims.len()).max_by_key(|&a| dims[a]).unwrap_or(last)
+    };
     dims.swap(longest, last);
     for s in strides.iter_mut() {
         s.swap(longest, last);
