@@ -213,8 +213,11 @@ pub(crate) fn lstm_cell_backward<E: Float>(
     Some(CpuStorage::from_vec(dc_prev))
 }
 
-/// Work per hidden unit of the backward pass against a copy (a few multiplications).
-const BACKWARD_COST: usize = 4;
+/// Work per hidden unit of the backward pass against a copy: eight loads, five stores and a
+/// dozen multiplications and additions. Counted at 4, a step of the LSTM benchmark (32 × 128
+/// units) stayed on the caller for ~9 µs while the helper idled; at 16 it is split whenever the
+/// helpers are awake.
+const BACKWARD_COST: usize = 16;
 
 /// Some rows' hidden units of a step's backward pass, for [`run_loop`].
 struct GradRows<'a, E> {

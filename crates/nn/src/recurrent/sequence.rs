@@ -125,8 +125,20 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
     } else {
         Tensor::from_ndarray(out)
     };
-    let state = |k: usize| all.narrow(0, k, 1)?.reshape([batch, hidden]);
-    Ok((all.narrow(0, 0, steps)?, state(steps)?, state(steps + 1)?))
+    // One `split_sizes`, not three `narrow`s: its backward assembles the three gradients in one
+    // pass, where each narrow's zero-filled a whole `[seq + 2, batch, hidden]` and copied in.
+    let mut parts = all.split_sizes(&[steps, 1, 1], 0)?.into_iter();
+    let mut next = || {
+        parts
+            .next()
+            .ok_or_else(|| Error::msg("lstm: split_sizes gave fewer than three parts"))
+    };
+    let out = next()?;
+    let (h, c) = (
+        next()?.reshape([batch, hidden])?,
+        next()?.reshape([batch, hidden])?,
+    );
+    Ok((out, h, c))
 }
 
 /// The time steps in the order a direction visits them.
