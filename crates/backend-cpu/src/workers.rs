@@ -83,9 +83,9 @@ struct Workers {
     state: Mutex<State>,
     /// Helpers sleep here until a job is posted.
     posted: Condvar,
-    /// Helpers inside the current job: counted in under the `state` lock (so a caller taking
-    /// its job back cannot miss one), counted out without it, so a caller spinning for the last
-    /// helper to leave sees it at once.
+    /// Helpers inside the current job, counted in and out under the `state` lock (so a caller
+    /// taking its job back cannot miss one, nor sleep past the last one's notification), and an
+    /// atomic so that a caller spinning for the last helper to leave reads it without the lock.
     inside: AtomicUsize,
     /// The caller sleeps here, once it has spun for `SPIN`, until the last helper leaves.
     left: Condvar,
@@ -163,17 +163,7 @@ fn helper_loop(w: &'static Workers) {
             }
             _ if !spun => {
                 drop(st);
-                let start = Instant::now();
-                'spin: while start.elapsed() < SPIN {
-                    // Reading the clock costs more than a check; look at the job often, the
-                    // clock now and then.
-                    for _ in 0..64 {
-                        if w.latest.load(Ordering::Acquire) != seen {
-                            break 'spin;
-                        }
-                        std::hint::spin_loop();
-                    }
-                }
+                spin_until(|| w.latest.load(Ordering::Acquire) != seen);
                 spun = true;
                 st = w.lock();
             }
@@ -188,6 +178,20 @@ fn helper_loop(w: &'static Workers) {
                 // sleeping again (the LSTM benchmark's helper sat idle half the time).
                 spun = false;
             }
+        }
+    }
+}
+
+/// Spins until `done()` or for [`SPIN`], whichever comes first. Reading the clock costs more
+/// than a check: `done` is looked at often, the clock now and then.
+fn spin_until(done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < SPIN {
+        for _ in 0..64 {
+            if done() {
+                return;
+            }
+            std::hint::spin_loop();
         }
     }
 }
@@ -211,15 +215,7 @@ impl Drop for TakeBack {
             return;
         }
         drop(st);
-        let start = Instant::now();
-        'spin: while start.elapsed() < SPIN {
-            for _ in 0..64 {
-                if w.inside.load(Ordering::Acquire) == 0 {
-                    break 'spin;
-                }
-                std::hint::spin_loop();
-            }
-        }
+        spin_until(|| w.inside.load(Ordering::Acquire) == 0);
         st = w.lock();
         while w.inside.load(Ordering::Acquire) > 0 {
             st = w.left.wait(st).unwrap_or_else(PoisonError::into_inner);

@@ -165,14 +165,18 @@ impl TapTable {
     }
 
     /// Adds what tap `t` saw back into `img`, a contiguous plane: the `oh·ow` values of `cols`
-    /// from `base` on at stride `cs` (the adjoint of [`TapTable::fill`] for a table of lines;
-    /// the padding's share is dropped). Values land in output order, as the composed sum would
-    /// add them.
-    fn add_back<E: Float>(&self, img: &mut [E], cols: &[E], base: usize, cs: usize, t: usize) {
+    /// from `base` on at stride `cs` (the adjoint of [`TapTable::fill`] for this table's
+    /// `lines`; the padding's share is dropped). Values land in output order, as the composed
+    /// sum would add them.
+    fn add_back<E: Float>(
+        &self,
+        lines: &[Line],
+        img: &mut [E],
+        cols: &[E],
+        (base, cs): (usize, usize),
+        t: usize,
+    ) {
         let at_col = |j: usize| cols[base + j * cs];
-        let TapKind::Lines(lines) = &self.kind else {
-            unreachable!("col2im sums element-by-element tables through `Gather`")
-        };
         let oh = lines.len() / self.taps;
         for (oy, line) in lines[t * oh..(t + 1) * oh].iter().enumerate() {
             let first_col = oy * self.ow + line.lo;
@@ -197,6 +201,13 @@ impl TapTable {
     }
 }
 
+/// How col2im adds the columns back: through a [`Gather`] for a table of elements, run by run
+/// for a table of lines.
+enum AddBack<'a> {
+    Sums(Gather),
+    Lines(&'a [Line]),
+}
+
 /// col2im over planes read element by element ([`TapKind::Elements`]), turned around: per plane
 /// position, where in the columns (from a plane's base) the values that add into it sit, in tap
 /// order. Each position is then one sum written once, the same additions in the same order as
@@ -209,13 +220,15 @@ struct Gather {
 }
 
 impl Gather {
-    /// The sums for `table` when tap `t`'s output `j` sits at `t·tap_stride + j·col_stride` in
-    /// the columns; `None` unless the table is element by element.
-    fn new(table: &TapTable, plane: usize, tap_stride: usize, col_stride: usize) -> Option<Self> {
-        let TapKind::Elements(offsets) = &table.kind else {
-            return None;
-        };
-        let outputs = offsets.len() / table.taps.max(1);
+    /// The sums for a table's element `offsets` (`taps` rows of them) when tap `t`'s output `j`
+    /// sits at `t·tap_stride + j·col_stride` in the columns.
+    fn new(
+        offsets: &[usize],
+        taps: usize,
+        plane: usize,
+        (tap_stride, col_stride): (usize, usize),
+    ) -> Self {
+        let outputs = offsets.len() / taps.max(1);
         let mut starts = vec![0; plane + 1];
         for &at in offsets.iter().filter(|&&at| at != PAD) {
             starts[at + 1] += 1;
@@ -233,7 +246,7 @@ impl Gather {
                 next[at] += 1;
             }
         }
-        Some(Gather { starts, sources })
+        Gather { starts, sources }
     }
 
     /// Writes into `img` (one plane) the sums of the columns from `base` on.
@@ -320,28 +333,40 @@ pub(crate) fn col2im<E: Float>(
     let plane = h * w;
     let len = g.n * g.c * plane;
     let table = TapTable::new(window, g, (w, 1));
-    let gather = Gather::new(&table, plane, st[1], st[2]);
+    // Planes narrower than `LINE_COPY_MIN` are summed position by position, wider ones added
+    // back line by line.
+    let back = match &table.kind {
+        TapKind::Elements(offsets) => {
+            AddBack::Sums(Gather::new(offsets, kh * kw, plane, (st[1], st[2])))
+        }
+        TapKind::Lines(lines) => AddBack::Lines(lines),
+    };
     CpuStorage::build(len, |out| {
         par_chunks(out, plane, len * kh * kw, |start, chunk| {
-            if let Some(gather) = &gather {
-                for (p, img) in chunk.chunks_mut(plane.max(1)).enumerate() {
-                    let nc = start / plane.max(1) + p;
-                    let (ni, ci) = (nc / g.c, nc % g.c);
-                    gather.sum_into(img, cols, cl.offset() + ni * st[0] + ci * kh * kw * st[1]);
+            // Where plane `p` of this chunk starts in the columns (its first tap's row).
+            let plane_base = |p: usize| {
+                let nc = start / plane.max(1) + p;
+                let (ni, ci) = (nc / g.c, nc % g.c);
+                cl.offset() + ni * st[0] + ci * kh * kw * st[1]
+            };
+            let lines = match &back {
+                AddBack::Sums(gather) => {
+                    for (p, img) in chunk.chunks_mut(plane.max(1)).enumerate() {
+                        gather.sum_into(img, cols, plane_base(p));
+                    }
+                    return;
                 }
-                return;
-            }
+                AddBack::Lines(lines) => lines,
+            };
             for o in chunk.iter_mut() {
                 o.write(E::ZERO);
             }
             // SAFETY: every element was just written.
             let chunk: &mut [E] = unsafe { &mut *(chunk as *mut [MaybeUninit<E>] as *mut [E]) };
             for (p, img) in chunk.chunks_mut(plane.max(1)).enumerate() {
-                let nc = start / plane.max(1) + p;
-                let (ni, ci) = (nc / g.c, nc % g.c);
                 for t in 0..kh * kw {
-                    let base = cl.offset() + ni * st[0] + (ci * kh * kw + t) * st[1];
-                    table.add_back(img, cols, base, st[2], t);
+                    let base = plane_base(p) + t * st[1];
+                    table.add_back(lines, img, cols, (base, st[2]), t);
                 }
             }
         })

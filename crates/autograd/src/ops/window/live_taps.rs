@@ -7,8 +7,8 @@
 //! 32×32 images the last stage multiplied nine times the numbers it needed. The taps that
 //! ever read the input form one block of rows and columns of the kernel, so the convolution
 //! with the kernel cut to that block (and the padding reduced to match) is the same sum with
-//! the zero terms left out; the cut is a view of the weight, so its gradient flows back
-//! through `narrow` into the full kernel, zeros where the taps saw only padding.
+//! the zero terms left out. The cut is a view of the weight ([`cut_kernel`]) whose gradient is
+//! the full kernel's, zeros where the taps saw only padding.
 
 use crate::ops::pad::PadMode;
 use crate::{is_grad_enabled, Tensor};
