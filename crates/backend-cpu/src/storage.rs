@@ -220,8 +220,41 @@ pub(crate) fn try_take_vec<E: Element>(op: &'static str, len: usize) -> Result<V
     size::check_host_buffer::<E>(op, len)?;
     match take_pooled(len) {
         Some(v) => Ok(v),
-        None => size::try_host_vec(op, len),
+        None => {
+            let v = size::try_host_vec(op, len)?;
+            advise_huge_pages(&v);
+            Ok(v)
+        }
     }
+}
+
+/// Fresh buffers at least this large are backed by transparent huge pages where Linux allows.
+const MIN_HUGE_BYTES: usize = 4 << 20;
+
+/// Asks Linux to back the 2 MiB-aligned part of a fresh, untouched buffer with transparent huge
+/// pages (`MADV_HUGEPAGE`; a no-op where THP is off, an error the kernel reports is ignored:
+/// the buffer works either way). Why: streaming through a large buffer on 4 KiB pages is
+/// limited by TLB misses and by hardware prefetchers that stop at every page boundary; one core
+/// summed 64 MB at ~17 GB/s on 4 KiB pages and ~29 GB/s on 2 MiB pages (Zen 4, chapter 2).
+/// The advice must come before the first touch: the page size is chosen at the page fault.
+fn advise_huge_pages<E>(v: &Vec<E>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = v.capacity() * std::mem::size_of::<E>();
+        if bytes < MIN_HUGE_BYTES {
+            return;
+        }
+        let start = v.as_ptr() as usize;
+        let (lo, hi) = (start.next_multiple_of(HUGE), (start + bytes) / HUGE * HUGE);
+        if hi > lo {
+            // SAFETY: [lo, hi) lies inside the buffer's allocation, which `v` owns; the advice
+            // changes no contents and no mapping, only how future faults are served.
+            unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 fn give_back<E: Element>(mut v: Vec<E>) {
@@ -322,5 +355,34 @@ impl<E: Element> Drop for CpuStorage<E> {
 impl<E: Element> std::fmt::Debug for CpuStorage<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "CpuStorage<{}>[{}]", E::DTYPE, self.data.len())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The 2 MiB-aligned middle of a fresh large buffer is advised for huge pages: its mapping
+    /// carries the `hg` flag in `/proc/self/smaps`.
+    #[test]
+    fn a_fresh_large_buffer_is_advised_for_huge_pages() {
+        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists() {
+            return; // a kernel built without THP refuses the advice
+        }
+        // An odd size no other test asks for, so the buffer is fresh, not pooled.
+        let v: Vec<f32> = super::try_take_vec("test", (16 << 20) / 4 + 12_345).expect("16 MB");
+        let addr = (v.as_ptr() as usize).next_multiple_of(2 << 20);
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        let mut inside = false;
+        for line in smaps.lines() {
+            let range = line.split_once(' ').and_then(|(r, _)| r.split_once('-'));
+            if let Some((Ok(lo), Ok(hi))) =
+                range.map(|(a, b)| (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)))
+            {
+                inside = lo <= addr && addr < hi;
+            } else if inside && line.starts_with("VmFlags:") {
+                assert!(line.split_whitespace().any(|f| f == "hg"), "{line}");
+                return;
+            }
+        }
+        panic!("no mapping holds {addr:#x}");
     }
 }
