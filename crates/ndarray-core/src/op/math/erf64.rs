@@ -5,8 +5,10 @@
 //! evaluation, and FMA in the Horner steps. fdlibm's intervals for |x|: below 0.84375
 //! `erf = x + x·P(x²)/Q(x²)`; to 1.25 `erf = c + P(s)/Q(s)` with `s = |x| − 1`; above,
 //! `erfc = e^{−x² − 0.5625 + R(1/x²)/S(1/x²)}/|x|` (two coefficient sets, split at 1/0.35).
+//! There `R(1/z)/S(1/z) = z·R'(z)/S'(z)` with `z = x²` and the coefficients in reverse order, so
+//! the far polynomials start from `x²` rather than waiting for a division to give `1/x²`.
 
-use super::exp::{mul_exp_f64, EXP_LO_64};
+use super::exp::{estrin_sel64, mul_exp_f64, mul_exp_sum_f64, EXP_LO_64};
 
 /// erf(1) rounded to 24 bits (fdlibm's `erx`).
 const ERX: f64 = 0.8450629115104675;
@@ -49,58 +51,50 @@ const QA: [f64; 7] = [
     0.10642088040084423,
     1.0,
 ];
+// The far intervals' coefficients in reverse order (see above): `R'` and `S'` in `z = x²`,
+// highest first. `RB` and `SB` end in the zero that pads fdlibm's shorter second set.
 const RA: [f64; 8] = [
-    -9.814329344169145,
-    -81.2874355063066,
-    -184.60509290671104,
-    -162.39666946257347,
-    -62.375332450326006,
-    -10.558626225323291,
-    -0.6938585727071818,
     -0.009864944034847148,
+    -0.6938585727071818,
+    -10.558626225323291,
+    -62.375332450326006,
+    -162.39666946257347,
+    -184.60509290671104,
+    -81.2874355063066,
+    -9.814329344169145,
 ];
 const SA: [f64; 9] = [
-    -0.0604244152148581,
-    6.570249770319282,
-    108.63500554177944,
-    429.00814002756783,
-    645.3872717332679,
-    434.56587747522923,
-    137.65775414351904,
-    19.651271667439257,
     1.0,
+    19.651271667439257,
+    137.65775414351904,
+    434.56587747522923,
+    645.3872717332679,
+    429.00814002756783,
+    108.63500554177944,
+    6.570249770319282,
+    -0.0604244152148581,
 ];
 const RB: [f64; 8] = [
-    0.0,
-    -483.5191916086514,
-    -1025.0951316110772,
-    -637.5664433683896,
-    -160.63638485582192,
-    -17.757954917754752,
-    -0.799283237680523,
     -0.0098649429247001,
+    -0.799283237680523,
+    -17.757954917754752,
+    -160.63638485582192,
+    -637.5664433683896,
+    -1025.0951316110772,
+    -483.5191916086514,
+    0.0,
 ];
 const SB: [f64; 9] = [
-    0.0,
-    -22.44095244658582,
-    474.52854120695537,
-    2553.0504064331644,
-    3199.8582195085955,
-    1536.729586084437,
-    325.7925129965739,
-    30.33806074348246,
     1.0,
+    30.33806074348246,
+    325.7925129965739,
+    1536.729586084437,
+    3199.8582195085955,
+    2553.0504064331644,
+    474.52854120695537,
+    -22.44095244658582,
+    0.0,
 ];
-
-/// Horner's scheme on the coefficients of `a` or `b`, chosen per element by `first`.
-#[inline(always)]
-fn horner_sel<const N: usize>(t: f64, first: bool, a: &[f64; N], b: &[f64; N]) -> f64 {
-    let mut p = if first { a[0] } else { b[0] };
-    for i in 1..N {
-        p = p.mul_add(t, if first { a[i] } else { b[i] });
-    }
-    p
-}
 
 /// `(erf a, m·erfc a)` for `a ≥ 0` (or NaN); the first is exact to fdlibm's accuracy where
 /// `m = 1` (above 1.25 it is `1 − m·erfc a`). `m·erfc a` is formed before the final scaling by
@@ -115,17 +109,19 @@ fn erf_core(a: f64, m: f64) -> (f64, f64) {
     let near = a < 0.843_75;
     let mid = a < 1.25;
     let t = if near { a * a } else { a - 1.0 };
-    let (p_mid, q_mid) = (horner_sel(t, near, &PP, &PA), horner_sel(t, near, &QQ, &QA));
+    let (p_mid, q_mid) = (
+        estrin_sel64(t, near, &PP, &PA),
+        estrin_sel64(t, near, &QQ, &QA),
+    );
     // Far: erfc a = e^{−a² − 0.5625 + R/S}/a. Above 30, erfc is 0 in f64 (and a = ∞ would
     // give ∞ − ∞ below).
     let af = if a > 30.0 { 30.0 } else { a };
     let af = if af < 1.25 { 1.25 } else { af };
-    let inv_a = 1.0 / af;
-    let s = inv_a * inv_a;
+    let h = af * af;
     let first = af < f64::from_bits(0x4006_db6d_0000_0000);
     let (r_far, s_far) = (
-        horner_sel(s, first, &RA, &RB),
-        horner_sel(s, first, &SA, &SB),
+        h * estrin_sel64(h, first, &RA, &RB),
+        estrin_sel64(h, first, &SA, &SB),
     );
     // P/Q where the element is near or middle, R/S where it is far.
     let ratio = if mid { p_mid } else { r_far } / if mid { q_mid } else { s_far };
@@ -138,14 +134,14 @@ fn erf_core(a: f64, m: f64) -> (f64, f64) {
     let erf_mid = ERX + ratio;
     let erfc_mid = (1.0 - ERX) - ratio;
     // −a² − 0.5625 carried as a sum of two doubles (FMA gives a²'s rounding error exactly),
-    // so the large exponent loses nothing.
-    let h = af * af;
+    // so the large exponent loses nothing; 1/a is taken beside the polynomials, off the path
+    // that leads to the exponential.
     let l = af.mul_add(af, -h);
     let e1 = -h - 0.5625;
     let err = (-h - e1) - 0.5625;
     let b = (ratio - l) + err;
-    let (eb, _) = mul_exp_f64(1.0, b);
-    let (_, m_erfc_far) = mul_exp_f64(m * eb * inv_a, e1);
+    let inv_a = 1.0 / af;
+    let m_erfc_far = mul_exp_sum_f64(m * inv_a, e1, b);
     let m_erfc_far = if a > 30.0 { m * 0.0 } else { m_erfc_far };
     let erf_far = 1.0 - m_erfc_far;
     let erf = if near {

@@ -141,6 +141,82 @@ pub(super) fn mul_exp_f64(m: f64, x: f64) -> (f64, f64) {
     ((em1 + 1.0) * s1 * s2, m.mul_add(em1, m) * s1 * s2)
 }
 
+/// `(e^r − 1 − r)/r²` to degree 16 (the Taylor coefficients `1/k!`, k = 17 down to 2), for
+/// [`mul_exp_sum_f64`]'s wider `|r| ≤ 0.47`, where the first term left out, `r^18/18!`, is
+/// below 2e-20.
+const P64_WIDE: [f64; 16] = [
+    1.0 / 355_687_428_096_000.0,
+    1.0 / 20_922_789_888_000.0,
+    1.0 / 1_307_674_368_000.0,
+    1.0 / 87_178_291_200.0,
+    1.0 / 6_227_020_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+];
+
+/// The middle of the `lo` range [`mul_exp_sum_f64`] accepts.
+const SUM_LO_MID: f64 = -0.115;
+
+/// `m·e^(hi + lo)` in f64 for `lo` in [−0.23, 0] (erfc's rational correction to its exponent
+/// `hi = −a² − 0.5625`). `n` comes from `hi` alone and `hi` is reduced exactly by Cody–Waite, so
+/// all of that runs before `lo` is known; `lo` is then one addition to the small remainder,
+/// which the polynomial covers out to 0.47 (in Estrin's order: its depth is 4 multiplications,
+/// not 16). This is GELU's critical path: the loop's iterations do not overlap (each is ~180
+/// vector instructions, more than the scheduler holds), so its length sets the speed.
+#[inline(always)]
+pub(super) fn mul_exp_sum_f64(m: f64, hi: f64, lo: f64) -> f64 {
+    let hc = hi.clamp(EXP_LO_64, 710.0); // NaN stays NaN
+    let n = (hc + SUM_LO_MID).mul_add(std::f64::consts::LOG2_E, SHIFT64) - SHIFT64;
+    let r = (-n).mul_add(LN2_HI_64, hc);
+    let r = (-n).mul_add(LN2_LO_64, r) + lo;
+    let em1 = estrin64(r, &P64_WIDE).mul_add(r * r, r);
+    let n1 = (n * 0.5 + SHIFT64) - SHIFT64;
+    m.mul_add(em1, m) * pow2_64(n1) * pow2_64(n - n1)
+}
+
+/// The polynomial with coefficients `c` (highest first) at `x`, in Estrin's order: neighbouring
+/// coefficients paired with `x`, the pairs with `x²`, those with `x⁴` …, so the depth of
+/// dependent operations is `log2 N` FMAs instead of Horner's `N − 1`, for a few more
+/// multiplications.
+#[inline(always)]
+pub(super) fn estrin64<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
+    estrin_sel64(x, true, c, c)
+}
+
+/// [`estrin64`] on the coefficients of `a` or `b`, chosen per element by `first`.
+#[inline(always)]
+pub(super) fn estrin_sel64<const N: usize>(x: f64, first: bool, a: &[f64; N], b: &[f64; N]) -> f64 {
+    // Lowest degree first.
+    let mut t = [0.0; N];
+    for (j, t) in t.iter_mut().enumerate() {
+        let (ca, cb) = (a[N - 1 - j], b[N - 1 - j]);
+        *t = if first { ca } else { cb };
+    }
+    let (mut len, mut p) = (N, x);
+    while len > 1 {
+        let half = len.div_ceil(2);
+        for j in 0..half {
+            t[j] = if 2 * j + 1 < len {
+                t[2 * j + 1].mul_add(p, t[2 * j])
+            } else {
+                t[2 * j]
+            };
+        }
+        len = half;
+        p = p * p;
+    }
+    t[0]
+}
+
 /// `e^x` in f64: [`exp_f32`]'s scheme.
 #[inline(always)]
 pub fn exp_f64(x: f64) -> f64 {
