@@ -130,6 +130,22 @@ pub fn exp_f32(x: f32) -> f32 {
     mul_exp_f32(1.0, x).0
 }
 
+/// `e^x` in f32 where the result is a normal number (x ≥ −87.33), and 0 below: one scaling by
+/// `2^n` instead of [`mul_exp_f32`]'s two, for callers whose product with `e^x` is negligible
+/// once `e^x` is that small (the normal CDF's tail).
+#[inline(always)]
+pub(super) fn exp_or_zero_f32(x: f32) -> f32 {
+    const LO: f32 = -87.33; // e^LO is just above f32::MIN_POSITIVE, so n ≥ −126
+    let (n, em1) = reduce32(x.clamp(LO, 89.0)); // NaN stays NaN
+    let s = pow2_32(n);
+    let e = s.mul_add(em1, s);
+    if x < LO {
+        0.0
+    } else {
+        e
+    }
+}
+
 /// [`mul_exp_f32`] for f64: a degree-13 polynomial, inputs clamped to [[`EXP_LO_64`], 710]
 /// (n in [-1097, 1025]).
 #[inline(always)]
