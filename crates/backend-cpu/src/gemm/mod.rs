@@ -62,12 +62,16 @@ fn packed() -> Packed {
 }
 
 /// Below this many multiply-adds a GEMM runs on one thread (with the AVX-512 kernels; see
-/// [`par_macs`]). Measured with the helper threads of
-/// `crate::workers` (2 cores, medians, noisy):
-/// 128³ (2M) took 0.034 ms on one thread and 0.05-0.10 ms split in two (the tiles are too short
-/// to hide a helper's wake-up); 256³ (16M) 0.23 ms on one, 0.13-0.19 ms split; 128×784×256 (26M)
-/// 0.39 ms on one, 0.22-0.28 ms split.
-const PAR_MACS: usize = 1 << 22;
+/// [`par_macs`]). Measured with the helper threads of `crate::workers` (2 cores, noisy): 256³
+/// (16M) 0.23 ms on one thread, 0.13-0.19 ms split; 128×784×256 (26M) 0.39 ms on one, 0.22-0.28
+/// ms split. 128³ (2M) is split too: 0.040 ms on one thread, 0.021-0.025 ms split once the
+/// helper is running (PyTorch: 0.044 and 0.026-0.030 ms). An early measurement gave 0.05-0.10 ms
+/// split, with a helper that slept between calls; a helper now spins between jobs, and one that
+/// is late leaves its tiles to the caller, so the first, isolated call costs about one wake-up.
+const PAR_MACS: usize = 1 << 21;
+
+/// [`PAR_MACS`] for the AVX2 and portable kernels, and for AVX-512 while the helpers are awake.
+const PAR_MACS_SMALL: usize = 1 << 20;
 
 /// The threshold for splitting a GEMM across threads, for the kernel this CPU runs. The AVX2
 /// kernels do half the multiply-adds per cycle of the AVX-512 ones (and matrixmultiply fewer
@@ -75,11 +79,10 @@ const PAR_MACS: usize = 1 << 22;
 /// the 2M-multiply-add steps of an LSTM (`[32, 128] @ [128, 512]`, 65 µs on one core) cut the
 /// LSTM benchmark from 21 to 17 ms. With AVX-512 the threshold is lowered the same way while the
 /// helpers are awake (a job ended within their spin window), as in a recurrent layer's chain of
-/// products: on Zen 4 the LSTM benchmark went from 6.2-7.0 to 4.7-5.7 ms; an isolated 2M
-/// product still runs on one thread, where a sleeping helper would only delay it.
+/// products: on Zen 4 the LSTM benchmark went from 6.2-7.0 to 4.7-5.7 ms.
 fn par_macs() -> usize {
     if packed() != Packed::Avx512 || crate::workers::helpers_awake() {
-        PAR_MACS / 4
+        PAR_MACS_SMALL
     } else {
         PAR_MACS
     }
