@@ -41,20 +41,24 @@ const P32: [f32; 6] = [
 
 /// `(e^r − 1 − r)/r²` for f64: the Taylor coefficients `1/k!`, k = 13 down to 2. At
 /// `|r| = ln2/2` the first term left out, `r^14/14!`, is 4e-18: 0.04 ulp of the result.
-const P64: [f64; 12] = [
-    1.0 / 6_227_020_800.0,
-    1.0 / 479_001_600.0,
-    1.0 / 39_916_800.0,
-    1.0 / 3_628_800.0,
-    1.0 / 362_880.0,
-    1.0 / 40_320.0,
-    1.0 / 5_040.0,
-    1.0 / 720.0,
-    1.0 / 120.0,
-    1.0 / 24.0,
-    1.0 / 6.0,
-    0.5,
-];
+const P64: [f64; 12] = exp_taylor64();
+
+/// The Taylor coefficients `1/k!` of `(e^r − 1 − r)/r²`, k = N + 1 down to 2 (highest first),
+/// each one correctly rounded division (k! is exact in f64 up to 18!).
+const fn exp_taylor64<const N: usize>() -> [f64; N] {
+    let mut c = [0.0; N];
+    let mut i = 0;
+    while i < N {
+        let (mut k, mut factorial) = (2, 1.0);
+        while k <= N + 1 - i {
+            factorial *= k as f64;
+            k += 1;
+        }
+        c[i] = 1.0 / factorial;
+        i += 1;
+    }
+    c
+}
 
 /// Horner's scheme with one FMA per step, coefficients highest first.
 #[inline(always)]
@@ -157,27 +161,9 @@ pub(super) fn mul_exp_f64(m: f64, x: f64) -> (f64, f64) {
     ((em1 + 1.0) * s1 * s2, m.mul_add(em1, m) * s1 * s2)
 }
 
-/// `(e^r − 1 − r)/r²` to degree 16 (the Taylor coefficients `1/k!`, k = 17 down to 2), for
-/// [`mul_exp_sum_f64`]'s wider `|r| ≤ 0.47`, where the first term left out, `r^18/18!`, is
-/// below 2e-20.
-const P64_WIDE: [f64; 16] = [
-    1.0 / 355_687_428_096_000.0,
-    1.0 / 20_922_789_888_000.0,
-    1.0 / 1_307_674_368_000.0,
-    1.0 / 87_178_291_200.0,
-    1.0 / 6_227_020_800.0,
-    1.0 / 479_001_600.0,
-    1.0 / 39_916_800.0,
-    1.0 / 3_628_800.0,
-    1.0 / 362_880.0,
-    1.0 / 40_320.0,
-    1.0 / 5_040.0,
-    1.0 / 720.0,
-    1.0 / 120.0,
-    1.0 / 24.0,
-    1.0 / 6.0,
-    0.5,
-];
+/// `(e^r − 1 − r)/r²` to degree 15 (`1/k!`, k = 17 down to 2), for [`mul_exp_sum_f64`]'s wider
+/// `|r| ≤ 0.47`, where the first term of `e^r` left out, `r^18/18!`, is below 1e-21.
+const P64_WIDE: [f64; 16] = exp_taylor64();
 
 /// The middle of the `lo` range [`mul_exp_sum_f64`] accepts.
 const SUM_LO_MID: f64 = -0.115;
