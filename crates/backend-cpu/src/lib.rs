@@ -4,6 +4,7 @@
 mod gemm;
 mod kernels;
 mod parallel;
+mod placement;
 mod storage;
 mod workers;
 

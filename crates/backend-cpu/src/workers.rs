@@ -15,9 +15,10 @@
 //! handed over as an [`ErasedJob`] (a data pointer and the function that calls through it), and
 //! [`run`] does not return, or unwind, while any helper can still reach it.
 
+use crate::placement;
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -93,6 +94,15 @@ struct Workers {
     owner: Mutex<()>,
     /// `State::generation`, readable without the lock, for helpers spinning between jobs.
     latest: AtomicU64,
+    /// The last generation a helper joined: a job that ends with another number here ran on
+    /// the caller alone.
+    joined: AtomicU64,
+    /// How many times a caller moved the helpers off its CPU (`crate::placement`); each helper
+    /// widens its affinity again when it joins a job after a move it has not undone yet.
+    moves: AtomicU64,
+    /// Set by a move, cleared when a helper joins a job: no new move (two system calls per
+    /// helper) until one has.
+    moved: AtomicBool,
     /// When the last job ended, in nanoseconds since `epoch`: helpers spin for `SPIN` after it.
     last_done: AtomicU64,
     epoch: Instant,
@@ -120,15 +130,22 @@ fn workers() -> &'static Workers {
             left: Condvar::new(),
             owner: Mutex::new(()),
             latest: AtomicU64::new(0),
+            joined: AtomicU64::new(0),
+            moves: AtomicU64::new(0),
+            moved: AtomicBool::new(false),
             last_done: AtomicU64::new(0),
             epoch: Instant::now(),
         }));
-        for i in 0..crate::parallel::num_threads() - 1 {
-            // A helper that cannot be spawned is only a lost core: jobs run on the caller anyway.
-            let _ = std::thread::Builder::new()
-                .name(format!("nanotorch-cpu-{i}"))
-                .spawn(move || helper_loop(w));
-        }
+        // A helper that cannot be spawned is only a lost core: jobs run on the caller anyway.
+        let helpers: Vec<_> = (0..crate::parallel::num_threads() - 1)
+            .filter_map(|i| {
+                std::thread::Builder::new()
+                    .name(format!("nanotorch-cpu-{i}"))
+                    .spawn(move || helper_loop(w))
+                    .ok()
+            })
+            .collect();
+        placement::record(&helpers);
         w
     })
 }
@@ -138,12 +155,20 @@ fn workers() -> &'static Workers {
 fn helper_loop(w: &'static Workers) {
     let mut seen = 0;
     let mut spun = false;
+    let mut moves_undone = 0;
     let mut st = w.lock();
     loop {
         match st.job {
             Some(job) if st.generation != seen => {
                 seen = st.generation;
                 spun = false;
+                w.joined.store(seen, Ordering::Relaxed);
+                w.moved.store(false, Ordering::Relaxed);
+                let moves = w.moves.load(Ordering::Relaxed);
+                if moves != moves_undone {
+                    moves_undone = moves;
+                    placement::allow_every_cpu();
+                }
                 // Counted while the lock is held, so `TakeBack` cannot miss this helper.
                 w.inside.fetch_add(1, Ordering::AcqRel);
                 drop(st);
@@ -254,12 +279,12 @@ pub(crate) fn run<F: Fn() + Sync>(job: &F) {
         Err(TryLockError::Poisoned(p)) => p.into_inner(),
         Err(TryLockError::WouldBlock) => return job(),
     };
-    let asleep = {
+    let (generation, asleep) = {
         let mut st = w.lock();
         st.job = Some(ErasedJob::new(job));
         st.generation += 1;
         w.latest.store(st.generation, Ordering::Release);
-        st.sleeping > 0
+        (st.generation, st.sleeping > 0)
     };
     // From here until `take_back` drops, helpers may hold a pointer to `job`. `job` is borrowed
     // for all of this call, and `take_back` is declared after it, so its drop (which waits for
@@ -274,6 +299,12 @@ pub(crate) fn run<F: Fn() + Sync>(job: &F) {
     drop(take_back);
     w.last_done.store(nanos_since(w.epoch), Ordering::Relaxed);
     let theirs = w.lock().panic.take();
+    // No helper joined: they are queued behind this thread on its CPU, or asleep and about to
+    // be woken onto it (see `crate::placement`). Once per stretch until one joins again.
+    if w.joined.load(Ordering::Relaxed) != generation && !w.moved.swap(true, Ordering::Relaxed) {
+        w.moves.fetch_add(1, Ordering::Relaxed);
+        placement::move_helpers_off_this_cpu();
+    }
     if let Err(payload) = mine {
         resume_unwind(payload);
     }
