@@ -163,7 +163,11 @@ fn helper_loop(w: &'static Workers) {
                 seen = st.generation;
                 spun = false;
                 w.joined.store(seen, Ordering::Relaxed);
-                w.moved.store(false, Ordering::Relaxed);
+                // Read first: a store on every job would take the line from the caller, which
+                // reads these atomics at every job's end, for a flag that is almost never set.
+                if w.moved.load(Ordering::Relaxed) {
+                    w.moved.store(false, Ordering::Relaxed);
+                }
                 let moves = w.moves.load(Ordering::Relaxed);
                 if moves != moves_undone {
                     moves_undone = moves;
