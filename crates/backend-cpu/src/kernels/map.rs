@@ -4,6 +4,7 @@
 use super::isa::{run_loop, Isa, Loop};
 use crate::parallel::{coalesce, par_chunks, Rows};
 use crate::storage::CpuStorage;
+use nanotorch_ndarray_core::op::math::GROUP;
 use nanotorch_ndarray_core::{Element, Float, Layout, UnaryKernel};
 use std::mem::MaybeUninit;
 
@@ -39,6 +40,24 @@ pub(crate) fn map_contiguous<E: Element, T: Element>(
 pub(crate) trait Map1<E, T>: Sync {
     /// The function on one element.
     fn apply(&self, x: E) -> T;
+
+    /// Whether [`Map1::apply_group`] should run on whole groups (`UnaryKernel::groups`).
+    #[inline(always)]
+    fn groups(&self) -> bool {
+        false
+    }
+
+    /// The function on [`GROUP`] elements, into `out` (as long): the same values as `apply` on
+    /// each.
+    #[inline(always)]
+    fn apply_group(&self, x: &[E; GROUP], out: &mut [MaybeUninit<T>])
+    where
+        E: Copy,
+    {
+        for (o, &x) in out.iter_mut().zip(x) {
+            o.write(self.apply(x));
+        }
+    }
 }
 
 /// A closure as a [`Map1`] (small closures: casts, scalar operands).
@@ -58,6 +77,24 @@ impl<E: Float, K: UnaryKernel> Map1<E, E> for Kernel<K> {
     #[inline(always)]
     fn apply(&self, x: E) -> E {
         K::apply(x)
+    }
+
+    #[inline(always)]
+    fn groups(&self) -> bool {
+        K::groups::<E>()
+    }
+
+    #[inline(always)]
+    fn apply_group(&self, x: &[E; GROUP], out: &mut [MaybeUninit<E>]) {
+        // The group kernel works in place: copy, then transform.
+        let out: &mut [MaybeUninit<E>; GROUP] = out.try_into().expect("a whole group");
+        for (o, &x) in out.iter_mut().zip(x) {
+            o.write(x);
+        }
+        // SAFETY: every element of `out` was written just above, and `[MaybeUninit<E>; N]` has
+        // the layout of `[E; N]`.
+        let out = unsafe { &mut *(out as *mut [MaybeUninit<E>; GROUP] as *mut [E; GROUP]) };
+        K::apply_group(out);
     }
 }
 
@@ -83,6 +120,16 @@ impl<E: Element, T: Element, F: Map1<E, T>> Loop for MapSlice<'_, E, T, F> {
     #[inline(always)]
     fn run(self) {
         let MapSlice(src, out, f) = self;
+        let (out, src) = if f.groups() {
+            let mut out_groups = out.chunks_exact_mut(GROUP);
+            let mut src_groups = src.chunks_exact(GROUP);
+            for (o, s) in out_groups.by_ref().zip(src_groups.by_ref()) {
+                f.apply_group(s.try_into().expect("chunks_exact gives whole groups"), o);
+            }
+            (out_groups.into_remainder(), src_groups.remainder())
+        } else {
+            (out, src)
+        };
         for (o, &a) in out.iter_mut().zip(src) {
             o.write(f.apply(a));
         }
@@ -276,9 +323,11 @@ fn longest_axis_last<const N: usize>(layouts: [&Layout; N]) -> [Layout; N] {
 #[cfg(test)]
 mod tests {
     use super::super::isa::{run_loop, Isa};
-    use super::{map1, update, Closure, MapSlice};
+    use super::{map1, update, Closure, Kernel, MapSlice};
     use nanotorch_ndarray_core::math::{self, exp_f32};
-    use nanotorch_ndarray_core::{Float, Layout, Shape};
+    use nanotorch_ndarray_core::{
+        unary_kernels, Float, Layout, Shape, UnaryKernel, UnaryOp, UnaryVisitor,
+    };
     use std::mem::MaybeUninit;
 
     /// `f` over `x` in the copy compiled for `isa`.
@@ -375,6 +424,63 @@ mod tests {
     #[test]
     fn every_isa_copy_gives_the_same_bits_f64() {
         all_copies_agree::<f64>(&fast_functions());
+    }
+
+    /// `op`'s own kernel (its group form where it has one) over `x` in `isa`'s copy.
+    fn map_op<E: Float>(isa: Isa, x: &[E], op: UnaryOp) -> Vec<E> {
+        struct Visit<'a, E>(Isa, &'a [E]);
+        impl<E: Float> UnaryVisitor for Visit<'_, E> {
+            type Output = Vec<E>;
+            fn visit<K: UnaryKernel>(self) -> Vec<E> {
+                let mut out = vec![MaybeUninit::uninit(); self.1.len()];
+                let kernel = Kernel::<K>(std::marker::PhantomData);
+                run_loop(self.0, MapSlice(self.1, &mut out, &kernel));
+                // SAFETY: the loop wrote every element.
+                out.into_iter()
+                    .map(|o| unsafe { o.assume_init() })
+                    .collect()
+            }
+        }
+        op.dispatch(Visit(isa, x))
+    }
+
+    /// The group kernels (f64 erf and exact GELU, which skip the far interval for the elements
+    /// not in it) give every element the bits of the per-element kernel, in every compiled
+    /// copy: on groups all near, all far and mixed, on specials, and on the leftover elements
+    /// after the last whole group. (A NaN matches any NaN: which operand's NaN an
+    /// instruction passes on depends on the order the compiler chose.)
+    fn group_kernels_agree<E: Float>() {
+        assert!(
+            unary_kernels::GeluErf::groups::<f64>() && !unary_kernels::GeluErf::groups::<f32>()
+        );
+        let mut x = inputs::<E>();
+        // Quasi-random in [-6, 6]: most groups mix near, middle and far elements.
+        x.extend(
+            (0..50_000).map(|i| E::from_f64(((i as f64 * 0.754_877_666).fract() - 0.5) * 12.0)),
+        );
+        for op in [UnaryOp::Erf, UnaryOp::GeluErf, UnaryOp::GeluErfGrad] {
+            for isa in Isa::available() {
+                let got = map_op(isa, &x, op);
+                for (&xi, &g) in x.iter().zip(&got) {
+                    let want = op.eval(xi);
+                    assert!(
+                        same_bits(g, want) || (g.is_nan() && want.is_nan()),
+                        "{}({xi:?}) in {isa:?}: {g:?}, one by one {want:?}",
+                        op.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn group_kernels_give_each_elements_bits_f64() {
+        group_kernels_agree::<f64>();
+    }
+
+    #[test]
+    fn group_kernels_give_each_elements_bits_f32() {
+        group_kernels_agree::<f32>();
     }
 
     #[test]

@@ -12,13 +12,15 @@
 /// ```text
 /// /// doc
 /// Variant("name", method, cost N, Domain) [cuda "device expression"] |x| rust_expression
-///     [, fast |x| fast_expression];
+///     [, fast |x| fast_expression [, group |x| group_expression]];
 /// ```
 ///
 /// The Rust expression is generic over `E: Float` (`E::from_f64(0.5)` for constants) and is,
 /// at `E = f64`, the reference ([`UnaryOp::eval_f64`]), so it is written with libm's accurate
 /// functions. Without `fast` it is also the CPU kernel; with it, the CPU kernel is the fast
 /// expression (the vectorised FMA polynomials of `op::math`), tested against the reference.
+/// With `group`, the kernel also has a group form in f64 (`x` is `&mut [E; GROUP]`, changed in
+/// place): the same bits as `fast` on each element, with work skipped where a group allows it.
 /// Without `cuda`, the device expression is `F::name(x)` (a function of the same name in
 /// `kernels/math.cuh`).
 macro_rules! unary_ops {
@@ -27,7 +29,7 @@ macro_rules! unary_ops {
         $variant:ident($name:literal, $method:ident, cost $cost:literal, $domain:ident)
         $(cuda $cuda:literal)?
         |$x:ident| $body:expr
-        $(, fast |$fx:ident| $fast:expr)?;
+        $(, fast |$fx:ident| $fast:expr $(, group |$gx:ident| $group:expr)?)?;
     )*) => {
         /// Element-wise functions of one float argument, declared once in the table in
         /// `op/unary.rs`.
@@ -123,6 +125,16 @@ macro_rules! unary_ops {
                             Self::reference(x)
                         )
                     }
+                    $($(
+                        #[inline(always)]
+                        fn groups<E: Float>() -> bool {
+                            E::DTYPE == $crate::DType::F64
+                        }
+                        #[inline(always)]
+                        fn apply_group<E: Float>($gx: &mut [E; GROUP]) {
+                            $group
+                        }
+                    )?)?
                 }
             )*
         }

@@ -6,8 +6,9 @@
 //! match every op). Chapter 2, "Adding an op", walks through it.
 
 use super::math::{
-    fast_erf, fast_exp, fast_gelu_erf, fast_gelu_erf_grad, fast_gelu_tanh, fast_log, fast_sigmoid,
-    fast_silu, fast_softplus, fast_tanh, selu,
+    fast_erf, fast_erf_group, fast_exp, fast_gelu_erf, fast_gelu_erf_grad,
+    fast_gelu_erf_grad_group, fast_gelu_erf_group, fast_gelu_tanh, fast_log, fast_sigmoid,
+    fast_silu, fast_softplus, fast_tanh, selu, GROUP,
 };
 use super::table::unary_ops;
 use super::Domain;
@@ -20,6 +21,23 @@ pub trait UnaryKernel {
     const OP: UnaryOp;
     /// The op on one element.
     fn apply<E: Float>(x: E) -> E;
+
+    /// Whether a loop should call [`UnaryKernel::apply_group`] on groups of `E` rather than
+    /// `apply` on each element: true where the op has a group kernel in that dtype, one that
+    /// skips work a whole group does not need (f64 `erf` and exact GELU leave out their far
+    /// interval where no element of the group lies in it).
+    #[inline(always)]
+    fn groups<E: Float>() -> bool {
+        false
+    }
+
+    /// The op on [`GROUP`] elements at once, in place: the same bits as `apply` on each.
+    #[inline(always)]
+    fn apply_group<E: Float>(x: &mut [E; GROUP]) {
+        for x in x.iter_mut() {
+            *x = Self::apply(*x);
+        }
+    }
 }
 
 /// What a backend passes to [`UnaryOp::dispatch`]: called back with the op's kernel type.
@@ -70,13 +88,13 @@ unary_ops! {
     GeluErf("gelu_erf", gelu, cost 16, Real)
         cuda "T(0.5) * x * (T(1) + F::erf(x * T(0.70710678118654752440)))"
         |x| E::from_f64(0.5) * x * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf()),
-        fast |x| fast_gelu_erf(x);
+        fast |x| fast_gelu_erf(x), group |x| fast_gelu_erf_group(x);
     /// `Φ(x) + x·φ(x)`, the derivative of exact GELU: its backward pass as one kernel
     GeluErfGrad("gelu_erf_grad", gelu_erf_grad, cost 16, Real)
         cuda "T(0.5) * (T(1) + F::erf(x * T(0.70710678118654752440))) + x * T(0.39894228040143267794) * F::exp(T(-0.5) * x * x)"
         |x| E::from_f64(0.5) * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
             + x * E::from_f64(0.398_942_280_401_432_7) * (E::from_f64(-0.5) * x * x).exp(),
-        fast |x| fast_gelu_erf_grad(x);
+        fast |x| fast_gelu_erf_grad(x), group |x| fast_gelu_erf_grad_group(x);
     /// PyTorch's `gelu(approximate='tanh')`
     GeluTanh("gelu_tanh", gelu_tanh, cost 16, Real)
         cuda "T(0.5) * x * (T(1) + F::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)))"
@@ -90,7 +108,8 @@ unary_ops! {
     Softplus("softplus", softplus, cost 16, Real) cuda "x > T(20) ? x : F::log1p(F::exp(x))"
         |x| if x > E::from_f64(20.0) { x } else { x.exp().ln_1p() }, fast |x| fast_softplus(x);
     /// erf x
-    Erf("erf", erf, cost 16, Real) |x| x.erf(), fast |x| fast_erf(x);
+    Erf("erf", erf, cost 16, Real) |x| x.erf(), fast |x| fast_erf(x),
+        group |x| fast_erf_group(x);
     /// ⌊x⌋
     Floor("floor", floor, cost 1, Real) |x| x.floor();
     /// ⌈x⌉

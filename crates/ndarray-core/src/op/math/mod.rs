@@ -20,7 +20,10 @@ pub use act::{
     softplus_f64, tanh_f32, tanh_f64,
 };
 pub use erf::{erf_f32, gelu_erf_f32, gelu_erf_grad_f32};
-pub use erf64::{erf_f64, gelu_erf_f64, gelu_erf_grad_f64};
+pub use erf64::{
+    erf_f64, erf_f64_group, gelu_erf_f64, gelu_erf_f64_group, gelu_erf_grad_f64,
+    gelu_erf_grad_f64_group, GROUP,
+};
 pub use exp::{exp_f32, exp_f64};
 pub use log::{log_f32, log_f64};
 
@@ -76,4 +79,32 @@ per_dtype! {
     fast_gelu_erf => gelu_erf_f32, gelu_erf_f64;
     /// Exact GELU's derivative: [`gelu_erf_grad_f32`] or [`gelu_erf_grad_f64`].
     fast_gelu_erf_grad => gelu_erf_grad_f32, gelu_erf_grad_f64;
+}
+
+/// Defines a generic `fast_*_group` on [`GROUP`] elements, in place: the f64 group kernel, or
+/// the f32 function on each element (f32 has no group kernel; a backend asks
+/// `UnaryKernel::groups` before it calls one).
+macro_rules! per_dtype_group {
+    ($($(#[doc = $doc:literal])* $name:ident => $f32:path, $f64:path;)*) => {$(
+        $(#[doc = $doc])*
+        #[inline(always)]
+        pub fn $name<E: Float>(x: &mut [E; GROUP]) {
+            if E::DTYPE == DType::F32 {
+                for x in x.iter_mut() {
+                    *x = bytemuck::cast($f32(bytemuck::cast(*x)));
+                }
+            } else {
+                $f64(bytemuck::cast_mut(x))
+            }
+        }
+    )*};
+}
+
+per_dtype_group! {
+    /// [`fast_erf`] on a group: [`erf_f64_group`] in f64.
+    fast_erf_group => erf_f32, erf_f64_group;
+    /// [`fast_gelu_erf`] on a group: [`gelu_erf_f64_group`] in f64.
+    fast_gelu_erf_group => gelu_erf_f32, gelu_erf_f64_group;
+    /// [`fast_gelu_erf_grad`] on a group: [`gelu_erf_grad_f64_group`] in f64.
+    fast_gelu_erf_grad_group => gelu_erf_grad_f32, gelu_erf_grad_f64_group;
 }

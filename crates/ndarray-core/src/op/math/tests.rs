@@ -354,3 +354,41 @@ fn gelu_erf_grad_f32_matches_the_f64_definition() {
     assert!(gelu_erf_grad_f32(f32::INFINITY).is_nan());
     assert!(gelu_erf_grad_f32(f32::NAN).is_nan());
 }
+
+/// The f64 group kernels give each element the bits of the per-element function: on a group
+/// of middle values, one of far values, mixed ones (with NaN, infinities and signed zeros).
+#[test]
+fn f64_group_kernels_give_each_elements_bits() {
+    let groups: [Box<dyn Fn(usize) -> f64>; 4] = [
+        Box::new(|i| (i as f64 / GROUP as f64 - 0.5) * 2.0),
+        Box::new(|i| 2.0 + i as f64 * 0.13),
+        Box::new(|i| ((i as f64 * 0.754_877_666).fract() - 0.5) * 12.0),
+        Box::new(|i| {
+            [
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                -0.0,
+                0.0,
+                -40.0,
+                1e-310,
+            ][i % 7]
+        }),
+    ];
+    type Pair = (&'static str, fn(&mut [f64; GROUP]), fn(f64) -> f64);
+    let functions: [Pair; 3] = [
+        ("erf", erf_f64_group, erf_f64),
+        ("gelu_erf", gelu_erf_f64_group, gelu_erf_f64),
+        ("gelu_erf_grad", gelu_erf_grad_f64_group, gelu_erf_grad_f64),
+    ];
+    for make in &groups {
+        let x: [f64; GROUP] = std::array::from_fn(make);
+        for (name, group, each) in functions {
+            let mut y = x;
+            group(&mut y);
+            for (&xi, &yi) in x.iter().zip(&y) {
+                assert_eq!(yi.to_bits(), each(xi).to_bits(), "{name}({xi})");
+            }
+        }
+    }
+}
