@@ -112,17 +112,18 @@ fn mid_rational(a: f64) -> (bool, f64, f64) {
 /// `(erf a, m·erfc a)` below 1.25, from the near or middle rational function's value `ratio`.
 #[inline(always)]
 fn mid_finish(a: f64, m: f64, near: bool, ratio: f64) -> (f64, f64) {
-    if near {
-        let erf = a.mul_add(ratio, a);
-        let erfc = if a < 0.25 {
-            1.0 - erf
-        } else {
-            0.5 - (a.mul_add(ratio, a - 0.5))
-        };
-        (erf, m * erfc)
+    // Both intervals' values, then a choice: written as branches, LLVM's cost model kept the
+    // loops that call this scalar on AVX2.
+    let erf_near = a.mul_add(ratio, a);
+    let erfc_near = if a < 0.25 {
+        1.0 - erf_near
     } else {
-        (ERX + ratio, m * ((1.0 - ERX) - ratio))
-    }
+        0.5 - (a.mul_add(ratio, a - 0.5))
+    };
+    let (erf_mid, erfc_mid) = (ERX + ratio, (1.0 - ERX) - ratio);
+    let erf = if near { erf_near } else { erf_mid };
+    let erfc = if near { erfc_near } else { erfc_mid };
+    (erf, m * erfc)
 }
 
 /// The far interval's rational function at `a` (1.25 or more; a smaller `a` is clamped):
@@ -190,10 +191,15 @@ impl Core for Full {
         let (r_far, s_far, af, h) = far_rational(a);
         let mid = a < 1.25;
         let ratio = if mid { p_mid } else { r_far } / if mid { q_mid } else { s_far };
+        // Both, then a choice (see `mid_finish`).
+        let (near_or_mid, far) = (
+            mid_finish(a, m, near, ratio),
+            far_finish(a, m, af, h, ratio),
+        );
         if mid {
-            mid_finish(a, m, near, ratio)
+            near_or_mid
         } else {
-            far_finish(a, m, af, h, ratio)
+            far
         }
     }
 }
