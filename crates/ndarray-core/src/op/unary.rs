@@ -130,22 +130,31 @@ unary_ops! {
     /// `relu6(x + 3) / 6`: 0 below -3, 1 above 3
     Hardsigmoid("hardsigmoid", hardsigmoid, cost 1, Real)
         cuda "x <= T(-3) ? T(0) : (x >= T(3) ? T(1) : (x + T(3)) / T(6))"
-        |x| if x <= E::from_f64(-3.0) {
-            E::ZERO
-        } else if x >= E::from_f64(3.0) {
-            E::ONE
-        } else {
-            (x + E::from_f64(3.0)) / E::from_f64(6.0)
+        |x| {
+            // The middle piece for every x, then the choice: with the division inside a
+            // branch, LLVM's cost model kept the f64 loop scalar on AVX2.
+            let middle = (x + E::from_f64(3.0)) / E::from_f64(6.0);
+            if x <= E::from_f64(-3.0) {
+                E::ZERO
+            } else if x >= E::from_f64(3.0) {
+                E::ONE
+            } else {
+                middle
+            }
         };
     /// `x·relu6(x + 3) / 6`: 0 below -3, x above 3
     Hardswish("hardswish", hardswish, cost 1, Real)
         cuda "x <= T(-3) ? T(0) : (x >= T(3) ? x : x * (x + T(3)) / T(6))"
-        |x| if x <= E::from_f64(-3.0) {
-            E::ZERO
-        } else if x >= E::from_f64(3.0) {
-            x
-        } else {
-            x * (x + E::from_f64(3.0)) / E::from_f64(6.0)
+        |x| {
+            // As Hardsigmoid: the middle piece first.
+            let middle = x * (x + E::from_f64(3.0)) / E::from_f64(6.0);
+            if x <= E::from_f64(-3.0) {
+                E::ZERO
+            } else if x >= E::from_f64(3.0) {
+                x
+            } else {
+                middle
+            }
         };
     /// `x·tanh(ln(1 + eˣ))`
     Mish("mish", mish, cost 16, Real) cuda "x * F::tanh(F::log1p(F::exp(x)))"
