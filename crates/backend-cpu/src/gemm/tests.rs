@@ -152,14 +152,18 @@ unsafe fn split_or_whole<E: Float>(
     }
 }
 
+/// Products whose shared operand is large enough to be packed once: split by rows (B shared,
+/// over two k-blocks), by columns (A shared), and by columns over two column blocks of B.
+const SPLIT_SHAPES: &[(usize, usize, usize)] = &[(200, 300, 130), (50, 700, 300), (60, 600, 1100)];
+
 #[test]
 fn a_split_product_with_its_operand_packed_once_matches_the_naive_product_exactly() {
-    for &shape in SHAPES {
+    for &shape in SHAPES.iter().chain(SPLIT_SHAPES) {
         check::<f32>(split_or_whole::<f32>, shape);
         check::<f64>(split_or_whole::<f64>, shape);
     }
-    // Rows (130×257×100) and columns (7×600×1100, 32×128×512) are split, in each of the four
-    // orientations and both types, wherever this CPU has a packed kernel.
+    // Each of `SPLIT_SHAPES` is split, in each of the four orientations and both types,
+    // wherever this CPU has a packed kernel.
     if super::packed() != super::Packed::Portable {
         assert!(SPLIT.load(std::sync::atomic::Ordering::Relaxed) >= 3 * 4 * 2);
     }
