@@ -74,12 +74,25 @@ pub(super) const MC: usize = 128;
 /// Columns of C per block of packed B (`KC × NC` f32 = 1 MiB).
 const NC: usize = 1024;
 /// C with more rows than this packs B even when B's rows are contiguous.
-pub(super) const DIRECT_B_MAX_ROWS: usize = 64;
+const DIRECT_B_MAX_ROWS: usize = 64;
+
+/// Whether a product with `m` rows packs B: when its columns are not contiguous (the kernel
+/// loads `NR` adjacent elements of a row), or when C has more than [`DIRECT_B_MAX_ROWS`] rows.
+pub(super) fn packs_b(m: usize, csb: usize) -> bool {
+    csb != 1 || m > DIRECT_B_MAX_ROWS
+}
 /// C with at most this many columns reads A where it lies (full slivers of `MR` rows; a last,
 /// shorter one is still packed, zero-padded): each element of A then meets B once or twice,
 /// and packing it would cost about as much as the product (resnet18's last stage multiplies
 /// its `[512, 4608]` weight by 16 columns).
-pub(super) const DIRECT_A_MAX_COLS: usize = 64;
+const DIRECT_A_MAX_COLS: usize = 64;
+
+/// Whether a product with `n` columns reads A where it lies ([`DIRECT_A_MAX_COLS`]); A's rows
+/// must be contiguous. (Reading a transposed or doubly strided A in place too measured no
+/// faster in resnet18 on the Xeon: the kernel's strided reads cost what the packing saved.)
+pub(super) fn reads_a_in_place(n: usize, csa: usize) -> bool {
+    n <= DIRECT_A_MAX_COLS && csa == 1
+}
 
 thread_local! {
     /// Per-thread packing space for A and B, kept between calls (u64 keeps it aligned for f64).
@@ -88,11 +101,14 @@ thread_local! {
 
 /// A buffer of at least `len` elements of `T`, reusing `buf`'s allocation.
 fn room<T>(buf: &mut Vec<u64>, len: usize) -> *mut T {
-    let words = (len * std::mem::size_of::<T>()).div_ceil(8);
+    // 8 words of slack to start on a cache line: a vector load that straddles two lines
+    // costs two.
+    let words = (len * std::mem::size_of::<T>()).div_ceil(8) + 8;
     if buf.len() < words {
         buf.resize(words, 0);
     }
-    buf.as_mut_ptr() as *mut T
+    let skip = buf.as_ptr().align_offset(64);
+    buf[skip..].as_mut_ptr() as *mut T
 }
 
 /// An operand packed whole before the call, for all the tiles of a split product to read (see
@@ -132,8 +148,8 @@ pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
         Prepacked::A(pa) => (Some(pa), None),
         Prepacked::B(pb) => (None, Some(pb)),
     };
-    let pack_b = shared_b.is_none() && (csb != 1 || m > DIRECT_B_MAX_ROWS);
-    let direct_a = n <= DIRECT_A_MAX_COLS && csa == 1;
+    let pack_b = shared_b.is_none() && packs_b(m, csb);
+    let direct_a = reads_a_in_place(n, csa);
     PACK.with(|cell| {
         let (buf_a, buf_b) = &mut *cell.borrow_mut();
         // Blocks of A hold whole slivers.

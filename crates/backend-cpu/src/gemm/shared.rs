@@ -12,7 +12,7 @@
 //! element of C is still the same kernel over the same k-blocks, so the bits do not change.
 
 use super::blocked::{
-    gemm, pack_a_block, pack_b_block, Micro, Prepacked, DIRECT_A_MAX_COLS, DIRECT_B_MAX_ROWS, MC,
+    gemm, pack_a_block, pack_b_block, packs_b, reads_a_in_place, Micro, Prepacked, MC,
 };
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::Element;
@@ -50,9 +50,9 @@ pub(super) unsafe fn par_gemm<T: Element, K: Micro<T>>(
     // Blocks of rows share B, which is the smaller operand when m ≥ n.
     let split_rows = m >= n;
     let packs_shared = if split_rows {
-        csb != 1 || m > DIRECT_B_MAX_ROWS
+        packs_b(m, csb)
     } else {
-        !(csa == 1 && n <= DIRECT_A_MAX_COLS)
+        !reads_a_in_place(n, csa)
     };
     let (dim, unit, block) = if split_rows {
         (m, K::MR, MC - MC % K::MR)
