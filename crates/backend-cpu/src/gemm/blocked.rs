@@ -70,29 +70,16 @@ pub(super) trait Micro<T: Copy + 'static> {
 /// Steps of k per block: a 32-wide f32 sliver of B is then 32 KiB, an 8-row sliver of A 8 KiB.
 const KC: usize = 256;
 /// Rows of C per block of packed A (`MC × KC` f32 = 128 KiB, inside L2).
-pub(super) const MC: usize = 128;
+const MC: usize = 128;
 /// Columns of C per block of packed B (`KC × NC` f32 = 1 MiB).
 const NC: usize = 1024;
 /// C with more rows than this packs B even when B's rows are contiguous.
 const DIRECT_B_MAX_ROWS: usize = 64;
-
-/// Whether a product with `m` rows packs B: when its columns are not contiguous (the kernel
-/// loads `NR` adjacent elements of a row), or when C has more than [`DIRECT_B_MAX_ROWS`] rows.
-pub(super) fn packs_b(m: usize, csb: usize) -> bool {
-    csb != 1 || m > DIRECT_B_MAX_ROWS
-}
 /// C with at most this many columns reads A where it lies (full slivers of `MR` rows; a last,
 /// shorter one is still packed, zero-padded): each element of A then meets B once or twice,
 /// and packing it would cost about as much as the product (resnet18's last stage multiplies
 /// its `[512, 4608]` weight by 16 columns).
 const DIRECT_A_MAX_COLS: usize = 64;
-
-/// Whether a product with `n` columns reads A where it lies ([`DIRECT_A_MAX_COLS`]); A's rows
-/// must be contiguous. (Reading a transposed or doubly strided A in place too measured no
-/// faster in resnet18 on the Xeon: the kernel's strided reads cost what the packing saved.)
-pub(super) fn reads_a_in_place(n: usize, csa: usize) -> bool {
-    n <= DIRECT_A_MAX_COLS && csa == 1
-}
 
 thread_local! {
     /// Per-thread packing space for A and B, kept between calls (u64 keeps it aligned for f64).
@@ -111,27 +98,12 @@ fn room<T>(buf: &mut Vec<u64>, len: usize) -> *mut T {
     buf[skip..].as_mut_ptr() as *mut T
 }
 
-/// An operand packed whole before the call, for all the tiles of a split product to read (see
-/// [`par_gemm`]): slivers of `MR` rows of A, or of `NR` columns of B, each over all of k
-/// (sliver `s` starts at element `s·MR·k`, or `s·NR·k`).
-#[derive(Clone, Copy)]
-pub(super) enum Prepacked<T> {
-    /// Both operands are packed here as needed.
-    None,
-    /// A is packed at this address; B is read or packed here.
-    A(*const T),
-    /// B is packed at this address; A is read or packed here.
-    B(*const T),
-}
-
 /// `C = A·B` for an `m×k` A and a `k×n` B at the given element strides into a row-major C
-/// with row stride `ldc`; an operand in `prepacked` is read from there instead.
+/// with row stride `ldc`.
 ///
 /// # Safety
 /// The CPU has `K`'s instruction set; the pointers address blocks that are in bounds at the
-/// given strides; a prepacked operand holds this block's `m` rows (or `n` columns) packed by
-/// [`par_gemm`] with this `K`; no other thread writes the C block; `k > 0`.
-#[allow(clippy::too_many_arguments)]
+/// given strides; no other thread writes the C block; `k > 0`.
 pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
     (m, k, n): (usize, usize, usize),
     a: *const T,
@@ -140,25 +112,15 @@ pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
     (rsb, csb): (usize, usize),
     c: *mut T,
     ldc: usize,
-    prepacked: Prepacked<T>,
 ) {
     let nr = K::NR;
-    let (shared_a, shared_b) = match prepacked {
-        Prepacked::None => (None, None),
-        Prepacked::A(pa) => (Some(pa), None),
-        Prepacked::B(pb) => (None, Some(pb)),
-    };
-    let pack_b = shared_b.is_none() && packs_b(m, csb);
-    let direct_a = reads_a_in_place(n, csa);
+    let pack_b = csb != 1 || m > DIRECT_B_MAX_ROWS;
+    let direct_a = n <= DIRECT_A_MAX_COLS && csa == 1;
     PACK.with(|cell| {
         let (buf_a, buf_b) = &mut *cell.borrow_mut();
         // Blocks of A hold whole slivers.
         let mc_max = MC - MC % K::MR;
-        let pa = if shared_a.is_none() {
-            room::<T>(buf_a, mc_max.min(m.next_multiple_of(K::MR)) * KC.min(k))
-        } else {
-            std::ptr::null_mut()
-        };
+        let pa = room::<T>(buf_a, mc_max.min(m.next_multiple_of(K::MR)) * KC.min(k));
         let pb = if pack_b {
             room::<T>(buf_b, KC.min(k) * NC.min(n.next_multiple_of(nr)))
         } else {
@@ -178,23 +140,19 @@ pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
                     // Rows of this block read in place; the rest (all, or a last short
                     // sliver) is packed to the start of `pa`.
                     let in_place = if direct_a { mc - mc % K::MR } else { 0 };
-                    if in_place < mc && shared_a.is_none() {
+                    if in_place < mc {
                         let rest = a_block.add(in_place * rsa);
                         pack_a_block::<T, K>(mc - in_place, kc, rest, (rsa, csa), pa);
                     }
                     for jr in (0..nc).step_by(nr) {
                         let cols = nr.min(nc - jr);
-                        let (sliver_b, row_stride) = if let Some(pb) = shared_b {
-                            (pb.add((jc + jr) * k + pc * nr), nr)
-                        } else if pack_b {
+                        let (sliver_b, row_stride) = if pack_b {
                             (pb.add(jr * kc) as *const T, nr)
                         } else {
                             (b_block.add(jr), rsb)
                         };
                         for ir in (0..mc).step_by(K::MR) {
-                            let (sliver_a, a_steps) = if let Some(pa) = shared_a {
-                                (pa.add((ic + ir) * k + pc * K::MR), None)
-                            } else if ir < in_place {
+                            let (sliver_a, a_steps) = if ir < in_place {
                                 (a_block.add(ir * rsa), Some((rsa, csa)))
                             } else {
                                 (pa.add((ir - in_place) * kc) as *const T, None)
@@ -220,7 +178,7 @@ pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
 
 /// Packs the `mc × kc` block of A into slivers of `MR` rows, each stored column by column
 /// (`MR` elements per step of k), the last one zero-padded.
-pub(super) unsafe fn pack_a_block<T: Copy + 'static, K: Micro<T>>(
+unsafe fn pack_a_block<T: Copy + 'static, K: Micro<T>>(
     mc: usize,
     kc: usize,
     a: *const T,
@@ -253,7 +211,7 @@ pub(super) unsafe fn pack_a_block<T: Copy + 'static, K: Micro<T>>(
 
 /// Packs the `kc × nc` block of B into slivers of `NR` columns, each stored row by row (`NR`
 /// elements per step of k), the last one zero-padded.
-pub(super) unsafe fn pack_b_block<T: Copy + 'static, K: Micro<T>>(
+unsafe fn pack_b_block<T: Copy + 'static, K: Micro<T>>(
     kc: usize,
     nc: usize,
     b: *const T,

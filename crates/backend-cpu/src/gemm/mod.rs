@@ -6,9 +6,9 @@
 //! shapes small models use (sgemm 128³: 0.073 ms on 2 threads, 0.034 ms on 1;
 //! 128×784 @ 784×256: 0.40 vs 0.39 ms), and it cannot be told per call to stay on one thread.
 //! Here each tile is an independent GEMM on a block of output rows (or columns), and a thread
-//! that comes free takes the next tile (see `parallel::par_for`). We split the dimension whose
-//! shared operand is the smaller one; a single product packs that operand once, all threads
-//! together, and cuts finer tiles from it (`shared.rs`), while tiles of a batch pack their own.
+//! that comes free takes the next tile (see `parallel::par_for`). A tile packs its own copy of
+//! the operand it shares with the others, so we split the dimension whose shared operand is the
+//! smaller one.
 //! Each output element is computed by the same kernel over the same k-blocks whatever the
 //! split, so the result is the same bits on any number of threads.
 
@@ -22,8 +22,6 @@ mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod blocked;
 mod dot;
-#[cfg(target_arch = "x86_64")]
-mod shared;
 #[cfg(target_arch = "x86_64")]
 mod transpose;
 
@@ -238,27 +236,7 @@ pub(crate) fn matmul<E: Float>(
             (m, k, n),
             (la.strides()[1], la.strides()[2]),
             (lb.strides()[1], lb.strides()[2]),
-        ) && use_own_kernels();
-        // SAFETY: as for `run_tile`, with the whole product as the one tile.
-        if batch == 1
-            && !dot
-            && unsafe {
-                shared_gemm::<E>(
-                    (m, k, n),
-                    a.as_ptr().add(la.offset()),
-                    (la.strides()[1], la.strides()[2]),
-                    b.as_ptr().add(lb.offset()),
-                    (lb.strides()[1], lb.strides()[2]),
-                    c as *mut E,
-                    n,
-                    threads,
-                )
-            }
-        {
-            // SAFETY: the shared split wrote all m·n outputs.
-            unsafe { out.set_len(len) };
-            return Ok(CpuStorage::from_vec(out));
-        }
+        );
         let tiles = tiles(batch, m, n, threads, if dot { 2 } else { MIN_TILE });
         crate::parallel::par_for(tiles.len(), |i| run_tile(tiles[i]));
     }
@@ -341,61 +319,10 @@ unsafe fn blocked_gemm<E: Float, K: blocked::Micro<f32> + blocked::Micro<f64>>(
 ) {
     if E::DTYPE == DType::F32 {
         let (a, b, c) = (a as *const f32, b as *const f32, c as *mut f32);
-        blocked::gemm::<f32, K>(shape, a, sa, b, sb, c, ldc, blocked::Prepacked::None)
+        blocked::gemm::<f32, K>(shape, a, sa, b, sb, c, ldc)
     } else {
         let (a, b, c) = (a as *const f64, b as *const f64, c as *mut f64);
-        blocked::gemm::<f64, K>(shape, a, sa, b, sb, c, ldc, blocked::Prepacked::None)
-    }
-}
-
-/// One `m×k @ k×n` product split across `threads` by [`shared::par_gemm`], with the micro-kernel
-/// [`gemm`] would pick for the whole product; false, having done nothing, where that split does
-/// not apply (no packed kernel on this CPU, or the split would not pay).
-///
-/// # Safety
-/// As [`gemm`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn shared_gemm<E: Float>(
-    shape: (usize, usize, usize),
-    a: *const E,
-    sa: (usize, usize),
-    b: *const E,
-    sb: (usize, usize),
-    c: *mut E,
-    ldc: usize,
-    threads: usize,
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        unsafe fn with<E: Float, K: blocked::Micro<f32> + blocked::Micro<f64>>(
-            shape: (usize, usize, usize),
-            (a, sa): (*const E, (usize, usize)),
-            (b, sb): (*const E, (usize, usize)),
-            (c, ldc): (*mut E, usize),
-            threads: usize,
-        ) -> bool {
-            if E::DTYPE == DType::F32 {
-                let (a, b, c) = (a as *const f32, b as *const f32, c as *mut f32);
-                shared::par_gemm::<f32, K>(shape, a, sa, b, sb, c, ldc, threads)
-            } else {
-                let (a, b, c) = (a as *const f64, b as *const f64, c as *mut f64);
-                shared::par_gemm::<f64, K>(shape, a, sa, b, sb, c, ldc, threads)
-            }
-        }
-        let (a, b, c) = ((a, sa), (b, sb), (c, ldc));
-        match packed() {
-            Packed::Avx512 if shape.2 * std::mem::size_of::<E>() <= 64 => {
-                with::<E, avx512::Avx512Narrow>(shape, a, b, c, threads)
-            }
-            Packed::Avx512 => with::<E, avx512::Avx512>(shape, a, b, c, threads),
-            Packed::Avx2 => with::<E, avx2::Avx2>(shape, a, b, c, threads),
-            Packed::Portable => false,
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (shape, a, sa, b, sb, c, ldc, threads);
-        false
+        blocked::gemm::<f64, K>(shape, a, sa, b, sb, c, ldc)
     }
 }
 

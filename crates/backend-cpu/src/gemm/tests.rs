@@ -8,7 +8,7 @@ use super::{
     avx512::{Avx512, Avx512Narrow},
     blocked_gemm,
 };
-use super::{gemm, portable_gemm, shared_gemm};
+use super::{gemm, portable_gemm};
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::Isa;
 use nanotorch_ndarray_core::Float;
@@ -128,44 +128,6 @@ fn every_path_matches_the_naive_product_exactly() {
         check::<f32>(gemm::<f32>, shape);
         check::<f64>(gemm::<f64>, shape);
         check::<f32>(portable_gemm::<f32>, shape);
-    }
-}
-
-/// How many products [`split_or_whole`] split.
-static SPLIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// The product split three ways with its shared operand packed once, where that split applies;
-/// the whole product otherwise.
-unsafe fn split_or_whole<E: Float>(
-    shape: (usize, usize, usize),
-    a: *const E,
-    sa: (usize, usize),
-    b: *const E,
-    sb: (usize, usize),
-    c: *mut E,
-    ldc: usize,
-) {
-    if shared_gemm::<E>(shape, a, sa, b, sb, c, ldc, 3) {
-        SPLIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    } else {
-        gemm::<E>(shape, a, sa, b, sb, c, ldc)
-    }
-}
-
-/// Products whose shared operand is large enough to be packed once: split by rows (B shared,
-/// over two k-blocks), by columns (A shared), and by columns over two column blocks of B.
-const SPLIT_SHAPES: &[(usize, usize, usize)] = &[(200, 300, 130), (50, 700, 300), (60, 600, 1100)];
-
-#[test]
-fn a_split_product_with_its_operand_packed_once_matches_the_naive_product_exactly() {
-    for &shape in SHAPES.iter().chain(SPLIT_SHAPES) {
-        check::<f32>(split_or_whole::<f32>, shape);
-        check::<f64>(split_or_whole::<f64>, shape);
-    }
-    // Each of `SPLIT_SHAPES` is split, in each of the four orientations and both types,
-    // wherever this CPU has a packed kernel.
-    if super::packed() != super::Packed::Portable {
-        assert!(SPLIT.load(std::sync::atomic::Ordering::Relaxed) >= 3 * 4 * 2);
     }
 }
 
