@@ -123,36 +123,20 @@ impl<E: Element, T: Element, F: Map1<E, T>> Loop for MapSlice<'_, E, T, F> {
         let mut out_blocks = out.chunks_mut(PREFETCH_BLOCK);
         for (i, block) in src.chunks(PREFETCH_BLOCK).enumerate() {
             let ahead = &src[((i + PREFETCH_AHEAD) * PREFETCH_BLOCK).min(src.len())..];
-            prefetch(&ahead[..ahead.len().min(PREFETCH_BLOCK)]);
+            super::prefetch::prefetch(&ahead[..ahead.len().min(PREFETCH_BLOCK)]);
             let out = out_blocks.next().expect("as many blocks as src");
             MapSlice(block, out, f).run_block();
         }
     }
 }
 
-/// Elements per block of a map, whose input is fetched [`PREFETCH_AHEAD`] blocks ahead in
-/// software. Why: with an element function of tens of instructions (exp, a GELU), the
-/// out-of-order window holds too few loads to keep memory busy, and the hardware prefetcher
-/// alone left the loop waiting on its input. Measured on an Intel Xeon (Emerald Rapids, one
-/// thread): exp on 16M f32 7.26 → 5.76 ms (PyTorch 5.85), on 1M (in L3) 0.323 → 0.288 ms; a
-/// cheap add is memory-bound either way and did not move. Fetching the output lines ahead
-/// too (`prefetchw`) was slower on 1M elements.
+/// Elements per block of a map, whose input is fetched [`PREFETCH_AHEAD`] blocks ahead (see
+/// `super::prefetch`). Intel Xeon (Emerald Rapids), one thread: exp on 16M f32 7.26 → 5.76 ms
+/// (PyTorch 5.85), on 1M 0.323 → 0.288 ms; an add, memory-bound either way, did not move.
+/// Fetching the output lines ahead too (`prefetchw`) was slower on 1M elements.
 const PREFETCH_BLOCK: usize = 256;
 /// How many blocks ahead the input is fetched (4 KiB of f32).
 const PREFETCH_AHEAD: usize = 4;
-
-/// Asks for the cache lines of `x` to be brought into L1; a no-op off x86-64.
-#[inline(always)]
-fn prefetch<E>(x: &[E]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in (0..std::mem::size_of_val(x)).step_by(64) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: the address lies inside `x`; a prefetch changes no program state anyway.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((x.as_ptr() as *const i8).add(line)) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
-}
 
 impl<E: Element, T: Element, F: Map1<E, T>> MapSlice<'_, E, T, F> {
     /// The map over one block (whole groups first, when `f` has a group kernel).

@@ -12,6 +12,7 @@ mod lanes;
 mod layer_norm;
 mod lstm;
 mod map;
+mod prefetch;
 mod reduce;
 mod softmax;
 mod step;

@@ -36,6 +36,9 @@ macro_rules! with_reduce {
 /// waits on it). 8 gave ~6 GB/s on one core, 32 gives ~15 GB/s (16M f32, 2-core dev machine).
 const SUM_LANES: usize = 32;
 
+/// How many chunks of `SUM_LANES` elements ahead [`sum_slice`] fetches its input.
+const PREFETCH_CHUNKS: usize = 32;
+
 /// The shortest contiguous run of reduced elements that case C of [`reduce`] folds as a slice:
 /// below it, the per-run call costs more than the vectorised loop saves.
 const MIN_RUN: usize = 16;
@@ -71,7 +74,11 @@ fn sum_slice<E: Element>(s: &[E]) -> E {
         let mut acc = [E::ZERO; SUM_LANES];
         let chunks = s.chunks_exact(SUM_LANES);
         let rest = chunks.remainder();
-        for c in chunks {
+        for (i, c) in chunks.enumerate() {
+            // 4 KiB ahead in f32 (see `super::prefetch`): sum_all over 16M f32 on the Xeon, 2
+            // threads, 1.30 -> 1.16 ms (PyTorch 1.20).
+            let ahead = &s[((i + PREFETCH_CHUNKS) * SUM_LANES).min(s.len())..];
+            super::prefetch::prefetch(&ahead[..ahead.len().min(SUM_LANES)]);
             for (a, &v) in acc.iter_mut().zip(c) {
                 *a = *a + v;
             }
