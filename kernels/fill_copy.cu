@@ -18,7 +18,11 @@ template <typename T> __device__ void full_kernel(T* out, i64 n, T value) {
 }
 
 template <typename T> __device__ void arange_kernel(T* out, i64 n, double start, double step) {
-    GRID_STRIDE_LOOP(i, n) { out[i] = (T)(start + step * (double)i); }
+    // Rounded product, then rounded sum, as the CPU backend computes it: nvcc would contract
+    // `start + step * i` into one FMA, and an integer arange truncates the result, so a value
+    // just under an integer (-3 + 10·0.7 is 3.9999999999999996 with one rounding, 4.0 with
+    // two) became 3 on the GPU and 4 on the CPU.
+    GRID_STRIDE_LOOP(i, n) { out[i] = (T)__dadd_rn(start, __dmul_rn(step, (double)i)); }
 }
 
 template <typename T>
