@@ -1,13 +1,15 @@
 // Reductions over any set of axes (ReduceOp in ndarray-core), for f32, f64 and i64.
 //
 //   reduce_<op>_<dt>(x, out, n_out, rank, kdims, offset, rrank, rdims, n_red)
+//   reduce_blocks_<op>_<dt>(x, out, n_out, rank, kdims, offset, rrank, rdims, n_red, chunks)
 //
 // The host splits the input layout in two: `kdims` is the layout with every reduced axis set
 // to size 1 (shape then strides, `rank` axes), which maps output element i to the storage
 // offset of its first input; `rdims` is the reduced axes alone (shape then strides, `rrank`
-// axes, `n_red` elements). One thread folds one output element, in row-major order over the
-// reduced axes: simple and deterministic, not the fastest for a full reduction (a block-wide
-// tree per output would be).
+// axes, `n_red` elements). reduce_<op>_<dt>: one thread folds one output element, in row-major
+// order over the reduced axes (many outputs, each over few or strided elements: a warp's loads
+// are then adjacent). reduce_blocks_<op>_<dt> below: a block per output, or per chunk of one
+// (few outputs, or rows of contiguous elements).
 //
 // Sum/prod wrap for i64; max/min propagate NaN; an empty set gives the identity
 // (0, 1, -inf / i64::MIN, +inf / i64::MAX), as `ReduceOp::identity`.
@@ -73,11 +75,48 @@ __device__ void reduce_kernel(const T* x, T* out, i64 n_out, int rank, const i64
     }
 }
 
+// One block of REDUCE_BLOCK threads per (output element, chunk of its reduced elements), for
+// outputs with many reduced elements: thread t folds the elements chunk·REDUCE_BLOCK + t,
+// stepping by chunks·REDUCE_BLOCK, in order; the block then combines its partials in a fixed
+// tree and writes out[output·chunks + chunk]. With chunks > 1 the host runs it again over those
+// partials. The order depends only on the sizes, so every run gives the same bits. A single
+// reduced axis of stride s is read at j·s, without strided_offset's divisions.
+#define REDUCE_BLOCK 256
+template <typename Op, typename T>
+__device__ void reduce_blocks_kernel(const T* x, T* out, i64 n_out, int rank, const i64* kdims,
+                                     i64 offset, int rrank, const i64* rdims, i64 n_red,
+                                     i64 chunks) {
+    __shared__ T part[REDUCE_BLOCK];
+    for (i64 b = blockIdx.x; b < n_out * chunks; b += gridDim.x) {
+        i64 i = b / chunks, c = b % chunks;
+        i64 base = strided_offset(i, rank, kdims, offset);
+        T acc = Op::init();
+        for (i64 j = c * REDUCE_BLOCK + threadIdx.x; j < n_red; j += chunks * REDUCE_BLOCK) {
+            i64 at = rrank == 1 ? j * rdims[1] : strided_offset(j, rrank, rdims, 0);
+            acc = Op::combine(acc, x[base + at]);
+        }
+        part[threadIdx.x] = acc;
+        __syncthreads();
+        for (int w = REDUCE_BLOCK / 2; w > 0; w /= 2) {
+            if (threadIdx.x < w) part[threadIdx.x] = Op::combine(part[threadIdx.x], part[threadIdx.x + w]);
+            __syncthreads();
+        }
+        if (threadIdx.x == 0) out[b] = part[0];
+        __syncthreads();
+    }
+}
+
 #define REDUCE_ENTRY(NAME, OP, T, S)                                                          \
     extern "C" __global__ void reduce_##NAME##_##S(const T* x, T* out, i64 n_out, int rank,   \
                                                    const i64* kdims, i64 offset, int rrank,   \
                                                    const i64* rdims, i64 n_red) {             \
         reduce_kernel<OP<T>, T>(x, out, n_out, rank, kdims, offset, rrank, rdims, n_red);     \
+    }                                                                                         \
+    extern "C" __global__ void reduce_blocks_##NAME##_##S(                                    \
+        const T* x, T* out, i64 n_out, int rank, const i64* kdims, i64 offset, int rrank,     \
+        const i64* rdims, i64 n_red, i64 chunks) {                                            \
+        reduce_blocks_kernel<OP<T>, T>(x, out, n_out, rank, kdims, offset, rrank, rdims,      \
+                                       n_red, chunks);                                        \
     }
 #define REDUCE_ALL(NAME, OP) \
     REDUCE_ENTRY(NAME, OP, float, f32) REDUCE_ENTRY(NAME, OP, double, f64) REDUCE_ENTRY(NAME, OP, i64, i64)

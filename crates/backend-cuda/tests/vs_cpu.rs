@@ -241,6 +241,49 @@ fn reductions_match_cpu() {
 }
 
 #[test]
+fn large_reductions_match_cpu() {
+    use nanotorch_ndarray_core::ReduceOp;
+    let Some(cuda) = device_or_skip("large_reductions_match_cpu") else {
+        return;
+    };
+    let cpu = Cpu;
+    // Quarters below 2: every partial sum is exact in f32, so any order gives the same bits.
+    let (rows, cols) = (300, 1000);
+    let data: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7) % 13) as f32 * 0.25 - 1.5)
+        .collect();
+    let ints: Vec<i64> = (0..rows * cols).map(|i| (i as i64 * 7) % 13 - 6).collect();
+    let base = Layout::contiguous(vec![rows, cols]);
+    for layout in [base.clone(), base.transpose(0, 1).unwrap()] {
+        for axes in [&[0, 1][..], &[0], &[1]] {
+            let mut out_dims = layout.dims().to_vec();
+            for &a in axes {
+                out_dims[a] = 1;
+            }
+            let out_l = Layout::contiguous(out_dims);
+            for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min] {
+                let g = cuda.reduce(op, &cuda.from_slice(&data).unwrap(), &layout, axes);
+                let c = cpu.reduce(op, &cpu.from_slice(&data).unwrap(), &layout, axes);
+                assert_eq!(
+                    cuda.to_vec(&g.unwrap(), &out_l).unwrap(),
+                    cpu.to_vec(&c.unwrap(), &out_l).unwrap(),
+                    "f32 {op:?} {axes:?} on {layout:?}"
+                );
+            }
+            for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max] {
+                let g = cuda.reduce(op, &cuda.from_slice(&ints).unwrap(), &layout, axes);
+                let c = cpu.reduce(op, &cpu.from_slice(&ints).unwrap(), &layout, axes);
+                assert_eq!(
+                    cuda.to_vec(&g.unwrap(), &out_l).unwrap(),
+                    cpu.to_vec(&c.unwrap(), &out_l).unwrap(),
+                    "i64 {op:?} {axes:?} on {layout:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn matmul_matches_cpu() {
     let Some(cuda) = device_or_skip("matmul_matches_cpu") else {
         return;
