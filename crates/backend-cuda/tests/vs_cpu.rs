@@ -242,11 +242,10 @@ fn reductions_match_cpu() {
 
 #[test]
 fn large_reductions_match_cpu() {
-    use nanotorch_ndarray_core::ReduceOp;
+    use nanotorch_ndarray_core::ReduceOp::{Max, Min, Prod, Sum};
     let Some(cuda) = device_or_skip("large_reductions_match_cpu") else {
         return;
     };
-    let cpu = Cpu;
     // Quarters below 2: every partial sum is exact in f32, so any order gives the same bits.
     let (rows, cols) = (300, 1000);
     let data: Vec<f32> = (0..rows * cols)
@@ -256,30 +255,37 @@ fn large_reductions_match_cpu() {
     let base = Layout::contiguous(vec![rows, cols]);
     for layout in [base.clone(), base.transpose(0, 1).unwrap()] {
         for axes in [&[0, 1][..], &[0], &[1]] {
-            let mut out_dims = layout.dims().to_vec();
-            for &a in axes {
-                out_dims[a] = 1;
-            }
-            let out_l = Layout::contiguous(out_dims);
-            for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min] {
-                let g = cuda.reduce(op, &cuda.from_slice(&data).unwrap(), &layout, axes);
-                let c = cpu.reduce(op, &cpu.from_slice(&data).unwrap(), &layout, axes);
-                assert_eq!(
-                    cuda.to_vec(&g.unwrap(), &out_l).unwrap(),
-                    cpu.to_vec(&c.unwrap(), &out_l).unwrap(),
-                    "f32 {op:?} {axes:?} on {layout:?}"
-                );
-            }
-            for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max] {
-                let g = cuda.reduce(op, &cuda.from_slice(&ints).unwrap(), &layout, axes);
-                let c = cpu.reduce(op, &cpu.from_slice(&ints).unwrap(), &layout, axes);
-                assert_eq!(
-                    cuda.to_vec(&g.unwrap(), &out_l).unwrap(),
-                    cpu.to_vec(&c.unwrap(), &out_l).unwrap(),
-                    "i64 {op:?} {axes:?} on {layout:?}"
-                );
-            }
+            same_reductions(&cuda, &data, &layout, axes, &[Sum, Max, Min]);
+            same_reductions(&cuda, &ints, &layout, axes, &[Sum, Prod, Max]);
         }
+    }
+}
+
+/// `ops` over `axes` of `data` viewed through `layout`, on both backends, bit for bit.
+fn same_reductions<E: Element>(
+    cuda: &Cuda,
+    data: &[E],
+    layout: &Layout,
+    axes: &[usize],
+    ops: &[nanotorch_ndarray_core::ReduceOp],
+) {
+    let mut out_dims = layout.dims().to_vec();
+    for &a in axes {
+        out_dims[a] = 1;
+    }
+    let out_l = Layout::contiguous(out_dims);
+    let (gs, cs) = (
+        cuda.from_slice(data).unwrap(),
+        Cpu.from_slice(data).unwrap(),
+    );
+    for &op in ops {
+        let g = cuda.reduce(op, &gs, layout, axes).unwrap();
+        let c = Cpu.reduce(op, &cs, layout, axes).unwrap();
+        assert_eq!(
+            cuda.to_vec(&g, &out_l).unwrap(),
+            Cpu.to_vec(&c, &out_l).unwrap(),
+            "{op:?} {axes:?} on {layout:?}"
+        );
     }
 }
 
