@@ -80,35 +80,88 @@ pub(super) fn horner64<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
     p
 }
 
-/// `2^n` for an integer-valued `n` in [-126, 127]: `n + SHIFT32` holds `n` in its low bits,
-/// and adding the bias then shifting by 23 leaves `n + 127` in the exponent field.
-#[inline(always)]
-fn pow2_32(n: f32) -> f32 {
-    f32::from_bits((n + SHIFT32).to_bits().wrapping_add(127) << 23)
+/// An integer `n` (|n| < 2^22) held as `n + SHIFT32`, which keeps it in its low mantissa bits:
+/// the form rounding produces it in, and the one `2^n` is built from. Kept rather than
+/// recomputed, it saves an addition per use (a vector loop here is bound by its operation
+/// count: the 512-bit units are two ports).
+#[derive(Clone, Copy)]
+struct Shifted32(f32);
+
+impl Shifted32 {
+    /// `n` as a float.
+    #[inline(always)]
+    fn n(self) -> f32 {
+        self.0 - SHIFT32
+    }
+
+    /// `2^n` for `n` in [-126, 127]: adding the bias to the bits then shifting by 23 leaves
+    /// `n + 127` in the exponent field.
+    #[inline(always)]
+    fn pow2(self) -> f32 {
+        f32::from_bits(self.0.to_bits().wrapping_add(127) << 23)
+    }
+
+    /// `2^n` as two factors `2^n1·2^(n − n1)`, `n1 = n/2` rounded to even, each a normal
+    /// number for `n` in [-252, 254] where `2^n` alone is not. `n − n1` is the difference of
+    /// the two shifted forms' bits.
+    #[inline(always)]
+    fn pow2_halves(self) -> (f32, f32) {
+        let half = self.n().mul_add(0.5, SHIFT32); // n/2 is exact; the addition rounds it
+        let rest = self.0.to_bits().wrapping_sub(half.to_bits());
+        (
+            Shifted32(half).pow2(),
+            f32::from_bits(rest.wrapping_add(127) << 23),
+        )
+    }
 }
 
-/// `2^n` for an integer-valued `n` in [-1022, 1023].
-#[inline(always)]
-fn pow2_64(n: f64) -> f64 {
-    f64::from_bits((n + SHIFT64).to_bits().wrapping_add(1023) << 52)
+/// [`Shifted32`] for f64 (|n| < 2^51).
+#[derive(Clone, Copy)]
+struct Shifted64(f64);
+
+impl Shifted64 {
+    /// `n` as a float.
+    #[inline(always)]
+    fn n(self) -> f64 {
+        self.0 - SHIFT64
+    }
+
+    /// `2^n` for `n` in [-1022, 1023].
+    #[inline(always)]
+    fn pow2(self) -> f64 {
+        f64::from_bits(self.0.to_bits().wrapping_add(1023) << 52)
+    }
+
+    /// [`Shifted32::pow2_halves`] for f64 (`n` in [-2044, 2046]).
+    #[inline(always)]
+    fn pow2_halves(self) -> (f64, f64) {
+        let half = self.n().mul_add(0.5, SHIFT64);
+        let rest = self.0.to_bits().wrapping_sub(half.to_bits());
+        (
+            Shifted64(half).pow2(),
+            f64::from_bits(rest.wrapping_add(1023) << 52),
+        )
+    }
 }
 
 /// The reduction and the polynomial: `(n, e^r − 1)` with `x = n·ln2 + r`.
 #[inline(always)]
-fn reduce32(x: f32) -> (f32, f32) {
-    let n = x.mul_add(std::f32::consts::LOG2_E, SHIFT32) - SHIFT32;
+fn reduce32(x: f32) -> (Shifted32, f32) {
+    let shifted = Shifted32(x.mul_add(std::f32::consts::LOG2_E, SHIFT32));
+    let n = shifted.n();
     let r = (-n).mul_add(LN2_HI_32, x);
     let r = (-n).mul_add(LN2_LO_32, r);
-    (n, horner32(r, &P32).mul_add(r * r, r))
+    (shifted, horner32(r, &P32).mul_add(r * r, r))
 }
 
 /// [`reduce32`] for f64.
 #[inline(always)]
-fn reduce64(x: f64) -> (f64, f64) {
-    let n = x.mul_add(std::f64::consts::LOG2_E, SHIFT64) - SHIFT64;
+fn reduce64(x: f64) -> (Shifted64, f64) {
+    let shifted = Shifted64(x.mul_add(std::f64::consts::LOG2_E, SHIFT64));
+    let n = shifted.n();
     let r = (-n).mul_add(LN2_HI_64, x);
     let r = (-n).mul_add(LN2_LO_64, r);
-    (n, horner64(r, &P64).mul_add(r * r, r))
+    (shifted, horner64(r, &P64).mul_add(r * r, r))
 }
 
 /// `(e^x, m·e^x)` in f32, the product taken before the scaling by `2^n`: where `e^x` alone would
@@ -120,11 +173,10 @@ pub(super) fn mul_exp_f32(m: f32, x: f32) -> (f32, f32) {
     let xc = x.clamp(EXP_LO_32, 89.0); // NaN stays NaN
     let (n, em1) = reduce32(xc);
     // 2^n in two factors, each a normal number even where 2^n alone is not (n down to -159,
-    // up to 129): the first product is exact, the second rounds once, into the subnormals
-    // or to inf where the true result lies there.
-    let n1 = (n * 0.5 + SHIFT32) - SHIFT32;
-    let (s1, s2) = (pow2_32(n1), pow2_32(n - n1));
-    ((em1 + 1.0) * s1 * s2, m.mul_add(em1, m) * s1 * s2)
+    // up to 129): the first product is exact (so `(1 + em1)·s1` is one FMA, the same bits),
+    // the second rounds once, into the subnormals or to inf where the true result lies there.
+    let (s1, s2) = n.pow2_halves();
+    (s1.mul_add(em1, s1) * s2, m.mul_add(em1, m) * s1 * s2)
 }
 
 /// `e^x` in f32 (max error in chapter 2's table). Overflows to +inf above ln(f32::MAX), gives
@@ -141,7 +193,7 @@ pub fn exp_f32(x: f32) -> f32 {
 pub(super) fn exp_or_zero_f32(x: f32) -> f32 {
     const LO: f32 = -87.33; // e^LO is just above f32::MIN_POSITIVE, so n ≥ −126
     let (n, em1) = reduce32(x.clamp(LO, 89.0)); // NaN stays NaN
-    let s = pow2_32(n);
+    let s = n.pow2();
     let e = s.mul_add(em1, s);
     if x < LO {
         0.0
@@ -156,9 +208,8 @@ pub(super) fn exp_or_zero_f32(x: f32) -> f32 {
 pub(super) fn mul_exp_f64(m: f64, x: f64) -> (f64, f64) {
     let xc = x.clamp(EXP_LO_64, 710.0); // NaN stays NaN
     let (n, em1) = reduce64(xc);
-    let n1 = (n * 0.5 + SHIFT64) - SHIFT64;
-    let (s1, s2) = (pow2_64(n1), pow2_64(n - n1));
-    ((em1 + 1.0) * s1 * s2, m.mul_add(em1, m) * s1 * s2)
+    let (s1, s2) = n.pow2_halves();
+    (s1.mul_add(em1, s1) * s2, m.mul_add(em1, m) * s1 * s2)
 }
 
 /// `(e^r − 1 − r)/r²` to degree 15 (`1/k!`, k = 17 down to 2), for [`mul_exp_sum_f64`]'s wider
@@ -177,12 +228,13 @@ const SUM_LO_MID: f64 = -0.115;
 #[inline(always)]
 pub(super) fn mul_exp_sum_f64(m: f64, hi: f64, lo: f64) -> f64 {
     let hc = hi.clamp(EXP_LO_64, 710.0); // NaN stays NaN
-    let n = (hc + SUM_LO_MID).mul_add(std::f64::consts::LOG2_E, SHIFT64) - SHIFT64;
+    let shifted = Shifted64((hc + SUM_LO_MID).mul_add(std::f64::consts::LOG2_E, SHIFT64));
+    let n = shifted.n();
     let r = (-n).mul_add(LN2_HI_64, hc);
     let r = (-n).mul_add(LN2_LO_64, r) + lo;
     let em1 = estrin64(r, &P64_WIDE).mul_add(r * r, r);
-    let n1 = (n * 0.5 + SHIFT64) - SHIFT64;
-    m.mul_add(em1, m) * pow2_64(n1) * pow2_64(n - n1)
+    let (s1, s2) = shifted.pow2_halves();
+    m.mul_add(em1, m) * s1 * s2
 }
 
 /// The polynomial with coefficients `c` (highest first) at `x`, in Estrin's order: neighbouring
@@ -230,7 +282,7 @@ pub fn exp_f64(x: f64) -> f64 {
 #[inline(always)]
 pub(super) fn expm1_pos_f32(x: f32) -> f32 {
     let (n, em1) = reduce32(x);
-    let s = pow2_32(n);
+    let s = n.pow2();
     s.mul_add(em1, s - 1.0)
 }
 
@@ -238,6 +290,6 @@ pub(super) fn expm1_pos_f32(x: f32) -> f32 {
 #[inline(always)]
 pub(super) fn expm1_pos_f64(x: f64) -> f64 {
     let (n, em1) = reduce64(x);
-    let s = pow2_64(n);
+    let s = n.pow2();
     s.mul_add(em1, s - 1.0)
 }

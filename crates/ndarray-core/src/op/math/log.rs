@@ -1,14 +1,13 @@
-//! `ln x` (and `ln(1 + x)` on [0, 1], for softplus) in f32 and f64, fdlibm's scheme with FMA:
-//! `x = 2^k·m` with `m` in [√½, √2), `f = m − 1`, `s = f/(2 + f)`, and
-//! `ln(1 + f) = f − f²/2 + s·(f²/2 + R(s²))`, `R` a polynomial in `s²` (|s| ≤ 0.172). The
-//! split into `m` and `k` is done on the bits (no `frexp` call, no branch), so loops vectorise.
+//! `ln x` (and `ln(1 + x)` on [0, 1], for softplus) in f32 and f64 with FMA: `x = 2^k·m` with
+//! `m` in [√½, √2) and `f = m − 1`, then `ln x = k·ln2 + ln(1 + f)`. The split into `m` and `k`
+//! is done on the bits (no `frexp` call, no branch), so loops vectorise.
+//!
+//! f64 keeps fdlibm's scheme, `s = f/(2 + f)` and `ln(1 + f) = f − f²/2 + s·(f²/2 + R(s²))`
+//! with `R` a polynomial in `s²` (|s| ≤ 0.172): 53 bits from a degree-7 polynomial. f32 takes
+//! Cephes `logf`'s `f − f²/2 + f³·P(f)`, a degree-8 `P` in `f` itself: two more FMAs than the
+//! division-based form needs, and no division (the slowest instruction of the loop).
 
 use super::exp::{horner32, horner64, LN2_HI_32, LN2_HI_64, LN2_LO_32, LN2_LO_64};
-
-/// `R(z)/z` for f32: the series `2/3 + 2z/5 + 2z²/7 + 2z³/9 + 2z⁴/11` of `2·atanh(s)/s − 2`
-/// (highest first). At `z = 0.0295` the first term left out is 2e-9 of `R`, itself ~1% of
-/// the result.
-const LG32: [f32; 5] = [2.0 / 11.0, 2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0];
 
 /// `R(z)/z` for f64: fdlibm's minimax coefficients Lg7 … Lg1 (error below 2^-58.45).
 const LG64: [f64; 7] = [
@@ -50,18 +49,30 @@ pub fn log_f32(x: f32) -> f32 {
     }
 }
 
-/// `k·ln2 + ln(1 + f)` for `f` in [√½ − 1, √2 − 1] (fdlibm's final sum, with FMA).
+/// `k·ln2 + ln(1 + f)` for `f` in [√½ − 1, √2 − 1]: `f − f²/2 + f³·P(f)` with no division.
 #[inline(always)]
 fn log1p_core32(f: f32, k: f32) -> f32 {
-    let s = f / (2.0 + f);
-    let z = s * s;
-    let r = z * horner32(z, &LG32);
-    let hfsq = 0.5 * f * f;
-    let lo = (hfsq + r).mul_add(s, k * LN2_LO_32);
-    k.mul_add(LN2_HI_32, (lo - hfsq) + f)
+    let z = f * f;
+    let y = horner32(f, &CEPHES32) * f * z;
+    let y = k.mul_add(LN2_LO_32, y);
+    let y = (-0.5f32).mul_add(z, y);
+    k.mul_add(LN2_HI_32, f + y)
 }
 
-/// `ln x` in f64: [`log_f32`]'s scheme (prescale 2^54 for subnormals).
+/// Cephes `logf`'s P (highest first).
+const CEPHES32: [f32; 9] = [
+    7.037_683_6e-2,
+    -1.151_461e-1,
+    1.167_699_9e-1,
+    -1.242_014_1e-1,
+    1.424_932_3e-1,
+    -1.666_805_8e-1,
+    2.000_071_5e-1,
+    -2.499_999_4e-1,
+    3.333_333e-1,
+];
+
+/// `ln x` in f64: [`log_f32`]'s split into `k` and `m` (prescale 2^54 for subnormals).
 #[inline(always)]
 pub fn log_f64(x: f64) -> f64 {
     let tiny = x < f64::MIN_POSITIVE;
@@ -89,7 +100,7 @@ pub fn log_f64(x: f64) -> f64 {
     }
 }
 
-/// [`log1p_core32`] for f64.
+/// `k·ln2 + ln(1 + f)` for `f` in [√½ − 1, √2 − 1] (fdlibm's final sum, with FMA).
 #[inline(always)]
 fn log1p_core64(f: f64, k: f64) -> f64 {
     let s = f / (2.0 + f);
