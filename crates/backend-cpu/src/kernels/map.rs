@@ -237,12 +237,18 @@ pub(crate) fn map2<E: Element, T: Element>(
     let n = la.numel();
     if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
         let (a, b) = (&a[ra], &b[rb]);
+        let isa = Isa::best();
         return CpuStorage::build(n, |out| {
             par_chunks(out, 1, n * cost, |start, chunk| {
                 let end = start + chunk.len();
-                for ((o, &x), &y) in chunk.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
-                    o.write(f(x, y));
-                }
+                let row = Map2Row {
+                    a: &a[start..end],
+                    b: &b[start..end],
+                    strides: (1, 1),
+                    out: chunk,
+                    f: &f,
+                };
+                run_loop(isa, row);
             })
         });
     }
@@ -250,36 +256,62 @@ pub(crate) fn map2<E: Element, T: Element>(
     // contiguous, a [B, N] + [B, 1] has rows where one side is a single broadcast value.
     let rows = Rows::new([la, lb]);
     let [sa, sb] = rows.inner_strides;
+    let isa = Isa::best();
     CpuStorage::build(n, |out| {
-        rows.for_each_out(out, cost, |[ba, bb], row| {
-            let len = row.len();
-            match (sa, sb) {
-                (1, 1) => {
-                    for ((o, &x), &y) in row.iter_mut().zip(&a[ba..ba + len]).zip(&b[bb..bb + len])
-                    {
-                        o.write(f(x, y));
-                    }
-                }
-                (1, 0) => {
-                    let y = b[bb];
-                    for (o, &x) in row.iter_mut().zip(&a[ba..ba + len]) {
-                        o.write(f(x, y));
-                    }
-                }
-                (0, 1) => {
-                    let x = a[ba];
-                    for (o, &y) in row.iter_mut().zip(&b[bb..bb + len]) {
-                        o.write(f(x, y));
-                    }
-                }
-                _ => {
-                    for (j, o) in row.iter_mut().enumerate() {
-                        o.write(f(a[ba + j * sa], b[bb + j * sb]));
-                    }
-                }
-            }
+        rows.for_each_out(out, cost, |[ba, bb], out| {
+            let row = Map2Row {
+                a: &a[ba..],
+                b: &b[bb..],
+                strides: (sa, sb),
+                out,
+                f: &f,
+            };
+            run_loop(isa, row);
         })
     })
+}
+
+/// `out[j] = f(a[j·sa], b[j·sb])`, compiled per instruction set like [`MapSlice`]: the
+/// contiguous and broadcast cases get loops of their own, which vectorise (GPT's residual
+/// adds and bias adds on L2-sized activations ran 4 lanes at a time in the baseline copy).
+struct Map2Row<'a, E, T, F> {
+    a: &'a [E],
+    b: &'a [E],
+    strides: (usize, usize),
+    out: &'a mut [MaybeUninit<T>],
+    f: &'a F,
+}
+
+impl<E: Element, T: Element, F: Fn(E, E) -> T> Loop for Map2Row<'_, E, T, F> {
+    #[inline(always)]
+    fn run(self) {
+        let Map2Row { a, b, out, f, .. } = self;
+        let len = out.len();
+        match self.strides {
+            (1, 1) => {
+                for ((o, &x), &y) in out.iter_mut().zip(&a[..len]).zip(&b[..len]) {
+                    o.write(f(x, y));
+                }
+            }
+            (1, 0) => {
+                let y = b[0];
+                for (o, &x) in out.iter_mut().zip(&a[..len]) {
+                    o.write(f(x, y));
+                }
+            }
+            (0, 1) => {
+                let x = a[0];
+                for (o, &y) in out.iter_mut().zip(&b[..len]) {
+                    o.write(f(x, y));
+                }
+            }
+            (sa, sb) => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    o.write(f(a[j * sa], b[j * sb]));
+                }
+            }
+        }
+    }
 }
 
 /// In place: `dst = f(dst, src)` at the positions of `dl`.
@@ -320,7 +352,7 @@ pub(crate) fn update<E: Element>(
 
 /// `dst[i] = f(dst[i], src[i])`, compiled per instruction set like [`MapSlice`] (an LSTM step
 /// adds the input's share of its gates in place: the baseline copy did it 4 lanes at a time).
-struct UpdateSlice<'a, E, F>(&'a mut [E], &'a [E], &'a F);
+pub(crate) struct UpdateSlice<'a, E, F>(pub &'a mut [E], pub &'a [E], pub &'a F);
 
 impl<E: Element, F: Fn(E, E) -> E> Loop for UpdateSlice<'_, E, F> {
     #[inline(always)]

@@ -1,6 +1,7 @@
 //! Reductions over any set of axes, and arg-reductions along one.
 
-use super::map::{generate, map1};
+use super::isa::{run_loop, Isa};
+use super::map::{generate, map1, UpdateSlice};
 use crate::parallel::{coalesce, par_chunks};
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{ArgReduceOp, Element, Layout, ReduceOp, StridedIndex};
@@ -178,6 +179,7 @@ pub(crate) fn reduce<E: Element>(
         let kn = *kd.last().unwrap_or(&1);
         let r = kd.len();
         let outer = Layout::new(kd[..r - 1].to_vec(), ks[..r - 1].to_vec(), layout.offset());
+        let isa = Isa::best();
         return CpuStorage::build(out_len, |out| {
             par_chunks(out, 1, total, |start, chunk| {
                 for o in chunk.iter_mut() {
@@ -196,9 +198,7 @@ pub(crate) fn reduce<E: Element>(
                     with_reduce!(op, E, |f| {
                         for roff in red_layout.strided_index() {
                             let src = &x[base + roff + col0..base + roff + col0 + seg];
-                            for (d, &v) in dst.iter_mut().zip(src) {
-                                *d = f(*d, v);
-                            }
+                            run_loop(isa, UpdateSlice(&mut *dst, src, &f));
                         }
                     });
                     pos += seg;
