@@ -30,22 +30,34 @@ const SQRT_HALF_64: u64 = 0x3fe6_a09e_667f_3bcd;
 /// at +inf, subnormals handled by a prescale of 2^25.
 #[inline(always)]
 pub fn log_f32(x: f32) -> f32 {
-    let tiny = x < f32::MIN_POSITIVE;
-    let xs = if tiny { x * 33_554_432.0 } else { x };
-    let ix = xs.to_bits().wrapping_add(0x3f80_0000 - SQRT_HALF_32);
+    // One multiply by a chosen factor (and one chosen bias for k), so that the bit work below
+    // runs once: written as "scale if tiny", LLVM computed it for both and blended.
+    let (scale, k_bias) = if x < f32::MIN_POSITIVE {
+        (33_554_432.0, 8_388_608.0 + 127.0 + 25.0)
+    } else {
+        (1.0, 8_388_608.0 + 127.0)
+    };
+    let ix = (x * scale)
+        .to_bits()
+        .wrapping_add(0x3f80_0000 - SQRT_HALF_32);
     // k as a float without an int→float conversion: the 9 top bits below a 2^23 exponent.
-    let kf = f32::from_bits(0x4b00_0000 | (ix >> 23)) - (8_388_608.0 + 127.0);
-    let k = if tiny { kf - 25.0 } else { kf };
+    let k = f32::from_bits(0x4b00_0000 | (ix >> 23)) - k_bias;
     let m = f32::from_bits((ix & 0x007f_ffff) + SQRT_HALF_32);
     let v = log1p_core32(m - 1.0, k);
-    if x > 0.0 && x < f32::INFINITY {
-        v
-    } else if x == 0.0 {
+    // Outside (0, inf): -inf at ±0, x itself at +inf, NaN below 0 and for NaN.
+    let special = if x == 0.0 {
         f32::NEG_INFINITY
-    } else if x == f32::INFINITY {
+    } else if x > 0.0 {
         x
     } else {
         f32::NAN
+    };
+    // `0 < x < inf` on the bits (positive subnormals and normals are 1 ..= 0x7f7f_ffff), one
+    // unsigned comparison where LLVM made the two float ones six operations.
+    if x.to_bits().wrapping_sub(1) < 0x7f7f_ffff {
+        v
+    } else {
+        special
     }
 }
 
@@ -72,31 +84,35 @@ const CEPHES32: [f32; 9] = [
     3.333_333e-1,
 ];
 
-/// `ln x` in f64: [`log_f32`]'s split into `k` and `m` (prescale 2^54 for subnormals).
+/// `ln x` in f64: [`log_f32`]'s split into `k` and `m` (prescale 2^54 for subnormals) and its
+/// handling of the special values.
 #[inline(always)]
 pub fn log_f64(x: f64) -> f64 {
-    let tiny = x < f64::MIN_POSITIVE;
-    let xs = if tiny {
-        x * 18_014_398_509_481_984.0
+    let (scale, k_bias) = if x < f64::MIN_POSITIVE {
+        (
+            18_014_398_509_481_984.0,
+            4_503_599_627_370_496.0 + 1023.0 + 54.0,
+        )
     } else {
-        x
+        (1.0, 4_503_599_627_370_496.0 + 1023.0)
     };
-    let ix = xs
+    let ix = (x * scale)
         .to_bits()
         .wrapping_add(0x3ff0_0000_0000_0000 - SQRT_HALF_64);
-    let kf =
-        f64::from_bits(0x4330_0000_0000_0000 | (ix >> 52)) - (4_503_599_627_370_496.0 + 1023.0);
-    let k = if tiny { kf - 54.0 } else { kf };
+    let k = f64::from_bits(0x4330_0000_0000_0000 | (ix >> 52)) - k_bias;
     let m = f64::from_bits((ix & 0x000f_ffff_ffff_ffff) + SQRT_HALF_64);
     let v = log1p_core64(m - 1.0, k);
-    if x > 0.0 && x < f64::INFINITY {
-        v
-    } else if x == 0.0 {
+    let special = if x == 0.0 {
         f64::NEG_INFINITY
-    } else if x == f64::INFINITY {
+    } else if x > 0.0 {
         x
     } else {
         f64::NAN
+    };
+    if x.to_bits().wrapping_sub(1) < 0x7fef_ffff_ffff_ffff {
+        v
+    } else {
+        special
     }
 }
 
