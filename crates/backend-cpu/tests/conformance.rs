@@ -25,6 +25,10 @@ fn lstm_cell() {
     c::check_lstm_cell(&Cpu);
 }
 #[test]
+fn lstm_recurrence() {
+    c::check_lstm_recurrence(&Cpu);
+}
+#[test]
 fn binary() {
     c::check_binary(&Cpu);
 }

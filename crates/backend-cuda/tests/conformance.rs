@@ -34,6 +34,7 @@ family! {
     axpby => c::check_axpby,
     where_cond => c::check_where,
     lstm_cell => c::check_lstm_cell,
+    lstm_recurrence => c::check_lstm_recurrence,
     reduce => c::check_reduce,
     arg_reduce => c::check_arg_reduce,
     matmul => c::check_matmul,

@@ -450,6 +450,47 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// One LSTM layer's recurrence in one direction over a whole sequence
+    /// ([`NDArray::lstm_recurrence`](crate::NDArray::lstm_recurrence) without masks), shapes
+    /// checked by the caller: from the input's share of the gates `xp` (`[steps·batch,
+    /// 4·hidden]`, biases included), `W_hhᵀ` (`[hidden, 4·hidden]`) and `[h0, c0]` (`[batch,
+    /// hidden]`), writes every step's `h`, then `h_n` and `c_n`, into `out` (`[steps + 2, batch,
+    /// hidden]`), and with `trace` the state each step started from (`[steps, batch, hidden]`)
+    /// and the cell's backward factors `[qd, s_c, f]` (`[steps·batch, 4·hidden]`,
+    /// `[steps·batch, hidden]` twice). All writable outputs share no storage with anything
+    /// else. `None`, the default, when the backend has no fused kernel for these layouts (the
+    /// caller runs the steps as array ops).
+    #[allow(clippy::type_complexity)] // four named outputs
+    fn lstm_recurrence<E: Float>(
+        &self,
+        _xp: (&Self::Storage<E>, &Layout),
+        _w_hh_t: (&Self::Storage<E>, &Layout),
+        _state: [(&Self::Storage<E>, &Layout); 2],
+        _reverse: bool,
+        _out: (&mut Self::Storage<E>, &Layout),
+        _trace: Option<[(&mut Self::Storage<E>, &Layout); 4]>,
+    ) -> Option<Result<()>> {
+        None
+    }
+
+    /// The backward pass of [`Backend::lstm_recurrence`], shapes checked by the caller: from
+    /// the gradient `d_all` of its `out`, `W_hh` (`[4·hidden, hidden]`) and the trace's
+    /// `[qd, s_c, f]`, writes every step's gate gradients into `d_pre` (`[steps·batch,
+    /// 4·hidden]`, sharing no storage with the inputs) and returns the gradients of `h0` and
+    /// `c0`, contiguous. `None`, the default, when the backend has no fused kernel for these
+    /// layouts.
+    #[allow(clippy::type_complexity)] // (dh0, dc0), named in the doc
+    fn lstm_recurrence_backward<E: Float>(
+        &self,
+        _d_all: (&Self::Storage<E>, &Layout),
+        _w_hh: (&Self::Storage<E>, &Layout),
+        _trace: [(&Self::Storage<E>, &Layout); 3],
+        _reverse: bool,
+        _d_pre: (&mut Self::Storage<E>, &Layout),
+    ) -> Option<Result<(Self::Storage<E>, Self::Storage<E>)>> {
+        None
+    }
+
     /// One optimizer step of one parameter in a single pass (see [`FusedStep`]): `param`, `grad`
     /// and each of `state` are the elements at the given contiguous range of their storage, all
     /// ranges of one length, in the order [`FusedStep::run`] lists. Returns `Ok(false)`, the

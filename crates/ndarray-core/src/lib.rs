@@ -23,7 +23,7 @@ mod strided_index;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use array::{LstmSaved, LstmStep, NDArray};
+pub use array::{LstmSaved, LstmStep, LstmTrace, NDArray};
 pub use backend::{Backend, StorageOf};
 pub use dtype::{Bool, DType, Element, Float};
 pub use error::{Error, IoError, Result};

@@ -105,23 +105,95 @@ fn room<T>(buf: &mut Vec<u64>, len: usize) -> *mut T {
 /// The CPU has `K`'s instruction set; the pointers address blocks that are in bounds at the
 /// given strides; no other thread writes the C block; `k > 0`.
 pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
+    shape: (usize, usize, usize),
+    a: *const T,
+    sa: (usize, usize),
+    b: *const T,
+    sb: (usize, usize),
+    c: *mut T,
+    ldc: usize,
+) {
+    gemm_from::<T, K>(shape, a, sa, Rhs::Strided(b, sb), c, ldc)
+}
+
+/// Where a product's right operand comes from.
+#[derive(Clone, Copy)]
+enum Rhs<T> {
+    /// A `k×n` matrix at these (row, column) element strides, packed as needed.
+    Strided(*const T, (usize, usize)),
+    /// Already packed by [`pack_rhs`].
+    Packed(*const T),
+}
+
+/// The elements [`pack_rhs`] writes for a `k×n` B.
+pub(super) fn packed_rhs_len<T: Copy + 'static, K: Micro<T>>(k: usize, n: usize) -> usize {
+    k * n.next_multiple_of(K::NR)
+}
+
+/// Packs a whole `k×n` B (element strides `sb`) into `out` (room for [`packed_rhs_len`]
+/// elements) the way [`gemm`] packs each block of it, block after block: the block of columns
+/// `jc` and steps `pc` starts at `jc·k + pc·nc`, `nc` its column count rounded up to whole
+/// slivers. For a B used by many products (a recurrent weight at every time step).
+///
+/// # Safety
+/// `b` addresses a `k×n` block at strides `sb`; `out` has room for the packed elements.
+pub(super) unsafe fn pack_rhs<T: Copy + 'static, K: Micro<T>>(
+    (k, n): (usize, usize),
+    b: *const T,
+    (rsb, csb): (usize, usize),
+    out: *mut T,
+) {
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            let to = out.add(jc * k + pc * nc.next_multiple_of(K::NR));
+            pack_b_block::<T, K>(kc, nc, b.add(pc * rsb + jc * csb), (rsb, csb), to);
+        }
+    }
+}
+
+/// [`gemm`] with a B that [`pack_rhs`] packed.
+///
+/// # Safety
+/// As [`gemm`]; `packed` holds a `k×n` B packed by `pack_rhs` with this `K`.
+pub(super) unsafe fn gemm_packed_rhs<T: Copy + 'static, K: Micro<T>>(
+    shape: (usize, usize, usize),
+    a: *const T,
+    sa: (usize, usize),
+    packed: *const T,
+    c: *mut T,
+    ldc: usize,
+) {
+    gemm_from::<T, K>(shape, a, sa, Rhs::Packed(packed), c, ldc)
+}
+
+/// [`gemm`] with either kind of right operand.
+unsafe fn gemm_from<T: Copy + 'static, K: Micro<T>>(
     (m, k, n): (usize, usize, usize),
     a: *const T,
     (rsa, csa): (usize, usize),
-    b: *const T,
-    (rsb, csb): (usize, usize),
+    rhs: Rhs<T>,
     c: *mut T,
     ldc: usize,
 ) {
     let nr = K::NR;
-    let pack_b = csb != 1 || m > DIRECT_B_MAX_ROWS;
+    let (b, (rsb, csb)) = match rhs {
+        Rhs::Strided(b, sb) => (b, sb),
+        Rhs::Packed(_) => (std::ptr::null(), (0, 0)),
+    };
+    let prepacked = match rhs {
+        Rhs::Packed(p) => Some(p),
+        Rhs::Strided(..) => None,
+    };
+    let pack_b = prepacked.is_some() || csb != 1 || m > DIRECT_B_MAX_ROWS;
     let direct_a = n <= DIRECT_A_MAX_COLS && csa == 1;
     PACK.with(|cell| {
         let (buf_a, buf_b) = &mut *cell.borrow_mut();
         // Blocks of A hold whole slivers.
         let mc_max = MC - MC % K::MR;
         let pa = room::<T>(buf_a, mc_max.min(m.next_multiple_of(K::MR)) * KC.min(k));
-        let pb = if pack_b {
+        let mut pb = if pack_b && prepacked.is_none() {
             room::<T>(buf_b, KC.min(k) * NC.min(n.next_multiple_of(nr)))
         } else {
             std::ptr::null_mut()
@@ -130,9 +202,11 @@ pub(super) unsafe fn gemm<T: Copy + 'static, K: Micro<T>>(
             let nc = NC.min(n - jc);
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
-                let b_block = b.add(pc * rsb + jc * csb);
-                if pack_b {
-                    pack_b_block::<T, K>(kc, nc, b_block, (rsb, csb), pb);
+                let b_block = b.wrapping_add(pc * rsb + jc * csb);
+                match prepacked {
+                    Some(p) => pb = p.add(jc * k + pc * nc.next_multiple_of(nr)).cast_mut(),
+                    None if pack_b => pack_b_block::<T, K>(kc, nc, b_block, (rsb, csb), pb),
+                    None => {}
                 }
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);

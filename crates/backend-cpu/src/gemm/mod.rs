@@ -22,8 +22,11 @@ mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod blocked;
 mod dot;
+mod packed_rhs;
 #[cfg(target_arch = "x86_64")]
 mod transpose;
+
+pub(crate) use packed_rhs::PackedRhs;
 
 /// Whether our own kernels run at all: `NANOTORCH_GEMM=matrixmultiply` sends every product
 /// to matrixmultiply (read once), to compare against it.
@@ -252,7 +255,7 @@ pub(crate) fn matmul<E: Float>(
 /// # Safety
 /// The pointers must address `m×k`, `k×n` and `m×n` blocks that are in bounds at the given
 /// strides, `k > 0`, and no other thread may write the C block.
-unsafe fn gemm<E: Float>(
+pub(crate) unsafe fn gemm<E: Float>(
     (m, k, n): (usize, usize, usize),
     a: *const E,
     (rsa, csa): (usize, usize),

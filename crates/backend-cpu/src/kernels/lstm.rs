@@ -2,13 +2,16 @@
 //! is about twenty array ops per step (gates, products, the backward pass's factors), each its
 //! own pass over a few thousand elements and its own allocation, which at the sizes recurrent
 //! layers run cost more than the step's matrix product.
+//!
+//! The loops ([`CellBlock`], [`GradBlock`]) take raw pointers and a range of hidden units:
+//! a whole sequence's recurrence (`lstm_sequence.rs`) has each thread of a team write its own
+//! units' columns of rows that the other threads write too, which no `&mut` slice can express.
 
 use super::contiguous;
 use super::isa::{run_loop, Isa, Loop};
-use crate::parallel::{par_ranges, SharedMut};
+use crate::parallel::par_ranges;
 use crate::storage::{take_vec, CpuStorage};
 use nanotorch_ndarray_core::{Float, Layout, LstmUnit, LstmUnitGrad};
-use std::mem::MaybeUninit;
 
 /// Work per hidden unit against a copy, for the threading threshold (three to five
 /// transcendental functions).
@@ -40,44 +43,40 @@ pub(crate) fn lstm_cell<E: Float>(
         Some([qd, s_c, f]) => {
             let [qd, s_c, f] = [qd, s_c, f].map(|(data, layout)| {
                 let range = layout.contiguous_range()?;
-                data.get_mut(range).map(uninit)
+                data.get_mut(range)
             });
             let (qd, s_c, f) = (qd?, s_c?, f?);
             if [qd.len(), s_c.len(), f.len()] != [4 * len, len, len] {
                 return None;
             }
-            Some((SharedMut::new(qd), SharedMut::new(s_c), SharedMut::new(f)))
+            Some(Saved {
+                qd: qd.as_mut_ptr(),
+                s_c: s_c.as_mut_ptr(),
+                f: f.as_mut_ptr(),
+            })
         }
         None => None,
     };
     let (mut h_new, mut c_new) = (take_vec::<E>(len), take_vec::<E>(len));
-    {
-        let h_out = SharedMut::new(h_new.spare_capacity_mut());
-        let c_out = SharedMut::new(c_new.spare_capacity_mut());
-        let isa = Isa::best();
-        par_ranges(n, 1, len * COST, |rows| {
-            let units = rows.start * hidden..rows.end * hidden;
-            // SAFETY: `par_ranges` hands out each range of rows once, so these output ranges
-            // are this call's alone; every buffer has room for `n` rows and outlives the call.
-            let out = unsafe {
-                Rows {
-                    pre: &pre[4 * units.start..4 * units.end],
-                    c: &c[units.clone()],
-                    hidden,
-                    h: h_out.slice(units.clone()),
-                    c_new: c_out.slice(units.clone()),
-                    saved: saved.as_ref().map(|(qd, s_c, f)| {
-                        (
-                            qd.slice(4 * units.start..4 * units.end),
-                            s_c.slice(units.clone()),
-                            f.slice(units.clone()),
-                        )
-                    }),
-                }
-            };
-            run_loop(isa, out);
-        });
-    }
+    let block = CellBlock {
+        pre: pre.as_ptr(),
+        xp: None,
+        c: c.as_ptr(),
+        h: h_new.spare_capacity_mut().as_mut_ptr().cast::<E>(),
+        c_new: c_new.spare_capacity_mut().as_mut_ptr().cast::<E>(),
+        saved,
+        rows: (0, n),
+        hidden,
+        units: (0, hidden),
+    };
+    let (isa, block) = (Isa::best(), &block);
+    par_ranges(n, 1, len * COST, |rows| {
+        // SAFETY: every pointer addresses `n` rows of its width (checked above, or allocated
+        // with room for them) and outlives this call; `par_ranges` hands out each range of rows
+        // once, so no two calls write the same element.
+        let rows = (rows.start, rows.end);
+        run_loop(isa, CellBlock { rows, ..*block });
+    });
     // SAFETY: the row ranges covered all `n` rows, so every element was written.
     unsafe {
         h_new.set_len(len);
@@ -89,71 +88,93 @@ pub(crate) fn lstm_cell<E: Float>(
     ])
 }
 
-/// An initialised buffer seen as one to overwrite: the kernels write their outputs through
-/// `MaybeUninit` slices, whether fresh or, as here, an existing array's elements.
-fn uninit<E>(data: &mut [E]) -> &mut [MaybeUninit<E>] {
-    // SAFETY: `MaybeUninit<E>` has `E`'s layout, and the kernels write only initialised values.
-    unsafe { &mut *(data as *mut [E] as *mut [MaybeUninit<E>]) }
+/// Where [`CellBlock`] writes the backward pass's factors: `qd` `[n, 4·hidden]`, `s_c` and `f`
+/// `[n, hidden]`.
+#[derive(Clone, Copy)]
+pub(super) struct Saved<E> {
+    pub qd: *mut E,
+    pub s_c: *mut E,
+    pub f: *mut E,
 }
 
-/// Some rows' hidden units, to run in [`run_loop`]'s compiled copies (the sigmoids and tanhs
-/// are FMA polynomials there).
-struct Rows<'a, E> {
-    pre: &'a [E],
-    c: &'a [E],
-    hidden: usize,
-    h: &'a mut [MaybeUninit<E>],
-    c_new: &'a mut [MaybeUninit<E>],
-    #[allow(clippy::type_complexity)]
-    saved: Option<(
-        &'a mut [MaybeUninit<E>],
-        &'a mut [MaybeUninit<E>],
-        &'a mut [MaybeUninit<E>],
-    )>,
+/// The units `units` of rows `rows` of one LSTM step, for [`run_loop`]'s compiled copies (the
+/// sigmoids and tanhs are FMA polynomials there). Gate arrays (`pre`, `xp`, `qd`) are
+/// `[n, 4·hidden]`, gate `k` of unit `j` in row `r` at `r·4·hidden + k·hidden + j`; unit arrays
+/// (`c`, `h`, `c_new`, `s_c`, `f`) are `[n, hidden]`. `c_new` may be `c` (each element is read
+/// before it is written).
+///
+/// Whoever builds one promises that every pointer addresses the rows it names, that the block's
+/// outputs are written by no one else while it runs, and that its inputs are not written.
+#[derive(Clone, Copy)]
+pub(super) struct CellBlock<E> {
+    pub pre: *const E,
+    /// Added to `pre` (a sequence's input projection), when present.
+    pub xp: Option<*const E>,
+    pub c: *const E,
+    pub h: *mut E,
+    pub c_new: *mut E,
+    pub saved: Option<Saved<E>>,
+    pub rows: (usize, usize),
+    pub hidden: usize,
+    pub units: (usize, usize),
 }
+
+// SAFETY: a block is a description of which elements one thread reads and writes; its builder
+// promises (see above) that no other thread writes them meanwhile.
+unsafe impl<E: Send> Send for CellBlock<E> {}
+// SAFETY: as above.
+unsafe impl<E: Sync> Sync for CellBlock<E> {}
 
 /// Hidden units per [`LstmUnit`] call: two AVX-512 or four AVX2 vectors of f32.
-const LANES: usize = 16;
+pub(super) const LANES: usize = 16;
 
-impl<E: Float> Loop for Rows<'_, E> {
+impl<E: Float> Loop for CellBlock<E> {
     #[inline(always)]
-    fn run(mut self) {
-        let hid = self.hidden;
-        let rows = self.c.len() / hid.max(1);
-        for r in 0..rows {
-            let full = hid - hid % LANES;
-            for j in (0..full).step_by(LANES) {
-                self.units::<LANES>(r, j);
+    fn run(self) {
+        let (start, end) = self.units;
+        let full = end - (end - start) % LANES;
+        for r in self.rows.0..self.rows.1 {
+            for j in (start..full).step_by(LANES) {
+                // SAFETY: the builder's promise (see `CellBlock`).
+                unsafe { self.units::<LANES>(r, j) };
             }
-            for j in full..hid {
-                self.units::<1>(r, j);
+            for j in full..end {
+                // SAFETY: as above.
+                unsafe { self.units::<1>(r, j) };
             }
         }
     }
 }
 
-impl<E: Float> Rows<'_, E> {
+impl<E: Float> CellBlock<E> {
     /// Units `j..j + W` of row `r`.
+    ///
+    /// # Safety
+    /// As the builder promised (see [`CellBlock`]), for these elements.
     #[inline(always)]
-    fn units<const W: usize>(&mut self, r: usize, j: usize) {
+    unsafe fn units<const W: usize>(&self, r: usize, j: usize) {
         let hid = self.hidden;
         let at = r * hid + j;
-        let gate = |k: usize| load(self.pre, 4 * r * hid + k * hid + j);
-        let c: [E; W] = load(self.c, at);
-        let u = LstmUnit::new([gate(0), gate(1), gate(2), gate(3)], c);
-        let put = |out: &mut [MaybeUninit<E>], start: usize, v: &[E; W]| {
-            for (o, &x) in out[start..start + W].iter_mut().zip(v) {
-                o.write(x);
+        let gate = |k: usize| {
+            let i = 4 * r * hid + k * hid + j;
+            let pre: [E; W] = load(self.pre, i);
+            match self.xp {
+                Some(xp) => {
+                    let xp: [E; W] = load(xp, i);
+                    std::array::from_fn(|l| pre[l] + xp[l])
+                }
+                None => pre,
             }
         };
+        let u = LstmUnit::new([gate(0), gate(1), gate(2), gate(3)], load(self.c, at));
         put(self.h, at, &u.h);
         put(self.c_new, at, &u.c);
-        if let Some((qd, s_c, f)) = self.saved.as_mut() {
+        if let Some(s) = self.saved {
             for (k, q) in u.qd.iter().enumerate() {
-                put(qd, 4 * r * hid + k * hid + j, q);
+                put(s.qd, 4 * r * hid + k * hid + j, q);
             }
-            put(s_c, at, &u.s_c);
-            put(f, at, &u.f);
+            put(s.s_c, at, &u.s_c);
+            put(s.f, at, &u.f);
         }
     }
 }
@@ -182,32 +203,27 @@ pub(crate) fn lstm_cell_backward<E: Float>(
         return None;
     }
     let mut dc_prev = take_vec::<E>(len);
-    {
-        let (d_pre_out, dc_out) = (
-            SharedMut::new(uninit(d_pre_out)),
-            SharedMut::new(dc_prev.spare_capacity_mut()),
-        );
-        let isa = Isa::best();
-        par_ranges(n, 1, len * BACKWARD_COST, |rows| {
-            let units = rows.start * hidden..rows.end * hidden;
-            let quad = 4 * units.start..4 * units.end;
-            // SAFETY: `par_ranges` hands out each range of rows once, so these output ranges
-            // are this call's alone; both buffers have room for `n` rows and outlive the call.
-            let grads = unsafe {
-                GradRows {
-                    dh: &dh[units.clone()],
-                    dc: &dc[units.clone()],
-                    qd: &qd[quad.clone()],
-                    s_c: &s_c[units.clone()],
-                    f: &f[units.clone()],
-                    hidden,
-                    d_pre: d_pre_out.slice(quad),
-                    dc_prev: dc_out.slice(units),
-                }
-            };
-            run_loop(isa, grads);
-        });
-    }
+    let block = GradBlock {
+        dh: dh.as_ptr(),
+        d_out: None,
+        dc: dc.as_ptr(),
+        qd: qd.as_ptr(),
+        s_c: s_c.as_ptr(),
+        f: f.as_ptr(),
+        d_pre: d_pre_out.as_mut_ptr(),
+        dc_prev: dc_prev.spare_capacity_mut().as_mut_ptr().cast::<E>(),
+        rows: (0, n),
+        hidden,
+        units: (0, hidden),
+    };
+    let (isa, block) = (Isa::best(), &block);
+    par_ranges(n, 1, len * BACKWARD_COST, |rows| {
+        // SAFETY: every pointer addresses `n` rows of its width (checked above, or allocated
+        // with room for them) and outlives this call; `par_ranges` hands out each range of rows
+        // once, so no two calls write the same element.
+        let rows = (rows.start, rows.end);
+        run_loop(isa, GradBlock { rows, ..*block });
+    });
     // SAFETY: the row ranges covered all `n` rows, so every element was written.
     unsafe { dc_prev.set_len(len) };
     Some(CpuStorage::from_vec(dc_prev))
@@ -219,44 +235,68 @@ pub(crate) fn lstm_cell_backward<E: Float>(
 /// helpers are awake.
 const BACKWARD_COST: usize = 16;
 
-/// Some rows' hidden units of a step's backward pass, for [`run_loop`].
-struct GradRows<'a, E> {
-    dh: &'a [E],
-    dc: &'a [E],
-    qd: &'a [E],
-    s_c: &'a [E],
-    f: &'a [E],
-    hidden: usize,
-    d_pre: &'a mut [MaybeUninit<E>],
-    dc_prev: &'a mut [MaybeUninit<E>],
+/// The units `units` of rows `rows` of a step's backward pass, for [`run_loop`]; laid out as
+/// [`CellBlock`]'s arrays (`d_pre` and `qd` are gate arrays, the rest unit arrays), with the
+/// same promise from its builder. `dc_prev` may be `dc`.
+#[derive(Clone, Copy)]
+pub(super) struct GradBlock<E> {
+    pub dh: *const E,
+    /// Added to `dh` (the gradient reaching a sequence's output at this step), when present.
+    pub d_out: Option<*const E>,
+    pub dc: *const E,
+    pub qd: *const E,
+    pub s_c: *const E,
+    pub f: *const E,
+    pub d_pre: *mut E,
+    pub dc_prev: *mut E,
+    pub rows: (usize, usize),
+    pub hidden: usize,
+    pub units: (usize, usize),
 }
 
-impl<E: Float> Loop for GradRows<'_, E> {
+// SAFETY: as for `CellBlock`.
+unsafe impl<E: Send> Send for GradBlock<E> {}
+// SAFETY: as above.
+unsafe impl<E: Sync> Sync for GradBlock<E> {}
+
+impl<E: Float> Loop for GradBlock<E> {
     #[inline(always)]
-    fn run(mut self) {
-        let hid = self.hidden;
-        let rows = self.dh.len() / hid.max(1);
-        for r in 0..rows {
-            let full = hid - hid % LANES;
-            for j in (0..full).step_by(LANES) {
-                self.units::<LANES>(r, j);
+    fn run(self) {
+        let (start, end) = self.units;
+        let full = end - (end - start) % LANES;
+        for r in self.rows.0..self.rows.1 {
+            for j in (start..full).step_by(LANES) {
+                // SAFETY: the builder's promise (see `GradBlock`).
+                unsafe { self.units::<LANES>(r, j) };
             }
-            for j in full..hid {
-                self.units::<1>(r, j);
+            for j in full..end {
+                // SAFETY: as above.
+                unsafe { self.units::<1>(r, j) };
             }
         }
     }
 }
 
-impl<E: Float> GradRows<'_, E> {
+impl<E: Float> GradBlock<E> {
     /// Units `j..j + W` of row `r`.
+    ///
+    /// # Safety
+    /// As the builder promised (see [`GradBlock`]), for these elements.
     #[inline(always)]
-    fn units<const W: usize>(&mut self, r: usize, j: usize) {
+    unsafe fn units<const W: usize>(&self, r: usize, j: usize) {
         let hid = self.hidden;
         let at = r * hid + j;
         let gate = |k: usize| 4 * r * hid + k * hid + j;
+        let dh: [E; W] = load(self.dh, at);
+        let dh = match self.d_out {
+            Some(d_out) => {
+                let d_out: [E; W] = load(d_out, at);
+                std::array::from_fn(|l| dh[l] + d_out[l])
+            }
+            None => dh,
+        };
         let u = LstmUnitGrad::<E, W>::new(
-            load(self.dh, at),
+            dh,
             load(self.dc, at),
             [
                 load(self.qd, gate(0)),
@@ -274,19 +314,22 @@ impl<E: Float> GradRows<'_, E> {
     }
 }
 
-/// `a[start..start + W]` as an array: one bounds check and a block copy (an element-by-element
-/// `from_fn` was compiled as sixteen checked scalar loads in a function of its own).
+/// The `W` elements at `a + start`, as one block read (the compiler makes it one vector load).
+///
+/// # Safety
+/// `a + start .. a + start + W` is readable.
 #[inline(always)]
-fn load<E: Copy, const W: usize>(a: &[E], start: usize) -> [E; W] {
-    let mut v = [a[start]; W];
-    v.copy_from_slice(&a[start..start + W]);
-    v
+unsafe fn load<E: Copy, const W: usize>(a: *const E, start: usize) -> [E; W] {
+    // SAFETY: forwarded to the caller; unaligned, as rows start anywhere.
+    unsafe { a.add(start).cast::<[E; W]>().read_unaligned() }
 }
 
-/// Writes `v` at `out[start..start + W]`.
+/// Writes `v` at `out + start`.
+///
+/// # Safety
+/// `out + start .. out + start + W` is writable and no other thread touches it.
 #[inline(always)]
-fn put<E: Copy, const W: usize>(out: &mut [MaybeUninit<E>], start: usize, v: &[E; W]) {
-    for (o, &x) in out[start..start + W].iter_mut().zip(v) {
-        o.write(x);
-    }
+unsafe fn put<E: Copy, const W: usize>(out: *mut E, start: usize, v: &[E; W]) {
+    // SAFETY: forwarded to the caller.
+    unsafe { out.add(start).cast::<[E; W]>().write_unaligned(*v) }
 }

@@ -11,6 +11,7 @@ mod isa;
 mod lanes;
 mod layer_norm;
 mod lstm;
+mod lstm_sequence;
 mod map;
 mod prefetch;
 mod reduce;
@@ -27,6 +28,7 @@ pub(crate) use index::{gather, index_select, scatter_add};
 pub(crate) use isa::{run_loop, Isa, Loop};
 pub(crate) use layer_norm::{layer_norm_rows, layer_norm_rows_backward};
 pub(crate) use lstm::{lstm_cell, lstm_cell_backward};
+pub(crate) use lstm_sequence::{lstm_recurrence, lstm_recurrence_backward, Recurrence, Trace};
 pub(crate) use map::{generate, map1, map_contiguous, update};
 pub(crate) use reduce::{arg_reduce, reduce};
 pub(crate) use softmax::{softmax_last, softmax_last_backward};
@@ -34,7 +36,7 @@ pub(crate) use step::{abs_pow_sum, fused_step};
 pub(crate) use window::{col2im, im2col, window_argmax, ColumnOrder};
 
 /// The elements of a contiguous layout, or `None` (strided layouts take a composed path).
-fn contiguous<'a, E>(
+pub(crate) fn contiguous<'a, E>(
     (data, layout): (&'a [E], &nanotorch_ndarray_core::Layout),
 ) -> Option<&'a [E]> {
     data.get(layout.contiguous_range()?)

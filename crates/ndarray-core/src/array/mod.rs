@@ -3,6 +3,7 @@
 
 mod display;
 mod lstm;
+mod lstm_sequence;
 mod norm;
 mod ops;
 mod serde_impl;
@@ -11,6 +12,7 @@ mod step;
 mod views;
 
 pub use lstm::{LstmSaved, LstmStep};
+pub use lstm_sequence::LstmTrace;
 
 use crate::{size, Backend, DType, Element, Error, Float, Layout, RandomDist, Result, Shape};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};

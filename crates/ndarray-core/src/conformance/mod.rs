@@ -313,6 +313,7 @@ fn broadcast_dims(shapes: &[&[usize]]) -> Vec<usize> {
 mod elementwise;
 mod errors;
 mod index_window;
+mod recurrence;
 mod reduce_matmul;
 
 pub use elementwise::{
@@ -323,6 +324,7 @@ pub use errors::check_errors;
 pub use index_window::{
     check_im2col, check_indexing, check_large, check_random, check_window_argmax,
 };
+pub use recurrence::check_lstm_recurrence;
 pub use reduce_matmul::{check_arg_reduce, check_matmul, check_reduce};
 
 // ---------------------------------------------------------------------------------------------
@@ -340,6 +342,7 @@ pub fn check_all<B: Backend>(backend: &B) {
     check_axpby(backend);
     check_where(backend);
     check_lstm_cell(backend);
+    check_lstm_recurrence(backend);
     check_reduce(backend);
     check_arg_reduce(backend);
     check_matmul(backend);

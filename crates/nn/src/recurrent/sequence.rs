@@ -5,11 +5,11 @@
 //! the engine pays for each in the backward pass: a gradient summed from two consumers, a
 //! zero tensor for an unused output, a node to release. At the sizes recurrent layers run (a
 //! batch of tens, a hidden state of hundreds) that bookkeeping was a quarter of the bench's LSTM.
-//! Here the forward pass is, per step, one product `h·W_hhᵀ` and one fused cell
-//! (`NDArray::lstm_cell`); the backward pass is, per step, the cell's backward
-//! (`LstmSaved::backward`) and one product `d_pre·W_hh`, and it keeps every step's gate
-//! gradient in one `[seq·batch, 4·hidden]` array, from which the weights', the input's and the
-//! biases' gradients are one product (or sum) each: what cuDNN and PyTorch's CPU kernel do.
+//! Here the recurrence is one array op each way (`NDArray::lstm_recurrence` and its backward:
+//! per step one product and one fused cell, run by the CPU backend on a team of threads that
+//! meets once per step), and the backward pass keeps every step's gate gradient in one
+//! `[seq·batch, 4·hidden]` array, from which the weights', the input's and the biases'
+//! gradients are one product (or sum) each: what cuDNN and PyTorch's CPU kernel do.
 //!
 //! A node has one output, so the op's is `[seq + 2, batch, hidden]`: the outputs, then `h_n`,
 //! then `c_n`; the caller narrows them out (their gradients meet in one array again).
@@ -21,9 +21,7 @@
 use super::cell::{Kind, RnnWeights};
 use super::layer::composed_direction;
 use nanotorch_autograd::{grad, is_grad_enabled, no_grad, BackwardOptions, Tensor};
-use nanotorch_ndarray_core::{
-    Backend, BinaryOp, Error, Float, LstmSaved, NDArray, ReduceOp, Result,
-};
+use nanotorch_ndarray_core::{Backend, Error, Float, LstmTrace, NDArray, ReduceOp, Result};
 
 /// What a pass returns: the output, `h_n` and `c_n`.
 type Ran<E, B> = (Tensor<E, B>, Tensor<E, B>, Tensor<E, B>);
@@ -62,51 +60,15 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
         .iter()
         .map(|m| m.as_ref().map(|m| m.array().clone()))
         .collect();
+    // Written step by step into arrays allocated once (see `NDArray::lstm_cell_into` for why
+    // not an allocation per step).
+    let trace = record
+        .then(|| LstmTrace::zeros(steps, batch, hidden, backend))
+        .transpose()?;
+    let state = (h0.array(), c0.array());
+    let out = NDArray::lstm_recurrence(xp, &w_hh_t, state, &masks, reverse, trace.as_ref())?;
 
-    // Written step by step into arrays allocated once, by time index whichever the direction:
-    // the outputs, the state each step started from, and every step's backward factors (see
-    // `NDArray::lstm_cell_into` for why not an allocation per step).
-    let out = NDArray::zeros([steps + 2, batch, hidden], backend)?;
-    let h_prev = NDArray::zeros([steps, batch, hidden], backend)?;
-    let zeros = |width: usize| NDArray::zeros([steps * batch, width], backend);
-    let saved = if record {
-        Some(LstmSaved {
-            qd: zeros(4 * hidden)?,
-            s_c: zeros(hidden)?,
-            f: zeros(hidden)?,
-        })
-    } else {
-        None
-    };
-    let (mut h, mut c) = (h0.array().clone(), c0.array().clone());
-    for t in time_order(steps, reverse) {
-        if record {
-            h_prev.narrow(0, t, 1)?.assign(&h)?;
-        }
-        // `h·W_hhᵀ + xp`: the sum the step-by-step path forms as `xp + h·W_hhᵀ` (same bits).
-        let pre = h.matmul(&w_hh_t)?;
-        pre.binary_assign(BinaryOp::Add, &row(xp, t, batch)?)?;
-        let saved_t = saved.as_ref().map(|s| step_rows(s, t, batch)).transpose()?;
-        let (h_new, c_new) = NDArray::lstm_cell_into(&pre, &c, saved_t.as_ref())?;
-        let out_t = match &masks[t] {
-            None => {
-                h = h_new;
-                c = c_new;
-                h.clone()
-            }
-            Some(m) => {
-                let out_t = h_new.binary(BinaryOp::Mul, m)?;
-                h = NDArray::where_cond(m, &h_new, &h)?;
-                c = NDArray::where_cond(m, &c_new, &c)?;
-                out_t
-            }
-        };
-        out.narrow(0, t, 1)?.assign(&out_t)?;
-    }
-    out.narrow(0, steps, 1)?.assign(&h)?;
-    out.narrow(0, steps + 1, 1)?.assign(&c)?;
-
-    let all = if let Some(saved) = saved {
+    let all = if let Some(trace) = trace {
         let has_bias = (weights.bias_ih.is_some(), weights.bias_hh.is_some());
         let rule = move |inputs: &[Tensor<E, B>], _: &Tensor<E, B>, d_all: &Tensor<E, B>| {
             if is_grad_enabled() {
@@ -114,8 +76,7 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
             }
             let through_time = Bptt {
                 x: &x,
-                h_prev: &h_prev,
-                saved: &saved,
+                trace: &trace,
                 masks: &masks,
                 reverse,
             };
@@ -141,41 +102,11 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
     Ok((out, h, c))
 }
 
-/// The time steps in the order a direction visits them.
-fn time_order(steps: usize, reverse: bool) -> Box<dyn Iterator<Item = usize>> {
-    if reverse {
-        Box::new((0..steps).rev())
-    } else {
-        Box::new(0..steps)
-    }
-}
-
-/// Step `t` of a `[seq·batch, width]` array as a `[batch, width]` view.
-fn row<E: Float, B: Backend>(a: &NDArray<E, B>, t: usize, batch: usize) -> Result<NDArray<E, B>> {
-    a.narrow(0, t * batch, batch)
-}
-
-/// Step `t`'s rows of a whole sequence's backward factors.
-fn step_rows<E: Float, B: Backend>(
-    all: &LstmSaved<E, B>,
-    t: usize,
-    batch: usize,
-) -> Result<LstmSaved<E, B>> {
-    Ok(LstmSaved {
-        qd: row(&all.qd, t, batch)?,
-        s_c: row(&all.s_c, t, batch)?,
-        f: row(&all.f, t, batch)?,
-    })
-}
-
 /// What the forward pass kept for the hand-written backward pass.
 struct Bptt<'a, E: Float, B: Backend> {
     /// The input as `[seq·batch, features]`.
     x: &'a NDArray<E, B>,
-    /// The state each step started from, by time index, `[seq, batch, hidden]`.
-    h_prev: &'a NDArray<E, B>,
-    /// Each step's backward factors, by time index.
-    saved: &'a LstmSaved<E, B>,
+    trace: &'a LstmTrace<E, B>,
     masks: &'a [Option<NDArray<E, B>>],
     reverse: bool,
 }
@@ -187,37 +118,15 @@ impl<E: Float, B: Backend> Bptt<'_, E, B> {
         inputs: &[Tensor<E, B>],
         d_all: &NDArray<E, B>,
     ) -> Result<Vec<Option<Tensor<E, B>>>> {
-        let dims = self.h_prev.dims();
-        let (steps, batch, hidden) = (dims[0], dims[1], dims[2]);
-        let backend = d_all.backend();
-        let w_hh = inputs[4].array();
-        let state = |k: usize| d_all.narrow(0, k, 1)?.reshape([batch, hidden]);
-        // The gradients reaching the state after the last step: from `h_n` and `c_n`.
-        let (mut dh, mut dc) = (state(steps)?, state(steps + 1)?);
-        let zero = NDArray::zeros(Vec::<usize>::new(), backend)?;
-        let d_pre = NDArray::zeros([steps * batch, 4 * hidden], backend)?;
-        for t in time_order(steps, !self.reverse) {
-            let saved = step_rows(self.saved, t, batch)?;
-            // `h'` feeds both the next step and this step's output.
-            let dh_cell = dh.binary(BinaryOp::Add, &state(t)?)?;
-            let d_pre_t = row(&d_pre, t, batch)?;
-            let dc_prev = match &self.masks[t] {
-                None => saved.backward_into(&dh_cell, &dc, &d_pre_t)?,
-                // An ended sequence skipped the step: its state's gradient passes by the cell.
-                Some(m) => {
-                    let dh_cell = NDArray::where_cond(m, &dh_cell, &zero)?;
-                    let dc_cell = NDArray::where_cond(m, &dc, &zero)?;
-                    let dc_prev = saved.backward_into(&dh_cell, &dc_cell, &d_pre_t)?;
-                    NDArray::where_cond(m, &dc_prev, &dc)?
-                }
-            };
-            let dh_prev = d_pre_t.matmul(w_hh)?;
-            dh = match &self.masks[t] {
-                None => dh_prev,
-                Some(m) => NDArray::where_cond(m, &dh_prev, &dh)?,
-            };
-            dc = dc_prev;
-        }
+        let h_prev = &self.trace.h_prev;
+        let (steps, batch, hidden) = (h_prev.dims()[0], h_prev.dims()[1], h_prev.dims()[2]);
+        let (d_pre, dh, dc) = NDArray::lstm_recurrence_backward(
+            d_all,
+            inputs[4].array(),
+            self.trace,
+            self.masks,
+            self.reverse,
+        )?;
         // Every step's share of the weights' and biases' gradients at once: `d_preᵀ·[x; h]`.
         let d_pre_t = d_pre.t()?;
         let wants = |k: usize| inputs[k].requires_grad();
@@ -234,7 +143,7 @@ impl<E: Float, B: Backend> Bptt<'_, E, B> {
                 .transpose()?
                 .and_then(leaf),
             wants(4)
-                .then(|| d_pre_t.matmul(&self.h_prev.reshape([steps * batch, hidden])?))
+                .then(|| d_pre_t.matmul(&h_prev.reshape([steps * batch, hidden])?))
                 .transpose()?
                 .and_then(leaf),
         ];
