@@ -370,57 +370,37 @@ impl Backend for Cpu {
         w_hh_t: (&CpuStorage<E>, &Layout),
         [h0, c0]: [(&CpuStorage<E>, &Layout); 2],
         reverse: bool,
-        (out, out_layout): (&mut CpuStorage<E>, &Layout),
-        trace: Option<[(&mut CpuStorage<E>, &Layout); 4]>,
-    ) -> Option<Result<()>> {
-        const OP: &str = "lstm_recurrence";
+        keep_trace: bool,
+    ) -> Option<Result<Vec<CpuStorage<E>>>> {
         let reads = [xp, w_hh_t, h0, c0];
-        let fits = fits_all(OP, reads).and_then(|()| check_fits(OP, out_layout, out.len()));
-        let fits = fits.and_then(|()| {
-            trace
-                .iter()
-                .flatten()
-                .try_for_each(|(s, l)| check_fits(OP, l, s.len()))
-        });
-        if let Err(e) = fits {
+        if let Err(e) = fits_all("lstm_recurrence", reads) {
             return Some(Err(e));
         }
-        let &[steps, batch, hidden] = out_layout.dims() else {
+        let (&[rows, _], &[batch, hidden]) = (xp.1.dims(), h0.1.dims()) else {
             return None;
         };
         let recurrence = kernels::Recurrence {
-            steps: steps.checked_sub(2)?,
+            steps: rows.checked_div(batch)?,
             batch,
             hidden,
             reverse,
         };
         let [xp, w_hh_t, h0, c0] = reads.map(|r| kernels::contiguous(as_slice(r)));
-        let out = writable(out, out_layout)?;
-        let trace = match trace {
-            Some([h_prev, qd, s_c, f]) => Some(kernels::Trace {
-                h_prev: writable(h_prev.0, h_prev.1)?,
-                qd: writable(qd.0, qd.1)?,
-                s_c: writable(s_c.0, s_c.1)?,
-                f: writable(f.0, f.1)?,
-            }),
-            None => None,
-        };
-        kernels::lstm_recurrence(xp?, w_hh_t?, [h0?, c0?], out, trace, recurrence).map(Ok)
+        let (out, trace) =
+            kernels::lstm_recurrence(xp?, w_hh_t?, [h0?, c0?], keep_trace, recurrence)?;
+        let storages = std::iter::once(out).chain(trace.into_iter().flatten());
+        Some(Ok(storages.map(CpuStorage::from_vec).collect()))
     }
 
-    #[allow(clippy::type_complexity)] // (dh0, dc0), as the trait says
     fn lstm_recurrence_backward<E: Float>(
         &self,
         d_all: (&CpuStorage<E>, &Layout),
         w_hh: (&CpuStorage<E>, &Layout),
         cells: [(&CpuStorage<E>, &Layout); 3],
         reverse: bool,
-        (d_pre, d_pre_layout): (&mut CpuStorage<E>, &Layout),
-    ) -> Option<Result<(CpuStorage<E>, CpuStorage<E>)>> {
-        const OP: &str = "lstm_recurrence backward";
-        let fits = fits_all(OP, [d_all, w_hh].into_iter().chain(cells))
-            .and_then(|()| check_fits(OP, d_pre_layout, d_pre.len()));
-        if let Err(e) = fits {
+    ) -> Option<Result<Vec<CpuStorage<E>>>> {
+        let reads = [d_all, w_hh, cells[0], cells[1], cells[2]];
+        if let Err(e) = fits_all("lstm_recurrence backward", reads) {
             return Some(Err(e));
         }
         let &[steps, batch, hidden] = d_all.1.dims() else {
@@ -432,15 +412,9 @@ impl Backend for Cpu {
             hidden,
             reverse,
         };
-        let [qd, s_c, f] = cells.map(|r| kernels::contiguous(as_slice(r)));
-        let (d_all, w_hh) = (
-            kernels::contiguous(as_slice(d_all))?,
-            kernels::contiguous(as_slice(w_hh))?,
-        );
-        let d_pre = writable(d_pre, d_pre_layout)?;
-        let (dh, dc) =
-            kernels::lstm_recurrence_backward(d_all, w_hh, [qd?, s_c?, f?], d_pre, recurrence)?;
-        Some(Ok((CpuStorage::from_vec(dh), CpuStorage::from_vec(dc))))
+        let [d_all, w_hh, qd, s_c, f] = reads.map(|r| kernels::contiguous(as_slice(r)));
+        let grads = kernels::lstm_recurrence_backward(d_all?, w_hh?, [qd?, s_c?, f?], recurrence)?;
+        Some(Ok(grads.into_iter().map(CpuStorage::from_vec).collect()))
     }
 
     #[allow(clippy::type_complexity)] // (y, mean, var), as the trait says
@@ -786,11 +760,6 @@ impl Backend for Cpu {
 /// An operand as a kernel takes it.
 fn as_slice<'a, E: Element>((s, l): (&'a CpuStorage<E>, &'a Layout)) -> (&'a [E], &'a Layout) {
     (s.as_slice(), l)
-}
-
-/// The elements of a contiguous output, or `None` (strided outputs take a composed path).
-fn writable<'a, E: Element>(s: &'a mut CpuStorage<E>, layout: &Layout) -> Option<&'a mut [E]> {
-    s.as_mut_slice().get_mut(layout.contiguous_range()?)
 }
 
 /// `check_fits` for each of the normalisation kernels' operands.

@@ -454,40 +454,35 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
     /// ([`NDArray::lstm_recurrence`](crate::NDArray::lstm_recurrence) without masks), shapes
     /// checked by the caller: from the input's share of the gates `xp` (`[steps·batch,
     /// 4·hidden]`, biases included), `W_hhᵀ` (`[hidden, 4·hidden]`) and `[h0, c0]` (`[batch,
-    /// hidden]`), writes every step's `h`, then `h_n` and `c_n`, into `out` (`[steps + 2, batch,
-    /// hidden]`), and with `trace` the state each step started from (`[steps, batch, hidden]`)
-    /// and the cell's backward factors `[qd, s_c, f]` (`[steps·batch, 4·hidden]`,
-    /// `[steps·batch, hidden]` twice). All writable outputs share no storage with anything
-    /// else. `None`, the default, when the backend has no fused kernel for these layouts (the
-    /// caller runs the steps as array ops).
-    #[allow(clippy::type_complexity)] // four named outputs
+    /// hidden]`), returns, contiguous, `out` (`[steps + 2, batch, hidden]`: every step's `h`,
+    /// then `h_n` and `c_n`) and, with `keep_trace`, the trace: the state each step started
+    /// from (`[steps, batch, hidden]`) and the cell's backward factors `qd` (`[steps·batch,
+    /// 4·hidden]`), `s_c` and `f` (`[steps·batch, hidden]`), in that order after `out`.
+    /// `None`, the default, when the backend has no fused kernel for these layouts (the caller
+    /// runs the steps as array ops).
     fn lstm_recurrence<E: Float>(
         &self,
         _xp: (&Self::Storage<E>, &Layout),
         _w_hh_t: (&Self::Storage<E>, &Layout),
         _state: [(&Self::Storage<E>, &Layout); 2],
         _reverse: bool,
-        _out: (&mut Self::Storage<E>, &Layout),
-        _trace: Option<[(&mut Self::Storage<E>, &Layout); 4]>,
-    ) -> Option<Result<()>> {
+        _keep_trace: bool,
+    ) -> Option<Result<Vec<Self::Storage<E>>>> {
         None
     }
 
     /// The backward pass of [`Backend::lstm_recurrence`], shapes checked by the caller: from
     /// the gradient `d_all` of its `out`, `W_hh` (`[4·hidden, hidden]`) and the trace's
-    /// `[qd, s_c, f]`, writes every step's gate gradients into `d_pre` (`[steps·batch,
-    /// 4·hidden]`, sharing no storage with the inputs) and returns the gradients of `h0` and
-    /// `c0`, contiguous. `None`, the default, when the backend has no fused kernel for these
-    /// layouts.
-    #[allow(clippy::type_complexity)] // (dh0, dc0), named in the doc
+    /// `[qd, s_c, f]`, returns, contiguous, every step's gate gradients `d_pre`
+    /// (`[steps·batch, 4·hidden]`) and the gradients of `h0` and `c0`, in that order. `None`,
+    /// the default, when the backend has no fused kernel for these layouts.
     fn lstm_recurrence_backward<E: Float>(
         &self,
         _d_all: (&Self::Storage<E>, &Layout),
         _w_hh: (&Self::Storage<E>, &Layout),
         _trace: [(&Self::Storage<E>, &Layout); 3],
         _reverse: bool,
-        _d_pre: (&mut Self::Storage<E>, &Layout),
-    ) -> Option<Result<(Self::Storage<E>, Self::Storage<E>)>> {
+    ) -> Option<Result<Vec<Self::Storage<E>>>> {
         None
     }
 

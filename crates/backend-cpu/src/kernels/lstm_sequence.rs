@@ -95,68 +95,68 @@ impl<E> Ptr<E> {
     }
 }
 
-/// Where the forward pass keeps what the backward pass needs, all by time index: the state each
-/// step started from (`[steps, batch, hidden]`), and the cell's factors (`qd` `[steps·batch,
-/// 4·hidden]`, `s_c` and `f` `[steps·batch, hidden]`).
-pub(crate) struct Trace<'a, E> {
-    pub h_prev: &'a mut [E],
-    pub qd: &'a mut [E],
-    pub s_c: &'a mut [E],
-    pub f: &'a mut [E],
+/// A fresh buffer of `len` elements, to be written in full before `set_len`, and a pointer to
+/// its elements for a team's members.
+fn fresh<E: Float>(len: usize) -> (Vec<E>, Ptr<E>) {
+    let mut v = take_vec::<E>(len);
+    let p = Ptr(v.spare_capacity_mut().as_mut_ptr().cast::<E>());
+    (v, p)
+}
+
+/// Marks `v` as holding `len` written elements.
+///
+/// # Safety
+/// All `len` elements were written.
+unsafe fn written<E>(mut v: Vec<E>, len: usize) -> Vec<E> {
+    // SAFETY: forwarded to the caller; `fresh` reserved `len`.
+    unsafe { v.set_len(len) };
+    v
 }
 
 /// The forward recurrence: from the input's share of the gates `xp` (`[steps·batch, 4·hidden]`,
 /// biases included), `W_hhᵀ` (`[hidden, 4·hidden]`) and the state `h0`, `c0` (`[batch,
-/// hidden]`), writes every step's `h` and then `h_n` and `c_n` into `out` (`[steps + 2, batch,
-/// hidden]`), and fills `trace` when given. `None` (nothing written) when the sizes do not
-/// match or are ones this kernel leaves to the composed path.
+/// hidden]`), returns `[steps + 2, batch, hidden]`: every step's `h`, then `h_n` and `c_n`; with
+/// `keep_trace`, also what the backward pass needs, by time index: `[h_prev ([steps, batch,
+/// hidden]), qd ([steps·batch, 4·hidden]), s_c, f ([steps·batch, hidden])]`. `None` when the
+/// sizes do not match or are ones this kernel leaves to the composed path.
+#[allow(clippy::type_complexity)] // the output and the four named trace arrays
 pub(crate) fn lstm_recurrence<E: Float>(
     xp: &[E],
     w_hh_t: &[E],
     [h0, c0]: [&[E]; 2],
-    out: &mut [E],
-    trace: Option<Trace<'_, E>>,
+    keep_trace: bool,
     r: Recurrence,
-) -> Option<()> {
+) -> Option<(Vec<E>, Option<[Vec<E>; 4]>)> {
     let wanted = r.team_size::<E>()?;
     let (steps, batch, hidden) = (r.steps, r.batch, r.hidden);
     let (bh, g) = (batch * hidden, 4 * hidden);
     let sizes_match = xp.len() == steps * batch * g
         && w_hh_t.len() == hidden * g
         && h0.len() == bh
-        && c0.len() == bh
-        && out.len() == (steps + 2) * bh
-        && trace.as_ref().is_none_or(|t| {
-            t.h_prev.len() == steps * bh
-                && t.qd.len() == steps * batch * g
-                && t.s_c.len() == steps * bh
-                && t.f.len() == steps * bh
-        });
+        && c0.len() == bh;
     if !sizes_match {
         return None;
     }
+    // Every element of these is written below before anything reads it: no zero fill (the
+    // trace of the LSTM benchmark is 3.9 MB a pass).
+    let (out_v, out) = fresh::<E>((steps + 2) * bh);
+    let trace_lens = [steps * bh, steps * batch * g, steps * bh, steps * bh];
+    let trace_v = keep_trace.then(|| trace_lens.map(fresh::<E>));
+    let trace = trace_v.as_ref().map(|t| t.each_ref().map(|(_, p)| *p));
+    let (xp, w, h0) = (Ptr::of(xp), Ptr::of(w_hh_t), Ptr::of(h0));
     // The cell state lives in `c_n`'s slot and is updated there in place.
-    out[(steps + 1) * bh..].copy_from_slice(c0);
-    let (xp, w, h0, out) = (Ptr::of(xp), Ptr::of(w_hh_t), Ptr::of(h0), Ptr::of_mut(out));
-    let trace = trace.map(|t| {
-        [
-            Ptr::of_mut(t.h_prev),
-            Ptr::of_mut(t.qd),
-            Ptr::of_mut(t.s_c),
-            Ptr::of_mut(t.f),
-        ]
-    });
+    // SAFETY: `out` has room for `steps + 2` rows of `bh`; `c0` holds `bh` elements.
+    unsafe { std::ptr::copy_nonoverlapping(c0.as_ptr(), out.at((steps + 1) * bh), bh) };
     // The gates' pre-activations of the current step; each member writes and reads only its
     // own units' columns.
-    let mut pre = take_vec::<E>(batch * g);
-    let pre = Ptr(pre.spare_capacity_mut().as_mut_ptr().cast::<E>());
+    let (_pre_v, pre) = fresh::<E>(batch * g);
     let isa = Isa::best();
     team(wanted, |m| {
         let units = m.share(hidden, LANES);
         let (u0, width) = (units.start, units.len());
-        // SAFETY: every offset below is inside its array (sizes checked above); this member
-        // writes only its units' columns, which no other member reads before the barrier that
-        // ends the step (see the module comment); `pre`, `out` and `trace` outlive the team.
+        // SAFETY: every offset below is inside its array (sizes checked or allocated above);
+        // this member writes only its units' columns, which no other member reads before the
+        // barrier that ends the step (see the module comment); the arrays outlive the team.
         unsafe {
             let weights = GateWeights::pack(w.ptr(), hidden, (u0, width));
             let c = out.at((steps + 1) * bh);
@@ -192,7 +192,23 @@ pub(crate) fn lstm_recurrence<E: Float>(
             }
         }
     });
-    Some(())
+    // SAFETY: the members' units cover `0..hidden`, and every step wrote each unit's `h` (rows
+    // `t`), trace rows and cell state; rows `steps` and `steps + 1` were written after the loop
+    // and before it.
+    unsafe {
+        let out = written(out_v, (steps + 2) * bh);
+        let trace = trace_v.map(|t| {
+            let [a, b, c, d] = t;
+            let [la, lb, lc, ld] = trace_lens;
+            [
+                written(a.0, la),
+                written(b.0, lb),
+                written(c.0, lc),
+                written(d.0, ld),
+            ]
+        });
+        Some((out, trace))
+    }
 }
 
 /// One member's columns of `W_hhᵀ` (`[hidden, 4·hidden]`), packed once for the whole sequence:
@@ -262,16 +278,15 @@ unsafe fn copy_units<E: Copy>(
 
 /// The backward recurrence: from the gradient `d_all` of the forward pass's `out` (`[steps + 2,
 /// batch, hidden]`: every step's `h`, then `h_n` and `c_n`), `W_hh` (`[4·hidden, hidden]`) and
-/// the trace's `[qd, s_c, f]`, writes every step's gate gradients into `d_pre` (`[steps·batch,
-/// 4·hidden]`) and returns the gradients of `h0` and `c0`. `None` (nothing written) when the
-/// sizes do not match or are ones this kernel leaves to the composed path.
+/// the trace's `[qd, s_c, f]`, returns `[d_pre, dh0, dc0]`: every step's gate gradients
+/// (`[steps·batch, 4·hidden]`) and the gradients of `h0` and `c0`. `None` when the sizes do
+/// not match or are ones this kernel leaves to the composed path.
 pub(crate) fn lstm_recurrence_backward<E: Float>(
     d_all: &[E],
     w_hh: &[E],
     [qd, s_c, f]: [&[E]; 3],
-    d_pre: &mut [E],
     r: Recurrence,
-) -> Option<(Vec<E>, Vec<E>)> {
+) -> Option<[Vec<E>; 3]> {
     let wanted = r.team_size::<E>()?;
     let (steps, batch, hidden) = (r.steps, r.batch, r.hidden);
     let (bh, g) = (batch * hidden, 4 * hidden);
@@ -279,8 +294,7 @@ pub(crate) fn lstm_recurrence_backward<E: Float>(
         && w_hh.len() == g * hidden
         && qd.len() == steps * batch * g
         && s_c.len() == steps * bh
-        && f.len() == steps * bh
-        && d_pre.len() == steps * batch * g;
+        && f.len() == steps * bh;
     if !sizes_match {
         return None;
     }
@@ -288,6 +302,8 @@ pub(crate) fn lstm_recurrence_backward<E: Float>(
     // place step by step, each member its own units.
     let mut dh = d_all[steps * bh..(steps + 1) * bh].to_vec();
     let mut dc = d_all[(steps + 1) * bh..].to_vec();
+    // Every step's rows are written before they are read.
+    let (d_pre_v, d_pre) = fresh::<E>(steps * batch * g);
     let (d_all, w, qd, s_c, f) = (
         Ptr::of(d_all),
         Ptr::of(w_hh),
@@ -295,11 +311,7 @@ pub(crate) fn lstm_recurrence_backward<E: Float>(
         Ptr::of(s_c),
         Ptr::of(f),
     );
-    let (d_pre, dh_p, dc_p) = (
-        Ptr::of_mut(d_pre),
-        Ptr::of_mut(&mut dh),
-        Ptr::of_mut(&mut dc),
-    );
+    let (dh_p, dc_p) = (Ptr::of_mut(&mut dh), Ptr::of_mut(&mut dc));
     let isa = Isa::best();
     team(wanted, |m| {
         let units = m.share(hidden, LANES);
@@ -335,5 +347,7 @@ pub(crate) fn lstm_recurrence_backward<E: Float>(
             }
         }
     });
-    Some((dh, dc))
+    // SAFETY: every step wrote all its rows of `d_pre` (the members' units cover `0..hidden`).
+    let d_pre = unsafe { written(d_pre_v, steps * batch * g) };
+    Some([d_pre, dh, dc])
 }

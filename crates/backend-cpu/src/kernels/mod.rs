@@ -28,7 +28,7 @@ pub(crate) use index::{gather, index_select, scatter_add};
 pub(crate) use isa::{run_loop, Isa, Loop};
 pub(crate) use layer_norm::{layer_norm_rows, layer_norm_rows_backward};
 pub(crate) use lstm::{lstm_cell, lstm_cell_backward};
-pub(crate) use lstm_sequence::{lstm_recurrence, lstm_recurrence_backward, Recurrence, Trace};
+pub(crate) use lstm_sequence::{lstm_recurrence, lstm_recurrence_backward, Recurrence};
 pub(crate) use map::{generate, map1, map_contiguous, update};
 pub(crate) use reduce::{arg_reduce, reduce};
 pub(crate) use softmax::{softmax_last, softmax_last_backward};

@@ -86,15 +86,15 @@ impl<E: Float, B: Backend> NDArray<E, B> {
     /// `[steps + 2, batch, hidden]`: every step's output `h` by time index, then `h_n`, then
     /// `c_n`. `reverse` runs time backwards. `masks[t]` (`[batch, 1]`, 1 or 0), where given,
     /// says which sequences still run at step `t`: an ended one keeps its state and outputs 0.
-    /// With `trace`, also fills it for [`NDArray::lstm_recurrence_backward`].
+    /// With `keep_trace`, also returns what [`NDArray::lstm_recurrence_backward`] needs.
     pub fn lstm_recurrence(
         xp: &Self,
         w_hh_t: &Self,
         (h0, c0): (&Self, &Self),
         masks: &[Option<Self>],
         reverse: bool,
-        trace: Option<&LstmTrace<E, B>>,
-    ) -> Result<Self> {
+        keep_trace: bool,
+    ) -> Result<(Self, Option<LstmTrace<E, B>>)> {
         for a in [w_hh_t, h0, c0] {
             xp.check_device(OP, a)?;
         }
@@ -113,29 +113,53 @@ impl<E: Float, B: Backend> NDArray<E, B> {
             &[steps * batch, 4 * hidden],
             "xp must be [steps*batch, 4*hidden], one step per mask",
         )?;
-        if let Some(tr) = trace {
-            expect(&tr.h_prev, &[steps, batch, hidden], "the trace's h_prev")?;
-            expect(&tr.cells.qd, &[steps * batch, 4 * hidden], "the trace's qd")?;
-            expect(&tr.cells.s_c, &[steps * batch, hidden], "the trace's s_c")?;
-            expect(&tr.cells.f, &[steps * batch, hidden], "the trace's f")?;
-        }
         let backend = &xp.backend;
-        let out = Self::zeros([steps + 2, batch, hidden], backend)?;
         if masks.iter().all(Option::is_none) {
-            if let Some(done) = Self::fused_recurrence(xp, w_hh_t, (h0, c0), reverse, &out, trace) {
-                done?;
-                return Ok(out);
+            let fused = backend.lstm_recurrence(
+                (&xp.storage(), xp.layout()),
+                (&w_hh_t.storage(), w_hh_t.layout()),
+                [(&h0.storage(), h0.layout()), (&c0.storage(), c0.layout())],
+                reverse,
+                keep_trace,
+            );
+            if let Some(arrays) = fused {
+                let mut arrays = arrays?.into_iter();
+                let mut next = |shape: Vec<usize>| match arrays.next() {
+                    Some(s) => Ok(Self::contiguous_from(s, shape, backend)),
+                    None => Err(Error::msg(
+                        "lstm_recurrence: the backend returned too few arrays",
+                    )),
+                };
+                let out = next(vec![steps + 2, batch, hidden])?;
+                let trace = if keep_trace {
+                    let rows = steps * batch;
+                    Some(LstmTrace {
+                        h_prev: next(vec![steps, batch, hidden])?,
+                        cells: LstmSaved {
+                            qd: next(vec![rows, 4 * hidden])?,
+                            s_c: next(vec![rows, hidden])?,
+                            f: next(vec![rows, hidden])?,
+                        },
+                    })
+                } else {
+                    None
+                };
+                return Ok((out, trace));
             }
         }
+        let trace = keep_trace
+            .then(|| LstmTrace::zeros(steps, batch, hidden, backend))
+            .transpose()?;
+        let out = Self::zeros([steps + 2, batch, hidden], backend)?;
         let (mut h, mut c) = (h0.clone(), c0.clone());
         for t in time_order(steps, reverse) {
-            if let Some(tr) = trace {
+            if let Some(tr) = &trace {
                 tr.h_prev.narrow(0, t, 1)?.assign(&h)?;
             }
             // `h·W_hhᵀ + xp`: the sum the step-by-step layer forms as `xp + h·W_hhᵀ` (same bits).
             let pre = h.matmul(w_hh_t)?;
             pre.binary_assign(BinaryOp::Add, &rows_of(xp, t, batch)?)?;
-            let cells = trace.map(|tr| tr.cells_at(t, batch)).transpose()?;
+            let cells = trace.as_ref().map(|tr| tr.cells_at(t, batch)).transpose()?;
             let (h_new, c_new) = Self::lstm_cell_into(&pre, &c, cells.as_ref())?;
             let out_t = match &masks[t] {
                 None => {
@@ -154,61 +178,7 @@ impl<E: Float, B: Backend> NDArray<E, B> {
         }
         out.narrow(0, steps, 1)?.assign(&h)?;
         out.narrow(0, steps + 1, 1)?.assign(&c)?;
-        Ok(out)
-    }
-
-    /// The backend's fused recurrence into `out`, when it has one for these arrays.
-    fn fused_recurrence(
-        xp: &Self,
-        w_hh_t: &Self,
-        (h0, c0): (&Self, &Self),
-        reverse: bool,
-        out: &Self,
-        trace: Option<&LstmTrace<E, B>>,
-    ) -> Option<Result<()>> {
-        let inputs = [xp, w_hh_t, h0, c0];
-        let mut written = vec![out];
-        if let Some(tr) = trace {
-            written.extend([&tr.h_prev, &tr.cells.qd, &tr.cells.s_c, &tr.cells.f]);
-        }
-        let shares = |i: usize, a: &Self| {
-            inputs.iter().any(|b| b.same_storage(a))
-                || written[..i].iter().any(|b| b.same_storage(a))
-        };
-        if written.iter().enumerate().any(|(i, a)| shares(i, a))
-            || written
-                .iter()
-                .any(|a| crate::checks::writable(OP, a.layout()).is_err())
-        {
-            return None;
-        }
-        let [xp_s, w_s, h0_s, c0_s] = inputs.map(|a| a.storage());
-        let mut out_s = out.storage_mut();
-        let mut trace_s = trace.map(|tr| {
-            [
-                tr.h_prev.storage_mut(),
-                tr.cells.qd.storage_mut(),
-                tr.cells.s_c.storage_mut(),
-                tr.cells.f.storage_mut(),
-            ]
-        });
-        let trace_args = match (&mut trace_s, trace) {
-            (Some([h, qd, s_c, f]), Some(tr)) => Some([
-                (&mut **h, tr.h_prev.layout()),
-                (&mut **qd, tr.cells.qd.layout()),
-                (&mut **s_c, tr.cells.s_c.layout()),
-                (&mut **f, tr.cells.f.layout()),
-            ]),
-            _ => None,
-        };
-        xp.backend.lstm_recurrence(
-            (&xp_s, xp.layout()),
-            (&w_s, w_hh_t.layout()),
-            [(&h0_s, h0.layout()), (&c0_s, c0.layout())],
-            reverse,
-            (&mut out_s, out.layout()),
-            trace_args,
-        )
+        Ok((out, trace))
     }
 
     /// The backward pass of [`NDArray::lstm_recurrence`] (backpropagation through time): from
@@ -263,30 +233,32 @@ impl<E: Float, B: Backend> NDArray<E, B> {
             d_all.check_device(OP, a)?;
         }
         let backend = &d_all.backend;
-        let d_pre = Self::zeros([steps * batch, 4 * hidden], backend)?;
         if masks.iter().all(Option::is_none) {
             let cells = [&trace.cells.qd, &trace.cells.s_c, &trace.cells.f];
-            let [d_s, w_s, qd_s, s_c_s, f_s] =
-                [d_all, w_hh, cells[0], cells[1], cells[2]].map(|a| a.storage());
-            let mut d_pre_s = d_pre.storage_mut();
             let fused = backend.lstm_recurrence_backward(
-                (&d_s, d_all.layout()),
-                (&w_s, w_hh.layout()),
+                (&d_all.storage(), d_all.layout()),
+                (&w_hh.storage(), w_hh.layout()),
                 [
-                    (&qd_s, cells[0].layout()),
-                    (&s_c_s, cells[1].layout()),
-                    (&f_s, cells[2].layout()),
+                    (&cells[0].storage(), cells[0].layout()),
+                    (&cells[1].storage(), cells[1].layout()),
+                    (&cells[2].storage(), cells[2].layout()),
                 ],
                 reverse,
-                (&mut d_pre_s, d_pre.layout()),
             );
-            if let Some(grads) = fused {
-                let (dh, dc) = grads?;
-                drop(d_pre_s);
-                let state = |s| Self::contiguous_from(s, [batch, hidden], backend);
-                return Ok((d_pre, state(dh), state(dc)));
+            if let Some(arrays) = fused {
+                let mut arrays = arrays?.into_iter();
+                let mut next = |shape: Vec<usize>| match arrays.next() {
+                    Some(s) => Ok(Self::contiguous_from(s, shape, backend)),
+                    None => Err(Error::msg(
+                        "lstm_recurrence backward: the backend returned too few arrays",
+                    )),
+                };
+                let d_pre = next(vec![steps * batch, 4 * hidden])?;
+                let (dh, dc) = (next(vec![batch, hidden])?, next(vec![batch, hidden])?);
+                return Ok((d_pre, dh, dc));
             }
         }
+        let d_pre = Self::zeros([steps * batch, 4 * hidden], backend)?;
         let state = |k: usize| d_all.narrow(0, k, 1)?.reshape([batch, hidden]);
         // The gradients reaching the state after the last step: from `h_n` and `c_n`.
         let (mut dh, mut dc) = (state(steps)?, state(steps + 1)?);

@@ -4,7 +4,7 @@
 //! other families check (`matmul`, `lstm_cell`), and the `nn` fixtures check it against PyTorch.
 
 use super::{ensure, make_view, ok, run, to_f64, CaseResult, Rng};
-use crate::{Backend, Float, LstmTrace, NDArray};
+use crate::{Backend, Float, NDArray};
 use proptest::test_runner::TestCaseError;
 
 /// The fused and the step-by-step recurrence agree bit for bit, forward and backward, for
@@ -37,11 +37,11 @@ pub fn check_lstm_recurrence<B: Backend>(b: &B) {
         let runs = [vec![None; steps], vec![Some(ones); steps]];
         let mut got = Vec::new();
         for masks in &runs {
-            let trace = ok("trace", LstmTrace::zeros(steps, batch, hidden, b))?;
-            let out = ok(
+            let (out, trace) = ok(
                 "lstm_recurrence",
-                NDArray::lstm_recurrence(&xp, &w_hh_t, (&h0, &c0), masks, reverse, Some(&trace)),
+                NDArray::lstm_recurrence(&xp, &w_hh_t, (&h0, &c0), masks, reverse, true),
             )?;
+            let trace = trace.ok_or_else(|| TestCaseError::fail("lstm_recurrence: no trace"))?;
             let (d_pre, dh0, dc0) = ok(
                 "lstm_recurrence backward",
                 NDArray::lstm_recurrence_backward(&d_all, &w_hh, &trace, masks, reverse),

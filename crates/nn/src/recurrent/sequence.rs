@@ -41,7 +41,6 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
 ) -> Result<Ran<E, B>> {
     let (steps, batch, features) = (input.dims()[0], input.dims()[1], input.dims()[2]);
     let hidden = h0.dims()[1];
-    let backend = input.backend();
     let mut inputs = vec![input, h0, c0, &weights.weight_ih, &weights.weight_hh];
     inputs.extend(weights.bias_ih.iter().chain(&weights.bias_hh));
     let record = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
@@ -60,13 +59,8 @@ pub(super) fn lstm_direction<E: Float, B: Backend>(
         .iter()
         .map(|m| m.as_ref().map(|m| m.array().clone()))
         .collect();
-    // Written step by step into arrays allocated once (see `NDArray::lstm_cell_into` for why
-    // not an allocation per step).
-    let trace = record
-        .then(|| LstmTrace::zeros(steps, batch, hidden, backend))
-        .transpose()?;
     let state = (h0.array(), c0.array());
-    let out = NDArray::lstm_recurrence(xp, &w_hh_t, state, &masks, reverse, trace.as_ref())?;
+    let (out, trace) = NDArray::lstm_recurrence(xp, &w_hh_t, state, &masks, reverse, record)?;
 
     let all = if let Some(trace) = trace {
         let has_bias = (weights.bias_ih.is_some(), weights.bias_hh.is_some());
