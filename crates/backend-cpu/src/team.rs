@@ -98,7 +98,17 @@ impl Member<'_> {
 /// reaches the caller. `job` must split its work by the member's index and the team's size, and
 /// every member must pass the same barriers.
 pub(crate) fn team(wanted: usize, job: impl Fn(&Member<'_>) + Sync) {
-    let wanted = wanted.min(crate::parallel::num_threads()).max(1);
+    #[cfg(test)]
+    if let Some(size) = SCOPED.get() {
+        return scoped_team(size, &job);
+    }
+    // Inside another job, or beside one, no helper could join: a team of one, at once, rather
+    // than one that waits for helpers to form.
+    let wanted = if crate::workers::can_post() {
+        wanted.min(crate::parallel::num_threads()).max(1)
+    } else {
+        1
+    };
     let team = Team {
         joined: AtomicUsize::new(0),
         arrived: AtomicUsize::new(0),
@@ -130,6 +140,41 @@ pub(crate) fn team(wanted: usize, job: impl Fn(&Member<'_>) + Sync) {
             team.poisoned.store(true, Ordering::Relaxed);
             resume_unwind(payload);
         }
+    });
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to run the teams this thread forms on that many scoped threads, so that a
+    /// kernel's split is tested at sizes the machine's helpers would not give.
+    pub(crate) static SCOPED: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// [`team`] on `size` scoped threads (tests).
+#[cfg(test)]
+fn scoped_team(size: usize, job: &(impl Fn(&Member<'_>) + Sync)) {
+    let team = Team {
+        joined: AtomicUsize::new(size | CLOSED),
+        arrived: AtomicUsize::new(0),
+        generation: AtomicUsize::new(0),
+        poisoned: AtomicBool::new(false),
+    };
+    let member = |index| {
+        let member = Member {
+            index,
+            size,
+            team: &team,
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| job(&member))) {
+            team.poisoned.store(true, Ordering::Relaxed);
+            resume_unwind(payload);
+        }
+    };
+    std::thread::scope(|s| {
+        for index in 1..size {
+            s.spawn(move || member(index));
+        }
+        member(0);
     });
 }
 
@@ -231,6 +276,20 @@ mod tests {
                 assert_eq!(next, len, "size {size} len {len}");
             }
         }
+    }
+
+    /// Inside a job no helper is free to join: the team is the caller alone, formed without
+    /// waiting for helpers.
+    #[test]
+    fn a_team_inside_a_job_is_a_team_of_one() {
+        let sizes = AtomicUsize::new(0);
+        crate::parallel::par_for(4, |_| {
+            team(4, |m| {
+                sizes.fetch_max(m.size, Ordering::Relaxed);
+                m.barrier();
+            })
+        });
+        assert_eq!(sizes.load(Ordering::Relaxed), 1);
     }
 
     /// A member that panics does not leave the others waiting at a barrier.

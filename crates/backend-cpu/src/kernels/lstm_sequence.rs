@@ -351,3 +351,71 @@ pub(crate) fn lstm_recurrence_backward<E: Float>(
     let d_pre = unsafe { written(d_pre_v, steps * batch * g) };
     Some([d_pre, dh, dc])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::team::SCOPED;
+
+    /// Deterministic values in about [-0.5, 0.5].
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    }
+
+    /// Everything both passes return, for a team of `size` (`None`: as the machine gives).
+    fn run(r: Recurrence, size: Option<usize>) -> Vec<Vec<f32>> {
+        let (bh, g) = (r.batch * r.hidden, 4 * r.hidden);
+        let xp = values(r.steps * r.batch * g, 1);
+        let w_t = values(r.hidden * g, 2);
+        let w: Vec<f32> = (0..g * r.hidden)
+            .map(|i| w_t[(i % r.hidden) * g + i / r.hidden])
+            .collect();
+        let (h0, c0) = (values(bh, 3), values(bh, 4));
+        let d_all = values((r.steps + 2) * bh, 5);
+        SCOPED.set(size);
+        let (out, trace) = lstm_recurrence(&xp, &w_t, [&h0, &c0], true, r).unwrap();
+        let [h_prev, qd, s_c, f] = trace.unwrap();
+        let [d_pre, dh, dc] = lstm_recurrence_backward(&d_all, &w, [&qd, &s_c, &f], r).unwrap();
+        SCOPED.set(None);
+        vec![out, h_prev, qd, s_c, f, d_pre, dh, dc]
+    }
+
+    /// A team splits the hidden units; each element is computed the same way whoever computes
+    /// it, so every team size gives the bits of a team of one, members without units included.
+    #[test]
+    fn every_team_size_gives_the_same_bits() {
+        let shapes = [
+            (5, 3, 40, false),
+            (4, 2, 72, true),
+            (3, 1, 5, false),
+            (0, 2, 16, true),
+        ];
+        for (steps, batch, hidden, reverse) in shapes {
+            let r = Recurrence {
+                steps,
+                batch,
+                hidden,
+                reverse,
+            };
+            let alone = run(r, Some(1));
+            for size in [2, 3, 5] {
+                let team = run(r, Some(size));
+                for (k, (a, b)) in alone.iter().zip(&team).enumerate() {
+                    assert!(
+                        a.len() == b.len()
+                            && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "array {k}, team of {size}, steps {steps} batch {batch} hidden {hidden}"
+                    );
+                }
+            }
+        }
+    }
+}
