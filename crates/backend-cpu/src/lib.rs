@@ -6,7 +6,6 @@ mod kernels;
 mod parallel;
 mod placement;
 mod storage;
-mod team;
 mod workers;
 
 pub use storage::{pool_bytes, set_pool_limit, CpuStorage, DEFAULT_LIMIT};

@@ -268,13 +268,6 @@ fn nanos_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Whether a job posted now could reach the helpers: no other job is posted (by another
-/// thread, or by this one around the caller, as when a kernel runs inside a piece of a job).
-/// A hint, for callers that would otherwise wait for helpers (`crate::team`).
-pub(crate) fn can_post() -> bool {
-    crate::parallel::num_threads() > 1 && workers().owner.try_lock().is_ok()
-}
-
 /// Runs `job` on this thread and, at the same time, on the helpers that wake up in time (each
 /// calls it at most once). Returns when every call has returned; a panic in any of them is
 /// re-raised here. `job` must split its work so that any number of concurrent calls share it.

@@ -3,9 +3,9 @@
 //! own pass over a few thousand elements and its own allocation, which at the sizes recurrent
 //! layers run cost more than the step's matrix product.
 //!
-//! The loops ([`CellBlock`], [`GradBlock`]) take raw pointers and a range of hidden units:
-//! a whole sequence's recurrence (`lstm_sequence.rs`) has each thread of a team write its own
-//! units' columns of rows that the other threads write too, which no `&mut` slice can express.
+//! The loops ([`CellBlock`], [`GradBlock`]) take raw pointers and a range of rows: a whole
+//! sequence's recurrence (`lstm_sequence.rs`) has each thread write its block's rows of every
+//! step's rows of whole-sequence arrays, which `&mut` slices handed to threads cannot express.
 
 use super::contiguous;
 use super::isa::{run_loop, Isa, Loop};
@@ -67,7 +67,6 @@ pub(crate) fn lstm_cell<E: Float>(
         saved,
         rows: (0, n),
         hidden,
-        units: (0, hidden),
     };
     let (isa, block) = (Isa::best(), &block);
     par_ranges(n, 1, len * COST, |rows| {
@@ -97,7 +96,7 @@ pub(super) struct Saved<E> {
     pub f: *mut E,
 }
 
-/// The units `units` of rows `rows` of one LSTM step, for [`run_loop`]'s compiled copies (the
+/// Rows `rows` of one LSTM step, for [`run_loop`]'s compiled copies (the
 /// sigmoids and tanhs are FMA polynomials there). Gate arrays (`pre`, `xp`, `qd`) are
 /// `[n, 4·hidden]`, gate `k` of unit `j` in row `r` at `r·4·hidden + k·hidden + j`; unit arrays
 /// (`c`, `h`, `c_new`, `s_c`, `f`) are `[n, hidden]`. `c_new` may be `c` (each element is read
@@ -116,7 +115,6 @@ pub(super) struct CellBlock<E> {
     pub saved: Option<Saved<E>>,
     pub rows: (usize, usize),
     pub hidden: usize,
-    pub units: (usize, usize),
 }
 
 // SAFETY: a block is a description of which elements one thread reads and writes; its builder
@@ -126,19 +124,19 @@ unsafe impl<E: Send> Send for CellBlock<E> {}
 unsafe impl<E: Sync> Sync for CellBlock<E> {}
 
 /// Hidden units per [`LstmUnit`] call: two AVX-512 or four AVX2 vectors of f32.
-pub(super) const LANES: usize = 16;
+const LANES: usize = 16;
 
 impl<E: Float> Loop for CellBlock<E> {
     #[inline(always)]
     fn run(self) {
-        let (start, end) = self.units;
-        let full = end - (end - start) % LANES;
+        let hid = self.hidden;
+        let full = hid - hid % LANES;
         for r in self.rows.0..self.rows.1 {
-            for j in (start..full).step_by(LANES) {
+            for j in (0..full).step_by(LANES) {
                 // SAFETY: the builder's promise (see `CellBlock`).
                 unsafe { self.units::<LANES>(r, j) };
             }
-            for j in full..end {
+            for j in full..hid {
                 // SAFETY: as above.
                 unsafe { self.units::<1>(r, j) };
             }
@@ -214,7 +212,6 @@ pub(crate) fn lstm_cell_backward<E: Float>(
         dc_prev: dc_prev.spare_capacity_mut().as_mut_ptr().cast::<E>(),
         rows: (0, n),
         hidden,
-        units: (0, hidden),
     };
     let (isa, block) = (Isa::best(), &block);
     par_ranges(n, 1, len * BACKWARD_COST, |rows| {
@@ -235,7 +232,7 @@ pub(crate) fn lstm_cell_backward<E: Float>(
 /// helpers are awake.
 const BACKWARD_COST: usize = 16;
 
-/// The units `units` of rows `rows` of a step's backward pass, for [`run_loop`]; laid out as
+/// Rows `rows` of a step's backward pass, for [`run_loop`]; laid out as
 /// [`CellBlock`]'s arrays (`d_pre` and `qd` are gate arrays, the rest unit arrays), with the
 /// same promise from its builder. `dc_prev` may be `dc`.
 #[derive(Clone, Copy)]
@@ -251,7 +248,6 @@ pub(super) struct GradBlock<E> {
     pub dc_prev: *mut E,
     pub rows: (usize, usize),
     pub hidden: usize,
-    pub units: (usize, usize),
 }
 
 // SAFETY: as for `CellBlock`.
@@ -262,14 +258,14 @@ unsafe impl<E: Sync> Sync for GradBlock<E> {}
 impl<E: Float> Loop for GradBlock<E> {
     #[inline(always)]
     fn run(self) {
-        let (start, end) = self.units;
-        let full = end - (end - start) % LANES;
+        let hid = self.hidden;
+        let full = hid - hid % LANES;
         for r in self.rows.0..self.rows.1 {
-            for j in (start..full).step_by(LANES) {
+            for j in (0..full).step_by(LANES) {
                 // SAFETY: the builder's promise (see `GradBlock`).
                 unsafe { self.units::<LANES>(r, j) };
             }
-            for j in full..end {
+            for j in full..hid {
                 // SAFETY: as above.
                 unsafe { self.units::<1>(r, j) };
             }

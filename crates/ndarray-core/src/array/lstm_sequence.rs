@@ -1,6 +1,6 @@
 //! `lstm_recurrence`: one LSTM layer's recurrence in one direction over a whole sequence,
 //! forward and backward, through the backend's fused kernel where it has one (the CPU's runs
-//! the steps on a team of threads that meets once per step), else step by step with array ops:
+//! each thread's block of the batch through every step), else step by step with array ops:
 //! per step one product `h·W_hhᵀ` and one fused cell forward, one cell backward and one product
 //! `d_pre·W_hh` backward. Both paths compute every element with the same kernels in the same
 //! order, so they give the same bits.

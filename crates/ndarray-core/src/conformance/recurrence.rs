@@ -8,7 +8,7 @@ use crate::{Backend, Float, NDArray};
 use proptest::test_runner::TestCaseError;
 
 /// The fused and the step-by-step recurrence agree bit for bit, forward and backward, for
-/// hidden sizes that split into a team's shares unevenly and batches big enough for a team.
+/// small shapes and for batches big enough that the CPU cuts them into blocks across threads.
 pub fn check_lstm_recurrence<B: Backend>(b: &B) {
     fn one<E: Float, B: Backend>(b: &B, seed: u64) -> CaseResult {
         let mut rng = Rng(seed);

@@ -6,8 +6,8 @@
 //! zero tensor for an unused output, a node to release. At the sizes recurrent layers run (a
 //! batch of tens, a hidden state of hundreds) that bookkeeping was a quarter of the bench's LSTM.
 //! Here the recurrence is one array op each way (`NDArray::lstm_recurrence` and its backward:
-//! per step one product and one fused cell, run by the CPU backend on a team of threads that
-//! meets once per step), and the backward pass keeps every step's gate gradient in one
+//! per step one product and one fused cell, the CPU backend running each thread's block of the
+//! batch through every step), and the backward pass keeps every step's gate gradient in one
 //! `[seq·batch, 4·hidden]` array, from which the weights', the input's and the biases'
 //! gradients are one product (or sum) each: what cuDNN and PyTorch's CPU kernel do.
 //!
