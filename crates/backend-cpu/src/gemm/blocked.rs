@@ -178,13 +178,9 @@ unsafe fn gemm_from<T: Copy + 'static, K: Micro<T>>(
     ldc: usize,
 ) {
     let nr = K::NR;
-    let (b, (rsb, csb)) = match rhs {
-        Rhs::Strided(b, sb) => (b, sb),
-        Rhs::Packed(_) => (std::ptr::null(), (0, 0)),
-    };
-    let prepacked = match rhs {
-        Rhs::Packed(p) => Some(p),
-        Rhs::Strided(..) => None,
+    let (b, (rsb, csb), prepacked) = match rhs {
+        Rhs::Strided(b, sb) => (b, sb, None),
+        Rhs::Packed(p) => (std::ptr::null(), (0, 0), Some(p)),
     };
     let pack_b = prepacked.is_some() || csb != 1 || m > DIRECT_B_MAX_ROWS;
     let direct_a = n <= DIRECT_A_MAX_COLS && csa == 1;

@@ -62,6 +62,21 @@ fn time_order(steps: usize, reverse: bool) -> Box<dyn Iterator<Item = usize>> {
 
 const OP: &str = "lstm_recurrence";
 
+/// The backend's fresh contiguous storages, in order, each wrapped with the shape the caller
+/// names as it takes it; an error if the backend returned too few.
+fn wrap_each<E: Float, B: Backend>(
+    storages: Vec<B::Storage<E>>,
+    backend: &B,
+) -> impl FnMut(Vec<usize>) -> Result<NDArray<E, B>> + '_ {
+    let mut storages = storages.into_iter();
+    move |shape| match storages.next() {
+        Some(s) => Ok(NDArray::contiguous_from(s, shape, backend)),
+        None => Err(Error::msg(
+            "lstm_recurrence: the backend returned too few arrays",
+        )),
+    }
+}
+
 /// `a` has shape `want`, else an error saying `what`.
 fn expect<E: Float, B: Backend>(
     a: &NDArray<E, B>,
@@ -123,13 +138,7 @@ impl<E: Float, B: Backend> NDArray<E, B> {
                 keep_trace,
             );
             if let Some(arrays) = fused {
-                let mut arrays = arrays?.into_iter();
-                let mut next = |shape: Vec<usize>| match arrays.next() {
-                    Some(s) => Ok(Self::contiguous_from(s, shape, backend)),
-                    None => Err(Error::msg(
-                        "lstm_recurrence: the backend returned too few arrays",
-                    )),
-                };
+                let mut next = wrap_each(arrays?, backend);
                 let out = next(vec![steps + 2, batch, hidden])?;
                 let trace = if keep_trace {
                     let rows = steps * batch;
@@ -246,13 +255,7 @@ impl<E: Float, B: Backend> NDArray<E, B> {
                 reverse,
             );
             if let Some(arrays) = fused {
-                let mut arrays = arrays?.into_iter();
-                let mut next = |shape: Vec<usize>| match arrays.next() {
-                    Some(s) => Ok(Self::contiguous_from(s, shape, backend)),
-                    None => Err(Error::msg(
-                        "lstm_recurrence backward: the backend returned too few arrays",
-                    )),
-                };
+                let mut next = wrap_each(arrays?, backend);
                 let d_pre = next(vec![steps * batch, 4 * hidden])?;
                 let (dh, dc) = (next(vec![batch, hidden])?, next(vec![batch, hidden])?);
                 return Ok((d_pre, dh, dc));
