@@ -212,7 +212,10 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Self::Storage<i64>>;
 
     /// Batched matrix product: `lhs` is `[b, m, k]`, `rhs` is `[b, k, n]` (any strides, batch
-    /// stride 0 for a broadcast operand); the result is a contiguous `[b, m, n]`.
+    /// stride 0 for a broadcast operand); the result is a contiguous `[b, m, n]`. Batch axes
+    /// that do not merge into one stride come as they are: `[b₁, …, bᵣ, m, k]` and
+    /// `[b₁, …, bᵣ, k, n]` (the same batch sizes on both), the result then being `[b₁·…·bᵣ, m,
+    /// n]` in row-major batch order ([`crate::checks::matmul`] checks either form).
     fn matmul<E: Float>(
         &self,
         lhs: &Self::Storage<E>,

@@ -106,18 +106,38 @@ pub fn arg_reduce_axis(op: &'static str, layout: &Layout, ax: usize) -> Result<(
     Ok(())
 }
 
-/// Batched matmul operands: `[b, m, k]` and `[b, k, n]`. Returns `(b, m, k, n)`.
+/// Batched matmul operands: `[b, m, k]` and `[b, k, n]`, or `[b₁, …, bᵣ, m, k]` and `[b₁, …,
+/// bᵣ, k, n]` with the same batch sizes. Returns `(b, m, k, n)`, `b` the batch sizes' product.
 pub fn matmul(lhs: &Layout, rhs: &Layout) -> Result<(usize, usize, usize, usize)> {
     let (l, r) = (lhs.dims(), rhs.dims());
-    if l.len() != 3 || r.len() != 3 || l[0] != r[0] || l[2] != r[1] {
+    let rank = l.len();
+    if rank < 3 || r.len() != rank || l[..rank - 2] != r[..rank - 2] || l[rank - 1] != r[rank - 2] {
         return Err(Error::ShapeMismatch {
             op: "matmul",
-            what: "expects [b, m, k] and [b, k, n]",
+            what: "expects [b.., m, k] and [b.., k, n] with the same batch axes",
             lhs: lhs.shape().clone(),
             rhs: rhs.shape().clone(),
         });
     }
-    Ok((l[0], l[1], l[2], r[2]))
+    // Both layouts passed `fits` (their element counts are addressable), so this product is too.
+    let batch = l[..rank - 2].iter().product();
+    Ok((batch, l[rank - 2], l[rank - 1], r[rank - 1]))
+}
+
+/// The offset of each matrix of a batched matmul operand ([`matmul`]'s layouts), in row-major
+/// batch order: one stride per batch axis, walked like an odometer.
+pub fn batch_offsets(layout: &Layout) -> Vec<usize> {
+    let rank = layout.rank();
+    let (dims, strides) = (&layout.dims()[..rank - 2], &layout.strides()[..rank - 2]);
+    let mut offsets = vec![layout.offset()];
+    for (&d, &s) in dims.iter().zip(strides).rev() {
+        // Each axis, innermost first, repeats what is there at its own stride.
+        let inner = std::mem::take(&mut offsets);
+        offsets = (0..d)
+            .flat_map(|i| inner.iter().map(move |&o| o + i * s))
+            .collect();
+    }
+    offsets
 }
 
 /// One index value: `Ok(i)` when `0 <= v < size`, else [`Error::IndexOutOfBounds`].
@@ -344,5 +364,22 @@ mod tests {
             Err(Error::InvalidArgument { .. })
         ));
         assert!(index_select(&src, &Layout::contiguous(vec![5]), 1).is_ok());
+    }
+
+    #[test]
+    fn matmul_batch_axes_and_their_offsets() {
+        // Attention's queries: `[batch 2, heads 3]` over a fused projection (row stride 3·4·3),
+        // the heads 4 apart: the two batch axes do not merge.
+        let q = Layout::new(vec![2, 3, 5, 4], vec![180, 4, 36, 1], 7);
+        let k = Layout::new(vec![2, 3, 4, 5], vec![0, 20, 1, 4], 0);
+        assert_eq!(matmul(&q, &k).unwrap(), (6, 5, 4, 5));
+        assert_eq!(batch_offsets(&q), [7, 11, 15, 187, 191, 195]);
+        assert_eq!(batch_offsets(&k), [0, 20, 40, 0, 20, 40]);
+        // Batch axes must agree, and there must be at least one.
+        let k2 = Layout::new(vec![3, 2, 4, 5], vec![40, 20, 1, 4], 0);
+        assert!(matches!(matmul(&q, &k2), Err(Error::ShapeMismatch { .. })));
+        let flat = Layout::contiguous(vec![5, 4]);
+        assert!(matches!(matmul(&flat, &flat), Err(Error::ShapeMismatch { .. })));
+        assert_eq!(batch_offsets(&Layout::contiguous(vec![0, 2, 2])), Vec::<usize>::new());
     }
 }

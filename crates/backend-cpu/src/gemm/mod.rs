@@ -13,7 +13,7 @@
 //! split, so the result is the same bits on any number of threads.
 
 use crate::storage::CpuStorage;
-use nanotorch_ndarray_core::{DType, Error, Float, Layout, Result};
+use nanotorch_ndarray_core::{checks, DType, Error, Float, Layout, Result};
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -126,22 +126,31 @@ fn tiles(batch: usize, m: usize, n: usize, threads: usize, min_tile: usize) -> V
 }
 
 /// `[batch, m, k] @ [batch, k, n]` for strided views `la`, `lb` (batch axis first; a broadcast
-/// batch has stride 0) into a new contiguous `[batch, m, n]`.
+/// batch has stride 0) into a new contiguous `[batch, m, n]`; or with several batch axes each
+/// (`checks::matmul`'s second form), the output's batches in row-major order.
 pub(crate) fn matmul<E: Float>(
     a: &[E],
     la: &Layout,
     b: &[E],
     lb: &Layout,
 ) -> Result<CpuStorage<E>> {
-    let (batch, m, k) = (la.dims()[0], la.dims()[1], la.dims()[2]);
-    let n = lb.dims()[2];
+    let rank = la.rank();
+    let (m, k, n) = (
+        la.dims()[rank - 2],
+        la.dims()[rank - 1],
+        lb.dims()[rank - 1],
+    );
+    let batch = la.dims()[..rank - 2].iter().product::<usize>();
     // One shared right operand (a broadcast weight: `x·Wᵀ` on `[batch, m, k]`) and left rows
     // evenly spaced across the batch: the batch is one tall GEMM `[batch·m, k] @ [k, n]`, whose
     // `[batch·m, n]` output is the `[batch, m, n]` one. B is packed once instead of once per
     // batch, and the tiles are cut from all the rows (a GPT step: 16 GEMMs of 64 rows became
     // one of 1024). Each output element is the same dot product over the same k-blocks, so
     // the bits do not change.
-    if batch > 1 && lb.strides()[0] == 0 && m.checked_mul(la.strides()[1]) == Some(la.strides()[0])
+    if rank == 3
+        && batch > 1
+        && lb.strides()[0] == 0
+        && m.checked_mul(la.strides()[1]) == Some(la.strides()[0])
     {
         if let Some(rows) = batch.checked_mul(m) {
             let la1 = Layout::new(
@@ -195,14 +204,16 @@ pub(crate) fn matmul<E: Float>(
             msg: format!("matmul: unsupported dtype {}", E::DTYPE),
         });
     }
+    let (sa, sb) = (&la.strides()[rank - 2..], &lb.strides()[rank - 2..]);
+    let (a_at, b_at) = (checks::batch_offsets(la), checks::batch_offsets(lb));
     let mut out = crate::storage::take_vec::<E>(len);
     // Addresses as integers so the tile closure is `Sync`; each tile writes a disjoint block.
     let c = out.spare_capacity_mut().as_mut_ptr() as usize;
     let run_tile = |t: Tile| {
         let (r0, r1) = t.rows;
         let (c0, c1) = t.cols;
-        let pa = la.offset() + t.batch * la.strides()[0] + r0 * la.strides()[1];
-        let pb = lb.offset() + t.batch * lb.strides()[0] + c0 * lb.strides()[2];
+        let pa = a_at[t.batch] + r0 * sa[0];
+        let pb = b_at[t.batch] + c0 * sb[1];
         let pc = t.batch * m * n + r0 * n + c0;
         // SAFETY: `check_fits` verified both layouts lie inside their storage, so every element
         // read (rows r0..r1 × k of a, k × cols c0..c1 of b) is in bounds; `out` has room for
@@ -213,9 +224,9 @@ pub(crate) fn matmul<E: Float>(
             gemm::<E>(
                 (r1 - r0, k, c1 - c0),
                 a.as_ptr().add(pa),
-                (la.strides()[1], la.strides()[2]),
+                (sa[0], sa[1]),
                 b.as_ptr().add(pb),
-                (lb.strides()[1], lb.strides()[2]),
+                (sb[0], sb[1]),
                 (c as *mut E).add(pc),
                 n,
             )
@@ -223,7 +234,7 @@ pub(crate) fn matmul<E: Float>(
     };
     let threads = crate::parallel::num_threads();
     // A short-k product is memory-bound: count its work by the output it writes.
-    let short = dot::short_k(k, n, (lb.strides()[1], lb.strides()[2]));
+    let short = dot::short_k(k, n, (sb[0], sb[1]));
     let work = if short { len * dot::SHORT_K } else { macs };
     if threads <= 1 || work < par_macs() {
         for batch_index in 0..batch {
@@ -235,11 +246,7 @@ pub(crate) fn matmul<E: Float>(
         }
     } else {
         // The dot kernel works on 2×2 blocks of C, so its tiles may be that narrow.
-        let dot = dot::dot_shaped(
-            (m, k, n),
-            (la.strides()[1], la.strides()[2]),
-            (lb.strides()[1], lb.strides()[2]),
-        );
+        let dot = dot::dot_shaped((m, k, n), (sa[0], sa[1]), (sb[0], sb[1]));
         let tiles = tiles(batch, m, n, threads, if dot { 2 } else { MIN_TILE });
         crate::parallel::par_for(tiles.len(), |i| run_tile(tiles[i]));
     }

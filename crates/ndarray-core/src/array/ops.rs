@@ -395,15 +395,26 @@ impl<E: Float, B: Backend> NDArray<E, B> {
     }
 
     /// Matrix product with `torch.matmul`'s rules: 1-D operands are promoted (and the added axis
-    /// removed afterwards), leading batch axes broadcast.
+    /// removed afterwards), leading batch axes broadcast. The operands reach the backend as
+    /// views: `[b, m, k]` and `[b, k, n]` where each one's batch axes merge into one, else with
+    /// all the batch axes (attention's `[batch, heads]` over a fused QKV projection cannot be
+    /// merged, and copying it cost several percent of a GPT step).
     pub fn matmul(&self, rhs: &Self) -> Result<Self> {
         self.check_device("matmul", rhs)?;
         let s = Shape::matmul(self.shape(), rhs.shape())?;
         // Promotion only adds axes of size 1 (or keeps the shape), so these are always views.
-        let (lhs, lhs_layout) = self
-            .view(&s.lhs)?
-            .as_batched("matmul", &s.batch, s.m, s.k)?;
-        let (rhs2, rhs_layout) = rhs.view(&s.rhs)?.as_batched("matmul", &s.batch, s.k, s.n)?;
+        let lhs = self.view(&s.lhs)?.broadcast_batch(&s.batch, s.m, s.k)?;
+        let rhs2 = rhs.view(&s.rhs)?.broadcast_batch(&s.batch, s.k, s.n)?;
+        let merged = |layout: &Layout, rows, cols| {
+            layout.reshape("matmul", &Shape::from([s.batch.numel(), rows, cols]))
+        };
+        let (lhs_layout, rhs_layout) = match (
+            merged(&lhs.layout, s.m, s.k),
+            merged(&rhs2.layout, s.k, s.n),
+        ) {
+            (Ok(l), Ok(r)) => (l, r),
+            _ => (lhs.layout.clone(), rhs2.layout.clone()),
+        };
         let storage =
             self.backend
                 .matmul(&lhs.storage(), &lhs_layout, &rhs2.storage(), &rhs_layout)?;
@@ -507,23 +518,15 @@ impl<E: Float, B: Backend> NDArray<E, B> {
         ))
     }
 
-    /// Broadcasts a `[..., rows, cols]` operand to `batch` and views it as `[b, rows, cols]`,
-    /// copying only when broadcast batch axes cannot be merged into one.
-    fn as_batched(
-        &self,
-        op: &'static str,
-        batch: &Shape,
-        rows: usize,
-        cols: usize,
-    ) -> Result<(Self, Layout)> {
+    /// Broadcasts a `[..., rows, cols]` operand to `batch + [rows, cols]`, with at least one
+    /// batch axis (a matrix gets one of size 1).
+    fn broadcast_batch(&self, batch: &Shape, rows: usize, cols: usize) -> Result<Self> {
         let mut full = batch.dims().to_vec();
-        full.extend([rows, cols]);
-        let view = self.broadcast_to(full)?;
-        let target = Shape::from([batch.numel(), rows, cols]);
-        match view.layout.reshape(op, &target) {
-            Ok(layout) => Ok((view, layout)),
-            Err(_) => Ok((view.copy()?, Layout::contiguous(target))),
+        if full.is_empty() {
+            full.push(1);
         }
+        full.extend([rows, cols]);
+        self.broadcast_to(full)
     }
 
     fn dims4(&self, op: &'static str) -> Result<[usize; 4]> {
