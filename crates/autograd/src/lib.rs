@@ -112,6 +112,7 @@ pub const DIFFERENTIABLE_OPS: &[&str] = &[
     "cumsum",
     "bmm",
     "baddbmm",
+    "addmm",
     "unbind",
     "causal_softmax",
 ];

@@ -408,6 +408,22 @@ fn core_cases() -> Vec<(&'static str, Inputs, OpFn)> {
             }),
             |x| x[0].baddbmm(&x[1], &x[2], -1.5, 1.0),
         ),
+        // A bias row (the fused path), a full input, and the scaled (composed) path.
+        (
+            "addmm",
+            Custom(|r| vec![leaf(r, &[3]), leaf(r, &[2, 4]), leaf(r, &[4, 3])]),
+            |x| x[0].addmm(&x[1], &x[2], 1.0, 1.0),
+        ),
+        (
+            "addmm",
+            Custom(|r| vec![leaf(r, &[2, 3]), leaf(r, &[2, 4]), leaf(r, &[3, 4])]),
+            |x| x[0].addmm(&x[1], &x[2].t()?, 1.0, 1.0),
+        ),
+        (
+            "addmm",
+            Custom(|r| vec![leaf(r, &[2, 1]), leaf(r, &[2, 4]), leaf(r, &[4, 3])]),
+            |x| x[0].addmm(&x[1], &x[2], 0.5, -2.0),
+        ),
         ("dropout", Any, |x| {
             // The same mask on every evaluation: reseed before drawing it.
             manual_seed(7);

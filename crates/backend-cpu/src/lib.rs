@@ -576,7 +576,30 @@ impl Backend for Cpu {
         check_fits("matmul", lhs_layout, lhs.len())?;
         check_fits("matmul", rhs_layout, rhs.len())?;
         checks::matmul(lhs_layout, rhs_layout)?;
-        gemm::matmul(lhs.as_slice(), lhs_layout, rhs.as_slice(), rhs_layout)
+        gemm::matmul(lhs.as_slice(), lhs_layout, rhs.as_slice(), rhs_layout, None)
+    }
+
+    fn matmul_add<E: Float>(
+        &self,
+        (lhs, lhs_layout): (&CpuStorage<E>, &Layout),
+        (rhs, rhs_layout): (&CpuStorage<E>, &Layout),
+        (addend, addend_layout): (&CpuStorage<E>, &Layout),
+    ) -> Option<Result<CpuStorage<E>>> {
+        let run = || {
+            check_fits("matmul_add", lhs_layout, lhs.len())?;
+            check_fits("matmul_add", rhs_layout, rhs.len())?;
+            check_fits("matmul_add", addend_layout, addend.len())?;
+            checks::matmul_add(lhs_layout, rhs_layout, addend_layout)?;
+            let addend = Some((addend.as_slice(), addend_layout));
+            gemm::matmul(
+                lhs.as_slice(),
+                lhs_layout,
+                rhs.as_slice(),
+                rhs_layout,
+                addend,
+            )
+        };
+        Some(run())
     }
 
     fn gather<E: Element>(

@@ -224,6 +224,20 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         rhs_layout: &Layout,
     ) -> Result<Self::Storage<E>>;
 
+    /// `lhs·rhs + addend` ([`Backend::matmul`] then an add, as PyTorch's `addmm` runs a
+    /// `Linear`): `addend` has the product's shape in the operands' form (`[b, m, n]`, or the
+    /// same batch axes as they), any strides (a broadcast bias row: `[0, 0, 1]`), and is added
+    /// to each output element after its product, so the bits are those of the two ops. `None`,
+    /// the default, where the backend has no such kernel (the caller adds after the product).
+    fn matmul_add<E: Float>(
+        &self,
+        _lhs: (&Self::Storage<E>, &Layout),
+        _rhs: (&Self::Storage<E>, &Layout),
+        _addend: (&Self::Storage<E>, &Layout),
+    ) -> Option<Result<Self::Storage<E>>> {
+        None
+    }
+
     /// `out[i][j][k] = src[i][index[i][j][k]][k]` for `axis = 1` (and likewise for any axis): the
     /// result has the index's shape. `index` has the rank of `src` and, on axes other than `axis`,
     /// sizes no larger than `src`'s. Errors on an index outside `0..src.dims()[axis]`.

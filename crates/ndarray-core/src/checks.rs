@@ -124,6 +124,26 @@ pub fn matmul(lhs: &Layout, rhs: &Layout) -> Result<(usize, usize, usize, usize)
     Ok((batch, l[rank - 2], l[rank - 1], r[rank - 1]))
 }
 
+/// [`matmul`]'s operands and an addend of the product's shape in the same form (`[b.., m, n]`).
+pub fn matmul_add(
+    lhs: &Layout,
+    rhs: &Layout,
+    addend: &Layout,
+) -> Result<(usize, usize, usize, usize)> {
+    let (batch, m, k, n) = matmul(lhs, rhs)?;
+    let rank = lhs.rank();
+    let want = [&lhs.dims()[..rank - 1], &[n]].concat();
+    if addend.dims() != want.as_slice() {
+        return Err(Error::ShapeMismatch {
+            op: "matmul_add",
+            what: "the addend must have the product's shape",
+            lhs: addend.shape().clone(),
+            rhs: Shape::from(want),
+        });
+    }
+    Ok((batch, m, k, n))
+}
+
 /// The offset of each matrix of a batched matmul operand ([`matmul`]'s layouts), in row-major
 /// batch order: one stride per batch axis, walked like an odometer.
 pub fn batch_offsets(layout: &Layout) -> Vec<usize> {
@@ -379,7 +399,13 @@ mod tests {
         let k2 = Layout::new(vec![3, 2, 4, 5], vec![40, 20, 1, 4], 0);
         assert!(matches!(matmul(&q, &k2), Err(Error::ShapeMismatch { .. })));
         let flat = Layout::contiguous(vec![5, 4]);
-        assert!(matches!(matmul(&flat, &flat), Err(Error::ShapeMismatch { .. })));
-        assert_eq!(batch_offsets(&Layout::contiguous(vec![0, 2, 2])), Vec::<usize>::new());
+        assert!(matches!(
+            matmul(&flat, &flat),
+            Err(Error::ShapeMismatch { .. })
+        ));
+        assert_eq!(
+            batch_offsets(&Layout::contiguous(vec![0, 2, 2])),
+            Vec::<usize>::new()
+        );
     }
 }

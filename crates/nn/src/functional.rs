@@ -65,18 +65,29 @@ fn linear_checked<E: Float, B: Backend>(
     weight: &Tensor<E, B>,
     bias: Option<&Tensor<E, B>>,
 ) -> Result<Tensor<E, B>> {
-    let y = if x.rank() > 2 {
+    // Leading axes are folded into rows: one product. A bias row joins it as PyTorch's `addmm`
+    // (added to the product's blocks as they are computed, not in a pass of its own).
+    let rows = if x.rank() > 2 {
         let (lead, features) = x.dims().split_at(x.rank() - 1);
-        let rows = x.reshape([lead.iter().product::<usize>(), features[0]])?;
-        let mut dims = lead.to_vec();
-        dims.push(weight.dims()[0]);
-        rows.matmul(&weight.t()?)?.reshape(dims)?
+        x.reshape([lead.iter().product::<usize>(), features[0]])?
     } else {
-        x.matmul(&weight.t()?)?
+        x.clone()
+    };
+    let fused_bias = bias.filter(|b| b.rank() <= 1 && rows.rank() == 2);
+    let y = match fused_bias {
+        Some(b) => b.addmm(&rows, &weight.t()?, E::ONE, E::ONE)?,
+        None => rows.matmul(&weight.t()?)?,
+    };
+    let y = if x.rank() > 2 {
+        let mut dims = x.dims()[..x.rank() - 1].to_vec();
+        dims.push(weight.dims()[0]);
+        y.reshape(dims)?
+    } else {
+        y
     };
     match bias {
-        Some(b) => y.add(b),
-        None => Ok(y),
+        Some(b) if fused_bias.is_none() => y.add(b),
+        _ => Ok(y),
     }
 }
 

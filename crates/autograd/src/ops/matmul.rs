@@ -13,40 +13,138 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     pub fn matmul(&self, rhs: &Self) -> Result<Self> {
         let out = self.array().matmul(rhs.array())?;
         Tensor::try_from_op(out, "matmul", &[self, rhs], |inputs, _, g| {
-            let (a, b) = (&inputs[0], &inputs[1]);
-            // The operands and the gradient in the promoted (matrix) shapes: the one rule
-            // of 1-D promotion, shared with the forward pass.
-            let s = Shape::matmul(a.shape(), b.shape())?;
-            let (a2, b2) = (a.view(&s.lhs)?, b.view(&s.rhs)?);
-            let g2 = g.reshape(&s.promoted_out)?;
-            // Each gradient is produced in its input's layout: for `x·Wᵀ` (Linear), `Wᵀ` is a
-            // transposed view, so its gradient is computed as `(dCᵀ·A)ᵀ` — the transpose of a
-            // contiguous `[out, in]` product — and lands on W contiguous, ready for the optimizer.
-            let grad_a = a
-                .requires_grad()
-                .then(|| {
-                    let ga = if is_transposed(&a2) {
-                        b2.matmul(&g2.transpose(-1, -2)?)?.transpose(-1, -2)?
-                    } else {
-                        g2.matmul(&b2.transpose(-1, -2)?)?
-                    };
-                    ga.sum_to(a2.shape())?.reshape(a.shape().clone())
-                })
-                .transpose()?;
-            let grad_b = b
-                .requires_grad()
-                .then(|| {
-                    let gb = if is_transposed(&b2) {
-                        g2.transpose(-1, -2)?.matmul(&a2)?.transpose(-1, -2)?
-                    } else {
-                        a2.transpose(-1, -2)?.matmul(&g2)?
-                    };
-                    gb.sum_to(b2.shape())?.reshape(b.shape().clone())
-                })
-                .transpose()?;
-            Ok(vec![grad_a, grad_b])
+            let [ga, gb] = product_grads(&inputs[0], &inputs[1], g)?;
+            Ok(vec![ga, gb])
         })
     }
+
+    /// `self·rhs + addend`, `addend` broadcast to the product's shape (checked by the caller),
+    /// in one pass where the backend can ([`NDArray::matmul_add`]); recorded as `op`.
+    #[track_caller]
+    fn matmul_add(&self, rhs: &Self, addend: &Self, op: &'static str) -> Result<Self> {
+        let out = self.array().matmul_add(rhs.array(), addend.array())?;
+        Tensor::try_from_op(out, op, &[self, rhs, addend], |inputs, _, g| {
+            let [ga, gb] = product_grads(&inputs[0], &inputs[1], g)?;
+            let gc = inputs[2]
+                .requires_grad()
+                .then(|| g.sum_to(inputs[2].shape()))
+                .transpose()?;
+            Ok(vec![ga, gb, gc])
+        })
+    }
+
+    /// `beta·self + alpha·product` for `addmm` and `baddbmm`: `self` must broadcast to the
+    /// product's shape; with `beta = 0` it is ignored (NaN and infinity in it do not reach the
+    /// result, as in PyTorch, and it gets no gradient); with `beta = alpha = 1` the sum is
+    /// [`Tensor::matmul_add`]'s one pass.
+    #[track_caller]
+    fn add_product(
+        &self,
+        op: &'static str,
+        m1: &Self,
+        m2: &Self,
+        beta: E,
+        alpha: E,
+    ) -> Result<Self> {
+        let out = Shape::matmul(m1.shape(), m2.shape())?.out;
+        let fits = Shape::broadcast(op, self.shape(), &out).is_ok_and(|shape| shape == out);
+        if !fits {
+            return Err(Error::ShapeMismatch {
+                op,
+                what: "the input must broadcast to the shape of the product",
+                lhs: self.shape().clone(),
+                rhs: out,
+            });
+        }
+        if beta == E::ONE && alpha == E::ONE {
+            return m1.matmul_add(m2, self, op);
+        }
+        let product = m1.matmul(m2)?;
+        let scaled = if alpha == E::ONE {
+            product
+        } else {
+            product.mul_scalar(alpha)?
+        };
+        if beta == E::ZERO {
+            return Ok(scaled);
+        }
+        let base = if beta == E::ONE {
+            self.clone()
+        } else {
+            self.mul_scalar(beta)?
+        };
+        base.add(&scaled)
+    }
+
+    /// `beta·self + alpha·(mat1 @ mat2)` for matrices `mat1` `[n, m]` and `mat2` `[m, p]`
+    /// (`torch.addmm(input, mat1, mat2, beta=, alpha=)`; PyTorch's defaults are `beta = 1`,
+    /// `alpha = 1`), `self` broadcast to `[n, p]`. With both 1 (a `Linear` layer's
+    /// `x·Wᵀ + b`) the bias is added to each block of the product as it is computed, not in a
+    /// pass of its own; the result is the same bits as `matmul` then `add`.
+    ///
+    /// ```
+    /// use nanotorch_autograd::Tensor;
+    /// use nanotorch_backend_cpu::Cpu;
+    /// # fn main() -> nanotorch_ndarray_core::Result<()> {
+    /// let bias = Tensor::from_vec(vec![1.0f32, 2.0], [2], &Cpu)?;
+    /// let x = Tensor::<f32, Cpu>::ones([3, 4], &Cpu)?;
+    /// let w = Tensor::<f32, Cpu>::ones([4, 2], &Cpu)?;
+    /// assert_eq!(bias.addmm(&x, &w, 1.0, 1.0)?.to_vec()?, [5.0, 6.0, 5.0, 6.0, 5.0, 6.0]);
+    /// assert!(bias.addmm(&x.reshape([12])?, &w, 1.0, 1.0).is_err()); // addmm takes matrices
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn addmm(&self, mat1: &Self, mat2: &Self, beta: E, alpha: E) -> Result<Self> {
+        if mat1.rank() != 2 || mat2.rank() != 2 {
+            return Err(Error::ShapeMismatch {
+                op: "addmm",
+                what: "mat1 and mat2 must be matrices",
+                lhs: mat1.shape().clone(),
+                rhs: mat2.shape().clone(),
+            });
+        }
+        self.add_product("addmm", mat1, mat2, beta, alpha)
+    }
+}
+
+/// The gradients of `a·b` (`matmul`'s rules) from the product's gradient `g`: `dA = dC·Bᵀ`,
+/// `dB = Aᵀ·dC`, for the inputs that want one.
+fn product_grads<E: Float, B: Backend>(
+    a: &Tensor<E, B>,
+    b: &Tensor<E, B>,
+    g: &Tensor<E, B>,
+) -> Result<[Option<Tensor<E, B>>; 2]> {
+    // The operands and the gradient in the promoted (matrix) shapes: the one rule of 1-D
+    // promotion, shared with the forward pass.
+    let s = Shape::matmul(a.shape(), b.shape())?;
+    let (a2, b2) = (a.view(&s.lhs)?, b.view(&s.rhs)?);
+    let g2 = g.reshape(&s.promoted_out)?;
+    // Each gradient is produced in its input's layout: for `x·Wᵀ` (Linear), `Wᵀ` is a
+    // transposed view, so its gradient is computed as `(dCᵀ·A)ᵀ` — the transpose of a
+    // contiguous `[out, in]` product — and lands on W contiguous, ready for the optimizer.
+    let grad_a = a
+        .requires_grad()
+        .then(|| {
+            let ga = if is_transposed(&a2) {
+                b2.matmul(&g2.transpose(-1, -2)?)?.transpose(-1, -2)?
+            } else {
+                g2.matmul(&b2.transpose(-1, -2)?)?
+            };
+            ga.sum_to(a2.shape())?.reshape(a.shape().clone())
+        })
+        .transpose()?;
+    let grad_b = b
+        .requires_grad()
+        .then(|| {
+            let gb = if is_transposed(&b2) {
+                g2.transpose(-1, -2)?.matmul(&a2)?.transpose(-1, -2)?
+            } else {
+                a2.transpose(-1, -2)?.matmul(&g2)?
+            };
+            gb.sum_to(b2.shape())?.reshape(b.shape().clone())
+        })
+        .transpose()?;
+    Ok([grad_a, grad_b])
 }
 
 impl<E: Float, B: Backend> Tensor<E, B> {
@@ -92,31 +190,7 @@ impl<E: Float, B: Backend> Tensor<E, B> {
     #[track_caller]
     pub fn baddbmm(&self, batch1: &Self, batch2: &Self, beta: E, alpha: E) -> Result<Self> {
         check_batched("baddbmm", batch1.shape(), batch2.shape())?;
-        let product = batch1.matmul(batch2)?;
-        let fits = Shape::broadcast("baddbmm", self.shape(), product.shape())
-            .is_ok_and(|shape| &shape == product.shape());
-        if !fits {
-            return Err(Error::ShapeMismatch {
-                op: "baddbmm",
-                what: "the input must broadcast to the shape of batch1 @ batch2",
-                lhs: self.shape().clone(),
-                rhs: product.shape().clone(),
-            });
-        }
-        let scaled = if alpha == E::ONE {
-            product
-        } else {
-            product.mul_scalar(alpha)?
-        };
-        if beta == E::ZERO {
-            return Ok(scaled);
-        }
-        let base = if beta == E::ONE {
-            self.clone()
-        } else {
-            self.mul_scalar(beta)?
-        };
-        base.add(&scaled)
+        self.add_product("baddbmm", batch1, batch2, beta, alpha)
     }
 }
 

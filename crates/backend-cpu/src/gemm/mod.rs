@@ -13,7 +13,7 @@
 //! split, so the result is the same bits on any number of threads.
 
 use crate::storage::CpuStorage;
-use nanotorch_ndarray_core::{checks, DType, Error, Float, Layout, Result};
+use nanotorch_ndarray_core::{checks, DType, Error, Float, Layout, Result, Shape};
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -127,12 +127,15 @@ fn tiles(batch: usize, m: usize, n: usize, threads: usize, min_tile: usize) -> V
 
 /// `[batch, m, k] @ [batch, k, n]` for strided views `la`, `lb` (batch axis first; a broadcast
 /// batch has stride 0) into a new contiguous `[batch, m, n]`; or with several batch axes each
-/// (`checks::matmul`'s second form), the output's batches in row-major order.
+/// (`checks::matmul`'s second form), the output's batches in row-major order. An `addend` of
+/// the output's shape (in the operands' form, any strides) is added to each tile of the
+/// output right after its product, while the tile is still in cache (checked by the caller).
 pub(crate) fn matmul<E: Float>(
     a: &[E],
     la: &Layout,
     b: &[E],
     lb: &Layout,
+    addend: Option<(&[E], &Layout)>,
 ) -> Result<CpuStorage<E>> {
     let rank = la.rank();
     let (m, k, n) = (
@@ -163,7 +166,16 @@ pub(crate) fn matmul<E: Float>(
                 vec![0, lb.strides()[1], lb.strides()[2]],
                 lb.offset(),
             );
-            return matmul(a, &la1, b, &lb1);
+            let merged = addend.map(|(d, l)| {
+                let flat = Shape::from([1, rows, n]);
+                l.reshape("matmul", &flat).ok().map(|l| (d, l))
+            });
+            match merged {
+                None => return matmul(a, &la1, b, &lb1, None),
+                Some(Some((d, l))) => return matmul(a, &la1, b, &lb1, Some((d, &l))),
+                // An addend whose batches cannot be laid end to end: keep the batch.
+                Some(None) => {}
+            }
         }
     }
     let too_big = || {
@@ -196,7 +208,12 @@ pub(crate) fn matmul<E: Float>(
         return Ok(CpuStorage::build(0, |_| {}));
     }
     if k == 0 {
-        return Ok(crate::kernels::generate(len, 1, |_| E::ZERO));
+        let zeros = crate::kernels::generate(len, 1, |_| E::ZERO);
+        return match addend {
+            None => Ok(zeros),
+            // `0 + v`, as the add after an empty product gives (−0 becomes +0).
+            Some((d, l)) => Ok(crate::kernels::map1(d, l, 1, |v: E| E::ZERO + v)),
+        };
     }
     if E::DTYPE != DType::F32 && E::DTYPE != DType::F64 {
         return Err(Error::Backend {
@@ -206,6 +223,7 @@ pub(crate) fn matmul<E: Float>(
     }
     let (sa, sb) = (&la.strides()[rank - 2..], &lb.strides()[rank - 2..]);
     let (a_at, b_at) = (checks::batch_offsets(la), checks::batch_offsets(lb));
+    let addend = addend.map(|(d, l)| (d, &l.strides()[rank - 2..], checks::batch_offsets(l)));
     let mut out = crate::storage::take_vec::<E>(len);
     // Addresses as integers so the tile closure is `Sync`; each tile writes a disjoint block.
     let c = out.spare_capacity_mut().as_mut_ptr() as usize;
@@ -230,6 +248,19 @@ pub(crate) fn matmul<E: Float>(
                 (c as *mut E).add(pc),
                 n,
             )
+        }
+        if let Some((d, sd, d_at)) = &addend {
+            // SAFETY: as above, for the tile's block of C, which the product has just written.
+            unsafe {
+                add_block(
+                    (c as *mut E).add(pc),
+                    n,
+                    (r1 - r0, c1 - c0),
+                    d,
+                    d_at[t.batch] + r0 * sd[0] + c0 * sd[1],
+                    (sd[0], sd[1]),
+                )
+            };
         }
     };
     let threads = crate::parallel::num_threads();
@@ -396,3 +427,32 @@ unsafe fn portable_gemm<E: Float>(
 
 #[cfg(test)]
 mod tests;
+
+/// `C[r][j] += d[at + r·rs + j·cs]` for a `rows × cols` block of C (row stride `ldc`).
+///
+/// # Safety
+/// `c` addresses the block, which no other thread touches; every index of `d` read is in
+/// bounds (the caller checked the addend's layout against its storage).
+unsafe fn add_block<E: Float>(
+    c: *mut E,
+    ldc: usize,
+    (rows, cols): (usize, usize),
+    d: &[E],
+    at: usize,
+    (rs, cs): (usize, usize),
+) {
+    for r in 0..rows {
+        let out = std::slice::from_raw_parts_mut(c.add(r * ldc), cols);
+        let start = at + r * rs;
+        if cs == 1 {
+            // A bias row (or any row-contiguous addend): a loop the compiler vectorises.
+            for (o, &v) in out.iter_mut().zip(&d[start..start + cols]) {
+                *o = *o + v;
+            }
+        } else {
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = *o + d[start + j * cs];
+            }
+        }
+    }
+}

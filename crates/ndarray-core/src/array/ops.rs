@@ -400,24 +400,69 @@ impl<E: Float, B: Backend> NDArray<E, B> {
     /// all the batch axes (attention's `[batch, heads]` over a fused QKV projection cannot be
     /// merged, and copying it cost several percent of a GPT step).
     pub fn matmul(&self, rhs: &Self) -> Result<Self> {
+        self.product(rhs, None)
+    }
+
+    /// `self.matmul(rhs) + addend` (PyTorch's `addmm`, which `Linear` runs with its bias), in
+    /// one pass where the backend can ([`Backend::matmul_add`]): the same bits as the two ops.
+    /// The fused path needs matrices (no 1-D operand) and an addend that broadcasts to the
+    /// product's shape; anything else is the two ops.
+    pub fn matmul_add(&self, rhs: &Self, addend: &Self) -> Result<Self> {
+        self.check_device("matmul_add", addend)?;
+        let fits = self.rank() >= 2
+            && rhs.rank() >= 2
+            && Shape::matmul(self.shape(), rhs.shape())
+                .is_ok_and(|s| addend.layout.broadcast_to("matmul_add", &s.out).is_ok());
+        if fits {
+            self.product(rhs, Some(addend))
+        } else {
+            self.matmul(rhs)?.add(addend)
+        }
+    }
+
+    /// [`NDArray::matmul`], plus `addend` (broadcast to the product's shape, both operands
+    /// matrices) when given.
+    fn product(&self, rhs: &Self, addend: Option<&Self>) -> Result<Self> {
         self.check_device("matmul", rhs)?;
         let s = Shape::matmul(self.shape(), rhs.shape())?;
         // Promotion only adds axes of size 1 (or keeps the shape), so these are always views.
-        let lhs = self.view(&s.lhs)?.broadcast_batch(&s.batch, s.m, s.k)?;
-        let rhs2 = rhs.view(&s.rhs)?.broadcast_batch(&s.batch, s.k, s.n)?;
-        let merged = |layout: &Layout, rows, cols| {
-            layout.reshape("matmul", &Shape::from([s.batch.numel(), rows, cols]))
+        let mut views = vec![
+            (self.view(&s.lhs)?, s.m, s.k),
+            (rhs.view(&s.rhs)?, s.k, s.n),
+        ];
+        if let Some(addend) = addend {
+            views.push((addend.clone(), s.m, s.n));
+        }
+        let views = views
+            .into_iter()
+            .map(|(a, rows, cols)| Ok((a.broadcast_batch(&s.batch, rows, cols)?, rows, cols)))
+            .collect::<Result<Vec<_>>>()?;
+        // One batch axis for all, or every batch axis for all.
+        let merged = views
+            .iter()
+            .map(|(a, rows, cols)| {
+                let to = Shape::from([s.batch.numel(), *rows, *cols]);
+                a.layout.reshape("matmul", &to).ok()
+            })
+            .collect::<Option<Vec<_>>>();
+        let layouts =
+            merged.unwrap_or_else(|| views.iter().map(|(a, ..)| a.layout.clone()).collect());
+        let (storages, b) = (
+            views.iter().map(|(a, ..)| a.storage()).collect::<Vec<_>>(),
+            &self.backend,
+        );
+        let (lhs, rhs) = ((&*storages[0], &layouts[0]), (&*storages[1], &layouts[1]));
+        let storage = match addend {
+            None => b.matmul(lhs.0, lhs.1, rhs.0, rhs.1)?,
+            Some(addend) => match b.matmul_add(lhs, rhs, (&*storages[2], &layouts[2])) {
+                Some(fused) => fused?,
+                None => {
+                    let product = b.matmul(lhs.0, lhs.1, rhs.0, rhs.1)?;
+                    drop(storages);
+                    return Self::contiguous_from(product, s.out, b).add(addend);
+                }
+            },
         };
-        let (lhs_layout, rhs_layout) = match (
-            merged(&lhs.layout, s.m, s.k),
-            merged(&rhs2.layout, s.k, s.n),
-        ) {
-            (Ok(l), Ok(r)) => (l, r),
-            _ => (lhs.layout.clone(), rhs2.layout.clone()),
-        };
-        let storage =
-            self.backend
-                .matmul(&lhs.storage(), &lhs_layout, &rhs2.storage(), &rhs_layout)?;
         Ok(Self::contiguous_from(storage, s.out, &self.backend))
     }
 

@@ -240,6 +240,25 @@ pub fn check_matmul<B: Backend>(b: &B) {
                 )
             })?;
         }
+        // `matmul_add`: the same bits as the product then `add`, for an addend broadcast to
+        // the product (a bias row, a column, the whole shape), as a strided view or not.
+        let ad = rng.broadcastable(&out_dims);
+        let (addend, _) = make_view::<E, B>(b, &mut rng, &ad, false, &mut |r| r.grid())?;
+        let fused = ok("matmul_add", x.matmul_add(&y, &addend))?;
+        let apart = ok("add", z.add(&addend))?;
+        ensure(fused.dims() == apart.dims(), || {
+            format!(
+                "matmul_add {da:?} @ {db:?} + {ad:?}: shape {:?}, expected {:?}",
+                fused.dims(),
+                apart.dims()
+            )
+        })?;
+        let (fused, apart) = (to_f64(&fused)?, to_f64(&apart)?);
+        for (i, (f, a)) in fused.iter().zip(&apart).enumerate() {
+            ensure(f.to_bits() == a.to_bits(), || {
+                format!("matmul_add {da:?} @ {db:?} + {ad:?}: element {i}: got {f}, expected {a}")
+            })?;
+        }
         Ok(())
     }
     run("matmul f32", |s| one::<f32, B>(b, s));
