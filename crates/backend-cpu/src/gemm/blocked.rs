@@ -246,6 +246,9 @@ unsafe fn gemm_from<T: Copy + 'static, K: Micro<T>>(
     });
 }
 
+/// Slivers of A that [`pack_a_block`] packs in one pass over a transposed A.
+const SLIVERS_PER_PASS: usize = 4;
+
 /// Packs the `mc × kc` block of A into slivers of `MR` rows, each stored column by column
 /// (`MR` elements per step of k), the last one zero-padded.
 unsafe fn pack_a_block<T: Copy + 'static, K: Micro<T>>(
@@ -256,7 +259,26 @@ unsafe fn pack_a_block<T: Copy + 'static, K: Micro<T>>(
     out: *mut T,
 ) {
     let mr = K::MR;
-    for ir in (0..mc).step_by(mr) {
+    // A transposed view (a weight's gradient `dYᵀ·X`): each step of k is a run of adjacent
+    // rows, one long stride (a whole row of dY) from the next. Sliver by sliver, each run
+    // read 32 bytes of a cache line whose rest the next sliver fetched again, by then evicted:
+    // runs 2 KiB apart fall on a few L1 sets. [`SLIVERS_PER_PASS`] slivers per pass read whole
+    // lines.
+    let grouped = if rsa == 1 && csa != 1 {
+        mc - mc % mr
+    } else {
+        0
+    };
+    for g in (0..grouped).step_by(SLIVERS_PER_PASS * mr) {
+        let rows = (SLIVERS_PER_PASS * mr).min(grouped - g);
+        for p in 0..kc {
+            let src = a.add(g + p * csa);
+            for r in (0..rows).step_by(mr) {
+                std::ptr::copy_nonoverlapping(src.add(r), out.add((g + r) * kc + p * mr), mr);
+            }
+        }
+    }
+    for ir in (grouped..mc).step_by(mr) {
         let rows = mr.min(mc - ir);
         let (src, sliver) = (a.add(ir * rsa), out.add(ir * kc));
         if rows == mr && csa == 1 && K::transpose_rows(kc, src, rsa, sliver) {
