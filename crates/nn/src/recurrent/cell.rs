@@ -119,7 +119,7 @@ impl<E: Float, B: Backend> RnnWeights<E, B> {
     /// (it only ever adds to the same sum); GRU keeps it in the hidden share, where the reset gate
     /// multiplies it.
     pub(super) fn project(&self, kind: Kind, x: &Tensor<E, B>) -> Result<Tensor<E, B>> {
-        let product = x.matmul(&self.weight_ih.t()?)?;
+        let w_t = self.weight_ih.t()?;
         let bias = match (&self.bias_ih, &self.bias_hh, kind) {
             (Some(bi), Some(bh), Kind::Rnn(_) | Kind::Lstm) => Some(bi.add(bh)?),
             (Some(bi), _, _) => Some(bi.clone()),
@@ -127,8 +127,10 @@ impl<E: Float, B: Backend> RnnWeights<E, B> {
             (None, _, _) => None,
         };
         match bias {
-            Some(b) => product.add(&b),
-            None => Ok(product),
+            // `addmm` adds the bias to the product's blocks as they are computed (same bits).
+            Some(b) if x.rank() == 2 && b.rank() <= 1 => b.addmm(x, &w_t, E::ONE, E::ONE),
+            Some(b) => x.matmul(&w_t)?.add(&b),
+            None => x.matmul(&w_t),
         }
     }
 
