@@ -16,25 +16,6 @@ use nanotorch_ndarray_core::{
 };
 use std::ops::Range;
 
-/// `len` elements, element `i` being `f(i)`, split across threads (`cost` is the work per element
-/// in the units of `parallel::pieces`). The constructors' path: `len` comes from the user, so a
-/// buffer that cannot be allocated is an error naming `op` (the caller relabels it with the
-/// constructor the user called), never a `capacity overflow` panic or an allocator abort.
-fn generate<E: Element>(
-    op: &'static str,
-    len: usize,
-    cost: usize,
-    f: impl Fn(usize) -> E + Sync,
-) -> Result<CpuStorage<E>> {
-    CpuStorage::try_build(op, len, |out| {
-        parallel::par_chunks(out, 1, len.saturating_mul(cost), |start, chunk| {
-            for (i, o) in chunk.iter_mut().enumerate() {
-                o.write(f(start + i));
-            }
-        })
-    })
-}
-
 /// The CPU device (a unit struct: there is one host).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cpu;
@@ -87,15 +68,15 @@ impl Backend for Cpu {
                 })
             });
         }
-        generate("full", len, 1, |_| value)
+        CpuStorage::try_generate("full", len, 1, |_| value)
     }
 
     fn arange<E: Element>(&self, start: f64, step: f64, len: usize) -> Result<CpuStorage<E>> {
-        generate("arange", len, 1, |i| E::from_f64(start + step * i as f64))
+        CpuStorage::try_generate("arange", len, 1, |i| E::from_f64(start + step * i as f64))
     }
 
     fn random<E: Float>(&self, len: usize, dist: RandomDist, seed: u64) -> Result<CpuStorage<E>> {
-        generate("random", len, kernels::TRANSCENDENTAL_COST, |i| {
+        CpuStorage::try_generate("random", len, kernels::TRANSCENDENTAL_COST, |i| {
             E::from_f64(nanotorch_ndarray_core::random::sample_at(
                 dist, seed, i as u64,
             ))
@@ -573,31 +554,22 @@ impl Backend for Cpu {
         rhs: &CpuStorage<E>,
         rhs_layout: &Layout,
     ) -> Result<CpuStorage<E>> {
-        check_fits("matmul", lhs_layout, lhs.len())?;
-        check_fits("matmul", rhs_layout, rhs.len())?;
+        fits_all("matmul", [(lhs, lhs_layout), (rhs, rhs_layout)])?;
         checks::matmul(lhs_layout, rhs_layout)?;
         gemm::matmul(lhs.as_slice(), lhs_layout, rhs.as_slice(), rhs_layout, None)
     }
 
     fn matmul_add<E: Float>(
         &self,
-        (lhs, lhs_layout): (&CpuStorage<E>, &Layout),
-        (rhs, rhs_layout): (&CpuStorage<E>, &Layout),
-        (addend, addend_layout): (&CpuStorage<E>, &Layout),
+        lhs: (&CpuStorage<E>, &Layout),
+        rhs: (&CpuStorage<E>, &Layout),
+        addend: (&CpuStorage<E>, &Layout),
     ) -> Option<Result<CpuStorage<E>>> {
         let run = || {
-            check_fits("matmul_add", lhs_layout, lhs.len())?;
-            check_fits("matmul_add", rhs_layout, rhs.len())?;
-            check_fits("matmul_add", addend_layout, addend.len())?;
-            checks::matmul_add(lhs_layout, rhs_layout, addend_layout)?;
-            let addend = Some((addend.as_slice(), addend_layout));
-            gemm::matmul(
-                lhs.as_slice(),
-                lhs_layout,
-                rhs.as_slice(),
-                rhs_layout,
-                addend,
-            )
+            fits_all("matmul_add", [lhs, rhs, addend])?;
+            checks::matmul_add(lhs.1, rhs.1, addend.1)?;
+            let ((a, la), (b, lb)) = (as_slice(lhs), as_slice(rhs));
+            gemm::matmul(a, la, b, lb, Some(as_slice(addend)))
         };
         Some(run())
     }
@@ -784,7 +756,7 @@ fn as_slice<'a, E: Element>((s, l): (&'a CpuStorage<E>, &'a Layout)) -> (&'a [E]
     (s.as_slice(), l)
 }
 
-/// `check_fits` for each of the normalisation kernels' operands.
+/// `check_fits` for each operand of a kernel that takes several.
 fn fits_all<'a, E: Element + 'a>(
     op: &'static str,
     parts: impl IntoIterator<Item = (&'a CpuStorage<E>, &'a Layout)>,

@@ -324,6 +324,26 @@ impl<E: Element> CpuStorage<E> {
         Self::filled(take_vec::<E>(len), len, fill)
     }
 
+    /// `len` elements, element `i` being `f(i)`, split across threads (`cost` is the work per
+    /// element in the units of `parallel::pieces`). The constructors' path: `len` comes from the
+    /// user, so a buffer that cannot be allocated is an error naming `op` (the caller relabels
+    /// it with the constructor the user called), never a `capacity overflow` panic or an
+    /// allocator abort.
+    pub(crate) fn try_generate(
+        op: &'static str,
+        len: usize,
+        cost: usize,
+        f: impl Fn(usize) -> E + Sync,
+    ) -> Result<Self> {
+        Self::try_build(op, len, |out| {
+            crate::parallel::par_chunks(out, 1, len.saturating_mul(cost), |start, chunk| {
+                for (i, o) in chunk.iter_mut().enumerate() {
+                    o.write(f(start + i));
+                }
+            })
+        })
+    }
+
     /// [`build`](CpuStorage::build) for a size that comes from the user (a constructor's
     /// shape): a buffer that cannot be allocated is an error naming `op`, not an abort.
     pub(crate) fn try_build(
