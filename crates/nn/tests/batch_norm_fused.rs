@@ -86,6 +86,8 @@ fn fused_batch_norm_matches_the_definition_in_f64() {
         &[3, 4, 5, 6],
         &[16, 5, 1, 1],
         &[2, 2, 17],
+        // Runs of 64 and more are taken a channel at a time, shorter ones a row at a time.
+        &[3, 2, 70],
     ] {
         for affine in [(true, true), (true, false), (false, true), (false, false)] {
             check::<f64>(dims, affine, 1e-12, seed);
@@ -98,4 +100,7 @@ fn fused_batch_norm_matches_the_definition_in_f64() {
 fn fused_batch_norm_matches_the_definition_in_f32_on_threaded_sizes() {
     // resnet18's first stage on 16 images of 32×32, split across threads where there are several.
     check::<f32>(&[16, 64, 8, 8], (true, true), 2e-5, 7);
+    // Its last two stages, whose planes are 2×2 and 1×1: taken a sample row at a time.
+    check::<f32>(&[16, 256, 2, 2], (true, true), 2e-5, 8);
+    check::<f32>(&[16, 512, 1, 1], (true, false), 2e-5, 9);
 }

@@ -1,9 +1,17 @@
-//! Batch normalisation in training, fused, one channel at a time: forward, the channel's values
-//! (one run of `∏ dims[2..]` per sample) are read for their mean, again for their variance, and
-//! normalised and scaled in a third pass; backward, one pass for the two sums and one for the
-//! input's gradient. Each channel is summed in one fixed order, so the result is the same bits
-//! on any number of threads. Composed, a batch norm took about ten kernels and as many
-//! temporaries each way, plus three more passes for the running statistics.
+//! Batch normalisation in training, fused: forward, a channel's values (one run of
+//! `∏ dims[2..]` per sample) are read for their mean, again for their variance, and normalised
+//! and scaled in a third pass; backward, one pass for the two sums and one for the input's
+//! gradient. Composed, a batch norm took about ten kernels and as many temporaries each way,
+//! plus three more passes for the running statistics.
+//!
+//! Two orders of work. Long runs are taken a channel at a time, each run folded in vector
+//! lanes. Short runs (the 1×1 to 4×4 planes deep in a ResNet on small images) would be mostly
+//! a partial, padded chunk each that way: a `[16, 512, 1, 1]` batch norm took 245 µs forward
+//! and 355 µs backward for 8192 elements (Zen 4). Those are taken a sample row at a time
+//! instead, a block of channels side by side: every position of the block keeps its own running
+//! sum over the samples, a vector add along the row, and each channel's positions are added up
+//! at the end (7 and 10 µs for that shape). Either way each channel is summed in one fixed
+//! order, so the result is the same bits on any number of threads.
 
 use super::isa::{run_loop, Isa, Loop};
 use super::lanes::{fold_lanes, fold_lanes2, sum_lanes, LANES};
@@ -11,6 +19,14 @@ use super::{contiguous, optional};
 use crate::parallel::{par_ranges, SharedMut};
 use crate::storage::CpuStorage;
 use nanotorch_ndarray_core::{Float, Layout};
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
+/// Runs shorter than this are taken a sample row at a time. Measured on Zen 4, one thread,
+/// forward + backward: 16×16 planes (`[16, 64, 16, 16]`) 141 µs by channel, 629 µs by row (a
+/// block of 64 channels' running sums no longer stays in cache); 8×8 about even (73 and 71
+/// µs); 4×4 (`[16, 128, 4, 4]`) 71 µs by channel, 38 µs by row.
+const SHORT_RUN: usize = 64;
 
 /// Work per element against a copy, for the threading threshold (three passes forward).
 const COST: usize = 4;
@@ -31,50 +47,60 @@ pub(crate) fn batch_norm_channels<E: Float>(
     let x = contiguous((x, xl))?;
     let (n, c, inner) = geometry(xl)?;
     let (weight, bias) = (optional(weight)?, optional(bias)?);
-    let (mut y, mut mean, mut var) = (vec![E::ZERO; x.len()], vec![E::ZERO; c], vec![E::ZERO; c]);
+    let (mut mean, mut var) = (vec![E::ZERO; c], vec![E::ZERO; c]);
     let eps = E::from_f64(eps);
     let isa = Isa::best();
-    {
-        let (y_at, mean_at, var_at) = (
-            SharedMut::new(&mut y),
+    let y = CpuStorage::build(x.len(), |y| {
+        let (y, mean_at, var_at) = (
+            SharedMut::new(y),
             SharedMut::new(&mut mean),
             SharedMut::new(&mut var),
         );
         par_ranges(c, 1, x.len() * COST, |channels| {
+            // SAFETY: `par_ranges` hands out each range of channels once.
+            let stats = unsafe {
+                (
+                    mean_at.slice(channels.clone()),
+                    var_at.slice(channels.clone()),
+                )
+            };
+            if inner < SHORT_RUN {
+                let rows = ForwardRows {
+                    x,
+                    y: &y,
+                    geometry: (n, c, inner),
+                    channels,
+                    affine: (weight, bias),
+                    eps,
+                    stats,
+                };
+                return run_loop(isa, rows);
+            }
+            let first = channels.start;
             for ch in channels {
                 run_loop(
                     isa,
                     Forward {
                         x,
-                        y: &y_at,
+                        y: &y,
                         geometry: (n, c, inner),
                         ch,
                         affine: (weight.map(|w| w[ch]), bias.map(|b| b[ch])),
                         eps,
-                        // SAFETY: `par_ranges` hands out each channel once.
-                        stats: unsafe {
-                            (
-                                &mut mean_at.slice(ch..ch + 1)[0],
-                                &mut var_at.slice(ch..ch + 1)[0],
-                            )
-                        },
+                        stats: (&mut stats.0[ch - first], &mut stats.1[ch - first]),
                     },
                 );
             }
         });
-    }
-    Some((
-        CpuStorage::from_vec(y),
-        CpuStorage::from_vec(mean),
-        CpuStorage::from_vec(var),
-    ))
+    });
+    Some((y, CpuStorage::from_vec(mean), CpuStorage::from_vec(var)))
 }
 
 /// One channel of the forward pass, as a [`Loop`] so it is compiled with AVX2 or AVX-512.
 struct Forward<'a, E> {
     x: &'a [E],
     /// The output, of which this channel writes only its own runs.
-    y: &'a SharedMut<E>,
+    y: &'a SharedMut<MaybeUninit<E>>,
     geometry: (usize, usize, usize),
     ch: usize,
     affine: (Option<E>, Option<E>),
@@ -116,7 +142,7 @@ impl<E: Float> Loop for Forward<'_, E> {
             // SAFETY: this channel's runs belong to it alone (one channel per call, each once).
             let out = unsafe { self.y.slice(span.clone()) };
             for (o, &v) in out.iter_mut().zip(&self.x[span]) {
-                *o = (v - mean) * scale + shift;
+                o.write((v - mean) * scale + shift);
             }
         }
         (*self.stats.0, *self.stats.1) = (mean, var);
@@ -136,44 +162,51 @@ pub(crate) fn batch_norm_channels_backward<E: Float>(
     let (mean, var) = (contiguous((mean, ml))?, contiguous((var, vl))?);
     let weight = optional(weight)?;
     let (n, c, inner) = geometry(xl)?;
-    let (mut dx, mut dw, mut db) = (vec![E::ZERO; x.len()], vec![E::ZERO; c], vec![E::ZERO; c]);
+    let (mut dw, mut db) = (vec![E::ZERO; c], vec![E::ZERO; c]);
     let eps = E::from_f64(eps);
     let isa = Isa::best();
-    {
-        let (dx_at, dw_at, db_at) = (
-            SharedMut::new(&mut dx),
+    let dx = CpuStorage::build(x.len(), |dx| {
+        let (dx, dw_at, db_at) = (
+            SharedMut::new(dx),
             SharedMut::new(&mut dw),
             SharedMut::new(&mut db),
         );
         par_ranges(c, 1, x.len() * COST, |channels| {
+            // SAFETY: `par_ranges` hands out each range of channels once.
+            let sums = unsafe { (dw_at.slice(channels.clone()), db_at.slice(channels.clone())) };
+            let stats = |ch: usize| (mean[ch], E::ONE / (var[ch] + eps).sqrt());
+            if inner < SHORT_RUN {
+                let rows = BackwardRows {
+                    x,
+                    g,
+                    dx: &dx,
+                    geometry: (n, c, inner),
+                    channels,
+                    stats: &stats,
+                    weight,
+                    sums,
+                };
+                return run_loop(isa, rows);
+            }
+            let first = channels.start;
             for ch in channels {
                 run_loop(
                     isa,
                     Backward {
                         x,
                         g,
-                        dx: &dx_at,
+                        dx: &dx,
                         geometry: (n, c, inner),
                         ch,
-                        stats: (mean[ch], E::ONE / (var[ch] + eps).sqrt()),
+                        stats: stats(ch),
                         weight: weight.map_or(E::ONE, |w| w[ch]),
-                        // SAFETY: `par_ranges` hands out each channel once.
-                        sums: unsafe {
-                            (
-                                &mut dw_at.slice(ch..ch + 1)[0],
-                                &mut db_at.slice(ch..ch + 1)[0],
-                            )
-                        },
+                        sums: (&mut sums.0[ch - first], &mut sums.1[ch - first]),
                     },
                 );
             }
         });
-    }
-    Some((
-        CpuStorage::from_vec(dx),
-        CpuStorage::from_vec(dw),
-        CpuStorage::from_vec(db),
-    ))
+    });
+    Some((dx, CpuStorage::from_vec(dw), CpuStorage::from_vec(db)))
 }
 
 /// One channel of the backward pass, as a [`Loop`].
@@ -181,7 +214,7 @@ struct Backward<'a, E> {
     x: &'a [E],
     g: &'a [E],
     /// The input's gradient, of which this channel writes only its own runs.
-    dx: &'a SharedMut<E>,
+    dx: &'a SharedMut<MaybeUninit<E>>,
     geometry: (usize, usize, usize),
     ch: usize,
     /// The channel's mean and `rstd`.
@@ -225,9 +258,189 @@ impl<E: Float> Loop for Backward<'_, E> {
             let out = unsafe { self.dx.slice(span.clone()) };
             for ((d, &x), &g) in out.iter_mut().zip(&self.x[span.clone()]).zip(&self.g[span]) {
                 let xh = (x - mean) * rstd;
-                *d = scale * (g - mean_g - xh * mean_gx);
+                d.write(scale * (g - mean_g - xh * mean_gx));
             }
         }
         (*self.sums.0, *self.sums.1) = (sum_gx, sum_g);
     }
+}
+
+/// A block of channels of the forward pass, a sample row at a time (runs shorter than
+/// [`SHORT_RUN`]), as a [`Loop`]: the same arithmetic as [`Forward`], summed position by position.
+struct ForwardRows<'a, E> {
+    x: &'a [E],
+    /// The output, of which this block writes only its own positions.
+    y: &'a SharedMut<MaybeUninit<E>>,
+    geometry: (usize, usize, usize),
+    channels: Range<usize>,
+    affine: (Option<&'a [E]>, Option<&'a [E]>),
+    eps: E,
+    /// The block's means and variances.
+    stats: (&'a mut [E], &'a mut [E]),
+}
+
+impl<E: Float> Loop for ForwardRows<'_, E> {
+    #[inline(always)]
+    fn run(self) {
+        let (n, _, inner) = self.geometry;
+        let block = Block::new(self.geometry, &self.channels);
+        let count = E::from_f64((n * inner) as f64);
+        let sums = block.fold(n, |acc, s| add_along(acc, &self.x[block.row(s)]));
+        let mut centre = vec![E::ZERO; block.width()];
+        for k in 0..self.channels.len() {
+            let positions = k * inner..(k + 1) * inner;
+            self.stats.0[k] = sum(&sums[positions.clone()]) / count;
+            centre[positions].fill(self.stats.0[k]);
+        }
+        let squares = block.fold(n, |acc: &mut [E], s| {
+            let row = &self.x[block.row(s)];
+            for ((a, &v), &m) in acc.iter_mut().zip(row).zip(&centre) {
+                let d = v - m;
+                *a = *a + d * d;
+            }
+        });
+        let (mut scale, mut shift) = (vec![E::ZERO; block.width()], vec![E::ZERO; block.width()]);
+        for (k, ch) in self.channels.clone().enumerate() {
+            let positions = k * inner..(k + 1) * inner;
+            let var = sum(&squares[positions.clone()]) / count;
+            self.stats.1[k] = var;
+            let rstd = E::ONE / (var + self.eps).sqrt();
+            scale[positions.clone()].fill(self.affine.0.map_or(rstd, |w| rstd * w[ch]));
+            shift[positions].fill(self.affine.1.map_or(E::ZERO, |b| b[ch]));
+        }
+        for s in 0..n {
+            // SAFETY: this block's positions of each row belong to it alone.
+            let out = unsafe { self.y.slice(block.row(s)) };
+            let row = &self.x[block.row(s)];
+            for (((o, &v), &m), (&a, &b)) in out
+                .iter_mut()
+                .zip(row)
+                .zip(&centre)
+                .zip(scale.iter().zip(&shift))
+            {
+                o.write((v - m) * a + b);
+            }
+        }
+    }
+}
+
+/// A block of channels of the backward pass, a sample row at a time, as a [`Loop`]: the same
+/// arithmetic as [`Backward`], summed position by position.
+struct BackwardRows<'a, E, S> {
+    x: &'a [E],
+    g: &'a [E],
+    /// The input's gradient, of which this block writes only its own positions.
+    dx: &'a SharedMut<MaybeUninit<E>>,
+    geometry: (usize, usize, usize),
+    channels: Range<usize>,
+    /// A channel's mean and `rstd`.
+    stats: &'a S,
+    weight: Option<&'a [E]>,
+    /// The block's `Σ g·x̂` (dweight) and `Σ g` (dbias).
+    sums: (&'a mut [E], &'a mut [E]),
+}
+
+impl<E: Float, S: Fn(usize) -> (E, E)> Loop for BackwardRows<'_, E, S> {
+    #[inline(always)]
+    fn run(self) {
+        let (n, _, inner) = self.geometry;
+        let block = Block::new(self.geometry, &self.channels);
+        let count = E::from_f64((n * inner) as f64);
+        let spread = |f: &dyn Fn(usize) -> E| {
+            let mut v = vec![E::ZERO; block.width()];
+            for (k, ch) in self.channels.clone().enumerate() {
+                v[k * inner..(k + 1) * inner].fill(f(ch));
+            }
+            v
+        };
+        let (centre, rstd) = (
+            spread(&|ch| (self.stats)(ch).0),
+            spread(&|ch| (self.stats)(ch).1),
+        );
+        let sum_g = block.fold(n, |acc, s| add_along(acc, &self.g[block.row(s)]));
+        let sum_gx = block.fold(n, |acc: &mut [E], s| {
+            let (x, g) = (&self.x[block.row(s)], &self.g[block.row(s)]);
+            for (((a, &u), &v), &m) in acc.iter_mut().zip(g).zip(x).zip(&centre) {
+                *a = *a + u * (v - m);
+            }
+        });
+        let (mut mean_g, mut mean_gx, mut scale) = (
+            vec![E::ZERO; block.width()],
+            vec![E::ZERO; block.width()],
+            vec![E::ZERO; block.width()],
+        );
+        for (k, ch) in self.channels.clone().enumerate() {
+            let positions = k * inner..(k + 1) * inner;
+            let rstd = (self.stats)(ch).1;
+            let (g, gx) = (
+                sum(&sum_g[positions.clone()]),
+                sum(&sum_gx[positions.clone()]) * rstd,
+            );
+            (self.sums.0[k], self.sums.1[k]) = (gx, g);
+            mean_g[positions.clone()].fill(g / count);
+            mean_gx[positions.clone()].fill(gx / count);
+            scale[positions].fill(rstd * self.weight.map_or(E::ONE, |w| w[ch]));
+        }
+        for s in 0..n {
+            // SAFETY: this block's positions of each row belong to it alone.
+            let out = unsafe { self.dx.slice(block.row(s)) };
+            let (x, g) = (&self.x[block.row(s)], &self.g[block.row(s)]);
+            let stats = centre.iter().zip(&rstd).zip(mean_g.iter().zip(&mean_gx));
+            for ((((d, &x), &g), &a), ((&m, &r), (&mg, &mgx))) in
+                out.iter_mut().zip(x).zip(g).zip(&scale).zip(stats)
+            {
+                let xh = (x - m) * r;
+                d.write(a * (g - mg - xh * mgx));
+            }
+        }
+    }
+}
+
+/// The positions of a block of channels in each sample's row of `c · inner` values.
+struct Block {
+    row: usize,
+    positions: Range<usize>,
+}
+
+impl Block {
+    fn new((_, c, inner): (usize, usize, usize), channels: &Range<usize>) -> Self {
+        Block {
+            row: c * inner,
+            positions: channels.start * inner..channels.end * inner,
+        }
+    }
+
+    /// Positions in the block.
+    fn width(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// Where sample `s`'s values of the block lie.
+    fn row(&self, s: usize) -> Range<usize> {
+        s * self.row + self.positions.start..s * self.row + self.positions.end
+    }
+
+    /// One running value per position, from zero, updated by `step(acc, s)` for each sample
+    /// in order.
+    fn fold<E: Float>(&self, n: usize, mut step: impl FnMut(&mut [E], usize)) -> Vec<E> {
+        let mut acc = vec![E::ZERO; self.width()];
+        for s in 0..n {
+            step(&mut acc, s);
+        }
+        acc
+    }
+}
+
+/// `acc[j] += row[j]`.
+#[inline(always)]
+fn add_along<E: Float>(acc: &mut [E], row: &[E]) {
+    for (a, &v) in acc.iter_mut().zip(row) {
+        *a = *a + v;
+    }
+}
+
+/// The values added up in order.
+#[inline(always)]
+fn sum<E: Float>(values: &[E]) -> E {
+    values.iter().fold(E::ZERO, |a, &v| a + v)
 }
