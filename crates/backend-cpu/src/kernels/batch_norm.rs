@@ -283,31 +283,35 @@ impl<E: Float> Loop for ForwardRows<'_, E> {
     #[inline(always)]
     fn run(self) {
         let (n, _, inner) = self.geometry;
-        let block = Block::new(self.geometry, &self.channels);
+        let (block, first) = (
+            Block::new(self.geometry, &self.channels),
+            self.channels.start,
+        );
         let count = E::from_f64((n * inner) as f64);
-        let sums = block.fold(n, |acc, s| add_along(acc, &self.x[block.row(s)]));
-        let mut centre = vec![E::ZERO; block.width()];
-        for k in 0..self.channels.len() {
-            let positions = k * inner..(k + 1) * inner;
-            self.stats.0[k] = sum(&sums[positions.clone()]) / count;
-            centre[positions].fill(self.stats.0[k]);
-        }
-        let squares = block.fold(n, |acc: &mut [E], s| {
+        let per_channel = |sums: &[E]| -> Vec<E> {
+            (0..self.channels.len())
+                .map(|k| sum(&sums[block.channel(k)]) / count)
+                .collect()
+        };
+        let means = per_channel(&block.fold(n, |acc, s| add_along(acc, &self.x[block.row(s)])));
+        let centre = block.spread(|k| means[k]);
+        let vars = per_channel(&block.fold(n, |acc: &mut [E], s| {
             let row = &self.x[block.row(s)];
             for ((a, &v), &m) in acc.iter_mut().zip(row).zip(&centre) {
                 let d = v - m;
                 *a = *a + d * d;
             }
-        });
-        let (mut scale, mut shift) = (vec![E::ZERO; block.width()], vec![E::ZERO; block.width()]);
-        for (k, ch) in self.channels.clone().enumerate() {
-            let positions = k * inner..(k + 1) * inner;
-            let var = sum(&squares[positions.clone()]) / count;
-            self.stats.1[k] = var;
-            let rstd = E::ONE / (var + self.eps).sqrt();
-            scale[positions.clone()].fill(self.affine.0.map_or(rstd, |w| rstd * w[ch]));
-            shift[positions].fill(self.affine.1.map_or(E::ZERO, |b| b[ch]));
-        }
+        }));
+        let scales: Vec<E> = vars
+            .iter()
+            .enumerate()
+            .map(|(k, &var)| {
+                let rstd = E::ONE / (var + self.eps).sqrt();
+                self.affine.0.map_or(rstd, |w| rstd * w[first + k])
+            })
+            .collect();
+        let scale = block.spread(|k| scales[k]);
+        let shift = block.spread(|k| self.affine.1.map_or(E::ZERO, |b| b[first + k]));
         for s in 0..n {
             // SAFETY: this block's positions of each row belong to it alone.
             let out = unsafe { self.y.slice(block.row(s)) };
@@ -321,6 +325,8 @@ impl<E: Float> Loop for ForwardRows<'_, E> {
                 o.write((v - m) * a + b);
             }
         }
+        self.stats.0.copy_from_slice(&means);
+        self.stats.1.copy_from_slice(&vars);
     }
 }
 
@@ -344,19 +350,14 @@ impl<E: Float, S: Fn(usize) -> (E, E)> Loop for BackwardRows<'_, E, S> {
     #[inline(always)]
     fn run(self) {
         let (n, _, inner) = self.geometry;
-        let block = Block::new(self.geometry, &self.channels);
-        let count = E::from_f64((n * inner) as f64);
-        let spread = |f: &dyn Fn(usize) -> E| {
-            let mut v = vec![E::ZERO; block.width()];
-            for (k, ch) in self.channels.clone().enumerate() {
-                v[k * inner..(k + 1) * inner].fill(f(ch));
-            }
-            v
-        };
-        let (centre, rstd) = (
-            spread(&|ch| (self.stats)(ch).0),
-            spread(&|ch| (self.stats)(ch).1),
+        let (block, first) = (
+            Block::new(self.geometry, &self.channels),
+            self.channels.start,
         );
+        let count = E::from_f64((n * inner) as f64);
+        let (means, rstds): (Vec<E>, Vec<E>) =
+            self.channels.clone().map(|ch| (self.stats)(ch)).unzip();
+        let (centre, rstd) = (block.spread(|k| means[k]), block.spread(|k| rstds[k]));
         let sum_g = block.fold(n, |acc, s| add_along(acc, &self.g[block.row(s)]));
         let sum_gx = block.fold(n, |acc: &mut [E], s| {
             let (x, g) = (&self.x[block.row(s)], &self.g[block.row(s)]);
@@ -364,23 +365,14 @@ impl<E: Float, S: Fn(usize) -> (E, E)> Loop for BackwardRows<'_, E, S> {
                 *a = *a + u * (v - m);
             }
         });
-        let (mut mean_g, mut mean_gx, mut scale) = (
-            vec![E::ZERO; block.width()],
-            vec![E::ZERO; block.width()],
-            vec![E::ZERO; block.width()],
-        );
-        for (k, ch) in self.channels.clone().enumerate() {
-            let positions = k * inner..(k + 1) * inner;
-            let rstd = (self.stats)(ch).1;
-            let (g, gx) = (
-                sum(&sum_g[positions.clone()]),
-                sum(&sum_gx[positions.clone()]) * rstd,
-            );
-            (self.sums.0[k], self.sums.1[k]) = (gx, g);
-            mean_g[positions.clone()].fill(g / count);
-            mean_gx[positions.clone()].fill(gx / count);
-            scale[positions].fill(rstd * self.weight.map_or(E::ONE, |w| w[ch]));
+        for (k, &r) in rstds.iter().enumerate() {
+            self.sums.0[k] = sum(&sum_gx[block.channel(k)]) * r;
+            self.sums.1[k] = sum(&sum_g[block.channel(k)]);
         }
+        let (dweight, dbias) = (&*self.sums.0, &*self.sums.1);
+        let mean_g = block.spread(|k| dbias[k] / count);
+        let mean_gx = block.spread(|k| dweight[k] / count);
+        let scale = block.spread(|k| rstds[k] * self.weight.map_or(E::ONE, |w| w[first + k]));
         for s in 0..n {
             // SAFETY: this block's positions of each row belong to it alone.
             let out = unsafe { self.dx.slice(block.row(s)) };
@@ -399,6 +391,7 @@ impl<E: Float, S: Fn(usize) -> (E, E)> Loop for BackwardRows<'_, E, S> {
 /// The positions of a block of channels in each sample's row of `c · inner` values.
 struct Block {
     row: usize,
+    inner: usize,
     positions: Range<usize>,
 }
 
@@ -406,13 +399,9 @@ impl Block {
     fn new((_, c, inner): (usize, usize, usize), channels: &Range<usize>) -> Self {
         Block {
             row: c * inner,
+            inner,
             positions: channels.start * inner..channels.end * inner,
         }
-    }
-
-    /// Positions in the block.
-    fn width(&self) -> usize {
-        self.positions.len()
     }
 
     /// Where sample `s`'s values of the block lie.
@@ -420,10 +409,22 @@ impl Block {
         s * self.row + self.positions.start..s * self.row + self.positions.end
     }
 
+    /// The positions of the block's channel `k` (counted from the block's first).
+    fn channel(&self, k: usize) -> Range<usize> {
+        k * self.inner..(k + 1) * self.inner
+    }
+
+    /// One value per position: channel `k`'s `value(k)` on each of its positions.
+    fn spread<E: Float>(&self, value: impl Fn(usize) -> E) -> Vec<E> {
+        (0..self.positions.len())
+            .map(|p| value(p / self.inner))
+            .collect()
+    }
+
     /// One running value per position, from zero, updated by `step(acc, s)` for each sample
     /// in order.
     fn fold<E: Float>(&self, n: usize, mut step: impl FnMut(&mut [E], usize)) -> Vec<E> {
-        let mut acc = vec![E::ZERO; self.width()];
+        let mut acc = vec![E::ZERO; self.positions.len()];
         for s in 0..n {
             step(&mut acc, s);
         }
